@@ -1,0 +1,215 @@
+"""A project on disk: ``.aitelier.json`` plus ``data/``. Compatible with the npm ``aitelier`` 0.5 layout.
+
+The config is kept as the dict that was read, so fields this version does not know (the npm tool's, or a later
+version's additive ones) survive a round trip in their original order. ``schemaVersion`` is absent in npm
+projects (read as 1); a config from a newer schema is refused rather than half-read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, ProjectExists, ProjectNotFound
+from .fsutil import atomic_write_text
+from .store import Store
+from .store.lock import project_lock
+
+CONFIG_NAME = ".aitelier.json"
+SCHEMA_VERSION = 1
+PROVIDERS = ("together", "openai", "local")
+DEFAULT_MODELS = {
+    "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+    "openai": "gpt-4.1-mini-2025-04-14",
+    "local": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
+DEFAULT_THRESHOLD = 8
+PROJECT_ENV = "AITELIER_PROJECT"
+SECRET_MARKERS = ("apiKey", "api_key", "API_KEY", "token", "secret")
+
+
+def _check_int(cfg: dict[str, Any], key: str, lo: int, hi: int) -> None:
+    v = cfg.get(key)
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi):
+        raise ConfigError(f"{CONFIG_NAME}: `{key}` must be an integer {lo}-{hi}, got {v!r}")
+
+
+def validate_config(cfg: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    schema = cfg.get("schemaVersion", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        raise ConfigError(f"{path}: `schemaVersion` must be an integer")
+    if schema > SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path} uses schema version {schema}, but this aitelier understands up to {SCHEMA_VERSION}",
+            hint="upgrade aitelier (`pip install -U aitelier`)",
+        )
+    if not isinstance(cfg.get("name"), str) or not cfg["name"].strip():
+        raise ConfigError(f"{path}: `name` must be a non-empty string")
+    if cfg.get("provider") not in PROVIDERS:
+        raise ConfigError(f"{path}: `provider` must be one of {', '.join(PROVIDERS)}, got {cfg.get('provider')!r}")
+    if not isinstance(cfg.get("model"), str) or not cfg["model"]:
+        raise ConfigError(f"{path}: `model` must be a non-empty string")
+    sp = cfg.get("systemPrompt")
+    if sp is not None and not isinstance(sp, str):
+        raise ConfigError(f"{path}: `systemPrompt` must be a string")
+    _check_int(cfg, "qualityThreshold", 1, 10)
+    runs = cfg.get("runs", [])
+    if not isinstance(runs, list):
+        raise ConfigError(f"{path}: `runs` must be a list")
+    nid = cfg.get("nextId")
+    if nid is not None and (not isinstance(nid, int) or isinstance(nid, bool) or nid < 1):
+        raise ConfigError(f"{path}: `nextId` must be a positive integer")
+    return cfg
+
+
+def _load_config(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as e:
+        raise ProjectNotFound(str(path.parent)) from e
+    try:
+        cfg = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from e
+    return validate_config(cfg, path)
+
+
+class Project:
+    def __init__(self, root: Path, config: dict[str, Any]) -> None:
+        self.root = Path(root)
+        self.config = config
+        self.store = Store(self.data_dir, next_id_floor=lambda: int(self._fresh_config().get("nextId") or 1))
+
+    # -- locating -------------------------------------------------------------------------------------------
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None) -> Project:
+        """The project at ``start`` (or $AITELIER_PROJECT, or the cwd) or the nearest parent holding one."""
+        if start is None:
+            start = os.environ.get(PROJECT_ENV) or os.getcwd()
+        here = Path(start).resolve()
+        for d in (here, *here.parents):
+            if (d / CONFIG_NAME).is_file():
+                return cls(d, _load_config(d / CONFIG_NAME))
+        raise ProjectNotFound(str(here))
+
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        *,
+        name: str,
+        provider: str,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        threshold: int = DEFAULT_THRESHOLD,
+    ) -> Project:
+        root = Path(root)
+        cfg_path = root / CONFIG_NAME
+        if cfg_path.exists():
+            raise ProjectExists(f"{cfg_path} already exists; not overwriting it")
+        data = root / "data"
+        for f in ("examples.jsonl", "train.jsonl", "val.jsonl"):
+            if (data / f).exists():
+                raise ProjectExists(f"{data / f} already exists; not overwriting it")
+        cfg: dict[str, Any] = {
+            "name": name,
+            "provider": provider,
+            "model": model or DEFAULT_MODELS[provider],
+        }
+        if system_prompt:
+            cfg["systemPrompt"] = system_prompt
+        cfg["qualityThreshold"] = threshold
+        cfg["runs"] = []
+        cfg["schemaVersion"] = SCHEMA_VERSION
+        validate_config(cfg, cfg_path)
+        root.mkdir(parents=True, exist_ok=True)
+        data.mkdir(exist_ok=True)
+        project = cls(root, cfg)
+        with project_lock(project.store.lock_path):
+            if cfg_path.exists():
+                raise ProjectExists(f"{cfg_path} already exists; not overwriting it")
+            (data / "examples.jsonl").touch()
+            project._write_config(cfg)
+        gi = root / ".gitignore"
+        lines = ["# aitelier: secrets and lock files stay out of git", ".env", "data/.lock", "data/*.bak"]
+        existing = gi.read_text(encoding="utf-8").splitlines() if gi.exists() else []
+        missing = [ln for ln in lines if ln not in existing]
+        if missing:
+            atomic_write_text(gi, "\n".join([*existing, *missing]) + "\n")
+        return project
+
+    # -- paths ----------------------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def examples_path(self) -> Path:
+        return self.data_dir / "examples.jsonl"
+
+    @property
+    def train_path(self) -> Path:
+        return self.data_dir / "train.jsonl"
+
+    @property
+    def val_path(self) -> Path:
+        return self.data_dir / "val.jsonl"
+
+    # -- config values ----------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.config["name"])
+
+    @property
+    def provider(self) -> str:
+        return str(self.config["provider"])
+
+    @property
+    def model(self) -> str:
+        return str(self.config["model"])
+
+    @property
+    def system_prompt(self) -> str | None:
+        return self.config.get("systemPrompt") or None
+
+    @property
+    def threshold(self) -> int:
+        return int(self.config.get("qualityThreshold") or DEFAULT_THRESHOLD)
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        return list(self.config.get("runs") or [])
+
+    # -- writing the config -----------------------------------------------------------------------------------
+    def _fresh_config(self) -> dict[str, Any]:
+        return _load_config(self.config_path) if self.config_path.exists() else self.config
+
+    def _write_config(self, cfg: dict[str, Any]) -> None:
+        for key in cfg:
+            if any(m.lower() in key.lower() for m in SECRET_MARKERS):
+                raise ConfigError(f"refusing to write `{key}` to {CONFIG_NAME}: keys belong in the environment or .env")
+        # the npm tool writes JSON.stringify(config, null, 2); keep that shape so diffs stay small
+        atomic_write_text(self.config_path, json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+
+    def update_config(self, fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Read-modify-write of the config under the project lock (re-read so no concurrent change is lost)."""
+        with project_lock(self.store.lock_path):
+            cfg = self._fresh_config()
+            fn(cfg)
+            validate_config(cfg, self.config_path)
+            self._write_config(cfg)
+            self.config = cfg
+            return cfg
+
+
+def open_project(path: str | os.PathLike[str] | None = None) -> Project:
+    return Project.find(path)

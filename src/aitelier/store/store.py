@@ -1,0 +1,305 @@
+"""The example store: ``data/examples.jsonl`` plus a small append-only journal.
+
+Design (why it looks like this):
+
+* Appends (``ait add``/``ait import``) are one ``write(2)`` + fsync under the project lock, so they are durable
+  at once and cheap on a 100 MB file: the next id comes from a scan of line prefixes, not a full JSON parse.
+* Edits that touch many lines (``rm``, ``edit``, ``split``) rewrite the file atomically (temp + fsync + rename).
+* Frequent single-example changes (each key press in ``ait rate``) are appended to ``data/.journal.jsonl`` as
+  field patches and fsynced: a 30-byte append instead of a 100 MB rewrite. Every read applies pending patches;
+  the next rewrite (``compact``) folds them into examples.jsonl and deletes the journal. Replaying a patch is
+  idempotent, so a crash between the rewrite and the journal's removal is harmless.
+* The store never prints; problems are raised as :class:`~aitelier.errors.DataError` with path and line.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, DataProblem, NotFound
+from ..fsutil import atomic_write_bytes, durable_append, now_iso
+from .jsonl import decode_line, split_lines
+from .lock import project_lock
+from .records import UNSET, Example, dumps, new_record, normalise_messages, validate_record
+
+EXAMPLES = "examples.jsonl"
+JOURNAL = ".journal.jsonl"
+LOCK = ".lock"
+
+
+@dataclass
+class ReadResult:
+    examples: list[Example]
+    problems: list[DataProblem] = field(default_factory=list)
+    journal_applied: int = 0
+
+
+@dataclass
+class AppendResult:
+    ids: list[int]
+    duplicates: list[tuple[int, int]]  # (new id, existing id) pairs that are exact duplicates
+
+
+class Store:
+    def __init__(self, data_dir: Path, *, next_id_floor: Callable[[], int] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / EXAMPLES
+        self.journal_path = self.data_dir / JOURNAL
+        self.lock_path = self.data_dir / LOCK
+        # ids below this floor were used once and must never be reused (they were deleted); see Project
+        self._next_id_floor = next_id_floor or (lambda: 1)
+
+    # -- locking --------------------------------------------------------------------------------------------
+    @contextmanager
+    def locked(self, timeout: float = 30.0) -> Iterator[None]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with project_lock(self.lock_path, timeout):
+            yield
+
+    # -- reading --------------------------------------------------------------------------------------------
+    def scan(self) -> ReadResult:
+        """Parse every line, collecting all problems instead of stopping at the first."""
+        if not self.path.exists():
+            return ReadResult([])
+        data = self.path.read_bytes()
+        lines, problems = split_lines(self.path, data)
+        examples: list[Example] = []
+        seen: dict[int, int] = {}
+        where = str(self.path)
+        for n, raw in lines:
+            obj, problem = decode_line(self.path, n, raw)
+            if problem:
+                problems.append(problem)
+                continue
+            errs = validate_record(obj)
+            if errs:
+                problems.extend(DataProblem(where, n, e) for e in errs)
+                continue
+            ident = obj["id"]
+            if ident in seen:
+                problems.append(DataProblem(where, n, f"duplicate id {ident} (first on line {seen[ident]})"))
+                continue
+            seen[ident] = n
+            examples.append(Example(obj, raw, n))
+        applied = self._apply_journal(examples, problems)
+        return ReadResult(examples, problems, applied)
+
+    def read(self) -> list[Example]:
+        """All examples with pending journal patches applied. Raises DataError on any real problem."""
+        result = self.scan()
+        blocking = [p for p in result.problems if not p.message.startswith("no newline")]
+        if blocking:
+            raise DataError(blocking)
+        return result.examples
+
+    def get(self, ident: int) -> Example:
+        for ex in self.read():
+            if ex.id == ident:
+                return ex
+        raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
+
+    # -- journal --------------------------------------------------------------------------------------------
+    def _read_journal(self, problems: list[DataProblem]) -> list[dict[str, Any]]:
+        if not self.journal_path.exists():
+            return []
+        data = self.journal_path.read_bytes()
+        lines = data.split(b"\n")
+        torn = lines.pop()  # b"" when the file ends in a newline; else a write that never completed
+        del torn  # an incomplete last patch was never acknowledged, so it is not applied
+        patches = []
+        for n, raw in enumerate(lines, 1):
+            obj, problem = decode_line(self.journal_path, n, raw)
+            if problem or not isinstance(obj, dict) or not isinstance(obj.get("id"), int):
+                problems.append(problem or DataProblem(str(self.journal_path), n, "not a journal patch"))
+                continue
+            patches.append(obj)
+        return patches
+
+    def _apply_journal(self, examples: list[Example], problems: list[DataProblem]) -> int:
+        patches = self._read_journal(problems)
+        if not patches:
+            return 0
+        index = {ex.id: i for i, ex in enumerate(examples)}
+        for p in patches:
+            i = index.get(p["id"])
+            if i is None:
+                continue  # the example was removed after the patch was written
+            fields = dict(p.get("set") or {})
+            for k in p.get("unset") or ():
+                fields[k] = UNSET
+            examples[i] = examples[i].updated(**fields)
+        return len(patches)
+
+    def patch(self, ident: int, set_fields: dict[str, Any], unset: Iterable[str] = ()) -> None:
+        """Durably record a change to one example (the rating hot path): lock, append, fsync, unlock."""
+        record: dict[str, Any] = {"id": ident, "set": set_fields}
+        unset = list(unset)
+        if unset:
+            record["unset"] = unset
+        line = (dumps(record) + "\n").encode("utf-8")
+        with self.locked():
+            durable_append(self.journal_path, line)
+
+    def has_pending_journal(self) -> bool:
+        return self.journal_path.exists() and self.journal_path.stat().st_size > 0
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def _write_all(self, examples: list[Example]) -> None:
+        chunks = []
+        for ex in examples:
+            chunks.append(ex.to_line())
+            chunks.append(b"\n")
+        atomic_write_bytes(self.path, chunks)
+        if self.journal_path.exists():
+            os.unlink(self.journal_path)
+
+    def update(self, fn: Callable[[list[Example]], list[Example]]) -> list[Example]:
+        """Read (strictly), let ``fn`` return the new list, and rewrite atomically; all under the lock."""
+        with self.locked():
+            examples = self.read()
+            new = fn(list(examples))
+            self._write_all(new)
+            return new
+
+    def compact(self) -> int:
+        """Fold pending journal patches into examples.jsonl. Returns how many were folded."""
+        with self.locked():
+            if not self.has_pending_journal():
+                return 0
+            result = self.scan()
+            blocking = [p for p in result.problems if not p.message.startswith("no newline")]
+            if blocking:
+                raise DataError(blocking)
+            self._write_all(result.examples)
+            return result.journal_applied
+
+    def max_id(self) -> int:
+        """Largest id in the file, from a fast scan of line prefixes (full JSON only for unusual lines)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return 0
+        best = 0
+        with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            pos, size, n = 0, len(mm), 0
+            prefix = b'{"id":'
+            while pos < size:
+                end = mm.find(b"\n", pos)
+                if end == -1:
+                    end = size
+                n += 1
+                ident: Any = None
+                if mm[pos : pos + 6] == prefix:
+                    stop = pos + 6
+                    while stop < end and 48 <= mm[stop] <= 57:
+                        stop += 1
+                    if stop > pos + 6 and stop < end and mm[stop] in (44, 125):  # ',' or '}'
+                        ident = int(mm[pos + 6 : stop])
+                if ident is None:
+                    line = mm[pos:end].rstrip(b"\r")
+                    if line.strip():
+                        obj, problem = decode_line(self.path, n, line)
+                        if problem:
+                            raise DataError([problem])
+                        ident = obj.get("id") if isinstance(obj, dict) else None
+                        if not isinstance(ident, int) or isinstance(ident, bool):
+                            raise DataError([DataProblem(str(self.path), n, "line has no integer `id`")])
+                if ident is not None and ident > best:
+                    best = ident
+                pos = end + 1
+        return best
+
+    def find_duplicate(self, messages: list[dict[str, Any]]) -> int | None:
+        """Id of an existing example with exactly these messages, by a byte search of the file."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return None
+        needle = b'"messages":' + dumps(normalise_messages(messages)).encode("utf-8")
+        with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            at = mm.find(needle)
+            if at == -1:
+                return None
+            start = mm.rfind(b"\n", 0, at) + 1
+            end = mm.find(b"\n", at)
+            obj, problem = decode_line(self.path, 0, mm[start : end if end != -1 else len(mm)])
+        if problem or not isinstance(obj, dict):
+            return None
+        ident = obj.get("id")
+        return ident if isinstance(ident, int) else None
+
+    def append(
+        self,
+        conversations: list[dict[str, Any]],
+        *,
+        check_duplicates: bool = True,
+        skip_duplicates: bool = False,
+    ) -> AppendResult:
+        """Append new examples in one durable write. Each item: ``messages``, optional ``rating`` and extras.
+
+        Ids are assigned under the lock, so concurrent appends never collide. With ``skip_duplicates`` an exact
+        duplicate of an existing example (or of an earlier item) is left out instead of only being reported.
+        """
+        created = now_iso()
+        with self.locked():
+            next_id = max(self.max_id() + 1, self._next_id_floor())
+            ids: list[int] = []
+            dups: list[tuple[int, int]] = []
+            seen: dict[str, int] = {}
+            chunks: list[bytes] = []
+            for conv in conversations:
+                messages = normalise_messages(conv["messages"])
+                key = dumps(messages)
+                dup = seen.get(key)
+                if dup is None and check_duplicates:
+                    dup = self.find_duplicate(messages)
+                if dup is not None:
+                    if skip_duplicates:
+                        dups.append((0, dup))
+                        continue
+                    dups.append((next_id, dup))
+                extra = {k: v for k, v in conv.items() if k not in ("messages", "rating")}
+                rec = new_record(next_id, messages, rating=conv.get("rating"), created_at=created, extra=extra)
+                chunks.append(dumps(rec).encode("utf-8") + b"\n")
+                seen[key] = next_id
+                ids.append(next_id)
+                next_id += 1
+            if chunks:
+                payload = b"".join(chunks)
+                if self.path.exists() and self.path.stat().st_size > 0:
+                    with open(self.path, "rb") as f:
+                        f.seek(-1, os.SEEK_END)
+                        if f.read(1) != b"\n":
+                            payload = b"\n" + payload
+                durable_append(self.path, payload)
+            return AppendResult(ids, dups)
+
+    def remove(self, ident: int) -> Example:
+        removed: list[Example] = []
+
+        def drop(examples: list[Example]) -> list[Example]:
+            keep = [ex for ex in examples if ex.id != ident]
+            if len(keep) == len(examples):
+                raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
+            removed.extend(ex for ex in examples if ex.id == ident)
+            return keep
+
+        self.update(drop)
+        return removed[0]
+
+    def replace(self, example: Example) -> None:
+        """Rewrite one example in place (used by `ait edit`), bumping its version."""
+
+        def swap(examples: list[Example]) -> list[Example]:
+            for i, ex in enumerate(examples):
+                if ex.id == example.id:
+                    examples[i] = example
+                    return examples
+            raise NotFound(f"no example with id {example.id}")
+
+        self.update(swap)
+
+
+__all__ = ["Store", "ReadResult", "AppendResult", "EXAMPLES", "JOURNAL", "LOCK"]

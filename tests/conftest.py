@@ -1,0 +1,99 @@
+"""Fixtures shared by every test: an isolated environment and in-process / subprocess CLI runners."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from aitelier import Project
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path_factory):
+    """No test sees real keys, a real home, colours or a project from the environment."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for var in (
+        "AITELIER_PROJECT",
+        "AITELIER_TRACEBACK",
+        "TOGETHER_API_KEY",
+        "OPENAI_API_KEY",
+        "TOGETHER_BASE_URL",
+        "OPENAI_BASE_URL",
+        "EDITOR",
+        "VISUAL",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def ait(monkeypatch):
+    """Run `ait ARGS` in-process (the real main(), error boundary included) and capture what it wrote."""
+    from aitelier.cli.main import main
+
+    def run(*args: str, input: str | None = None, cwd: Path | None = None) -> Result:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        out, err = io.StringIO(), io.StringIO()
+        monkeypatch.setattr(sys, "stdin", io.StringIO(input or ""))
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "stderr", err)
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        finally:
+            monkeypatch.setattr(sys, "stdin", sys.__stdin__)
+            monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+            monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def ait_proc():
+    """Run `python -m aitelier ARGS` as a real process (for concurrency, signals and start-up)."""
+
+    def run(*args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60):
+        full_env = {**os.environ, **(env or {})}
+        p = subprocess.run(
+            [sys.executable, "-m", "aitelier", *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+        )
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    return run
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    """An empty together project in a temp dir."""
+    return Project.create(tmp_path / "proj", name="test", provider="together", system_prompt="You are helpful.")
