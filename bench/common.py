@@ -13,7 +13,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / ".data"
-MAKE_EXAMPLES = Path(os.environ.get("AITELIER_MAKE_EXAMPLES", REPO.parent / "shared" / "tools" / "make-examples"))
+MAKE_EXAMPLES = Path(
+    os.environ.get("AITELIER_MAKE_EXAMPLES", REPO.parent / "shared" / "tools" / "make-examples")
+)
 N = int(os.environ.get("AITELIER_BENCH_N", "100000"))
 
 
@@ -23,7 +25,9 @@ def examples_file(n: int = N, seed: int = 7) -> Path:
     out = DATA / f"examples-{n}-{seed}.jsonl"
     if not out.exists():
         tmp = out.with_suffix(".tmp")
-        subprocess.run([sys.executable, str(MAKE_EXAMPLES), str(n), str(tmp), "--seed", str(seed)], check=True)
+        subprocess.run(
+            [sys.executable, str(MAKE_EXAMPLES), str(n), str(tmp), "--seed", str(seed)], check=True
+        )
         tmp.rename(out)
     return out
 
@@ -52,7 +56,9 @@ def ait_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "aitelier"]
 
 
-def time_cmd(args: list[str], *, cwd: Path | None = None, repeat: int = 5, input: str | None = None) -> list[float]:
+def time_cmd(
+    args: list[str], *, cwd: Path | None = None, repeat: int = 5, input: str | None = None
+) -> list[float]:
     """Wall-clock seconds of each run of a command."""
     times = []
     for _ in range(repeat):

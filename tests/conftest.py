@@ -77,7 +77,13 @@ def ait(monkeypatch):
 def ait_proc():
     """Run `python -m aitelier ARGS` as a real process (for concurrency, signals and start-up)."""
 
-    def run(*args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60):
+    def run(
+        *args: str,
+        cwd: Path,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ):
         full_env = {**os.environ, **(env or {})}
         p = subprocess.run(
             [sys.executable, "-m", "aitelier", *args],
@@ -96,4 +102,6 @@ def ait_proc():
 @pytest.fixture
 def project(tmp_path) -> Project:
     """An empty together project in a temp dir."""
-    return Project.create(tmp_path / "proj", name="test", provider="together", system_prompt="You are helpful.")
+    return Project.create(
+        tmp_path / "proj", name="test", provider="together", system_prompt="You are helpful."
+    )

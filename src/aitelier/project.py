@@ -51,7 +51,9 @@ def validate_config(cfg: Any, path: Path) -> dict[str, Any]:
     if not isinstance(cfg.get("name"), str) or not cfg["name"].strip():
         raise ConfigError(f"{path}: `name` must be a non-empty string")
     if cfg.get("provider") not in PROVIDERS:
-        raise ConfigError(f"{path}: `provider` must be one of {', '.join(PROVIDERS)}, got {cfg.get('provider')!r}")
+        raise ConfigError(
+            f"{path}: `provider` must be one of {', '.join(PROVIDERS)}, got {cfg.get('provider')!r}"
+        )
     if not isinstance(cfg.get("model"), str) or not cfg["model"]:
         raise ConfigError(f"{path}: `model` must be a non-empty string")
     sp = cfg.get("systemPrompt")
@@ -83,7 +85,15 @@ class Project:
     def __init__(self, root: Path, config: dict[str, Any]) -> None:
         self.root = Path(root)
         self.config = config
-        self.store = Store(self.data_dir, next_id_floor=lambda: int(self._fresh_config().get("nextId") or 1))
+        self.store = Store(
+            self.data_dir,
+            next_id_floor=lambda: int(self._fresh_config().get("nextId") or 1),
+            raise_next_id_floor=self._raise_next_id,
+        )
+
+    def _raise_next_id(self, floor: int) -> None:
+        if floor > int(self._fresh_config().get("nextId") or 1):
+            self.update_config(lambda cfg: cfg.__setitem__("nextId", floor))
 
     # -- locating -------------------------------------------------------------------------------------------
     @classmethod
@@ -196,7 +206,9 @@ class Project:
     def _write_config(self, cfg: dict[str, Any]) -> None:
         for key in cfg:
             if any(m.lower() in key.lower() for m in SECRET_MARKERS):
-                raise ConfigError(f"refusing to write `{key}` to {CONFIG_NAME}: keys belong in the environment or .env")
+                raise ConfigError(
+                    f"refusing to write `{key}` to {CONFIG_NAME}: keys belong in the environment or .env"
+                )
         # the npm tool writes JSON.stringify(config, null, 2); keep that shape so diffs stay small
         atomic_write_text(self.config_path, json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
 

@@ -72,7 +72,9 @@ EPILOG = (
     envvar="AITELIER_PROJECT",
     help="Project directory (default: the current directory or the nearest parent with .aitelier.json).",
 )
-@click.option("--traceback", is_flag=True, help="Show the full Python traceback on errors (or AITELIER_TRACEBACK=1).")
+@click.option(
+    "--traceback", is_flag=True, help="Show the full Python traceback on errors (or AITELIER_TRACEBACK=1)."
+)
 @click.pass_context
 def cli(ctx: click.Context, project_dir: str | None, traceback: bool) -> None:
     """aitelier: collect, rate, split, format, train and evaluate a LoRA fine-tune for one narrow task."""
@@ -122,6 +124,8 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as e:  # the boundary: anything unexpected becomes one line unless asked for the trace
         if _traceback_wanted(args):
             raise
-        sys.stderr.write(f"ait: internal error: {type(e).__name__}: {e} (rerun with --traceback for details)\n")
+        sys.stderr.write(
+            f"ait: internal error: {type(e).__name__}: {e} (rerun with --traceback for details)\n"
+        )
         sys.exit(ExitStatus.ERROR)
     sys.exit(ExitStatus.OK)

@@ -88,7 +88,9 @@ def validate_record(data: Any) -> list[str]:
     else:
         problems.extend(validate_messages(data["messages"]))
     rating = data.get("rating")
-    if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 10):
+    if rating is not None and (
+        not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 10
+    ):
         problems.append(f"`rating` must be an integer 1-10 or null, got {rating!r}")
     split = data.get("split")
     if split is not None and split not in SPLITS:

@@ -47,13 +47,20 @@ class AppendResult:
 
 
 class Store:
-    def __init__(self, data_dir: Path, *, next_id_floor: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        next_id_floor: Callable[[], int] | None = None,
+        raise_next_id_floor: Callable[[int], None] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / EXAMPLES
         self.journal_path = self.data_dir / JOURNAL
         self.lock_path = self.data_dir / LOCK
         # ids below this floor were used once and must never be reused (they were deleted); see Project
         self._next_id_floor = next_id_floor or (lambda: 1)
+        self._raise_next_id_floor = raise_next_id_floor or (lambda n: None)
 
     # -- locking --------------------------------------------------------------------------------------------
     @contextmanager
@@ -261,7 +268,9 @@ class Store:
                         continue
                     dups.append((next_id, dup))
                 extra = {k: v for k, v in conv.items() if k not in ("messages", "rating")}
-                rec = new_record(next_id, messages, rating=conv.get("rating"), created_at=created, extra=extra)
+                rec = new_record(
+                    next_id, messages, rating=conv.get("rating"), created_at=created, extra=extra
+                )
                 chunks.append(dumps(rec).encode("utf-8") + b"\n")
                 seen[key] = next_id
                 ids.append(next_id)
@@ -286,7 +295,11 @@ class Store:
             removed.extend(ex for ex in examples if ex.id == ident)
             return keep
 
-        self.update(drop)
+        with self.locked():
+            floor = max(self.max_id() + 1, self._next_id_floor())
+            self.update(drop)
+            # remember the high-water mark so a removed id is never handed out again
+            self._raise_next_id_floor(floor)
         return removed[0]
 
     def replace(self, example: Example) -> None:
