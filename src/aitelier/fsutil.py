@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,8 +32,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes | list[bytes], *, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same directory, fsync, then rename over it."""
+def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same directory, fsync, then rename over it.
+
+    ``data`` may be an iterable of chunks (a generator streaming a large file works); if it raises, the temp
+    file is removed and ``path`` is left as it was.
+    """
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)

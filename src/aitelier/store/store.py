@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import DataError, DataProblem, NotFound
 from ..fsutil import atomic_write_bytes, durable_append, now_iso
-from .jsonl import decode_line, split_lines
+from .jsonl import TORN_TAIL, decode_line, is_blocking, iter_lines
 from .lock import project_lock
 from .records import UNSET, Example, dumps, new_record, normalise_messages, validate_record
 
@@ -70,16 +70,13 @@ class Store:
             yield
 
     # -- reading --------------------------------------------------------------------------------------------
-    def scan(self) -> ReadResult:
-        """Parse every line, collecting all problems instead of stopping at the first."""
+    def _iter_valid(self, problems: list[DataProblem]) -> Iterator[tuple[int, dict[str, Any], bytes]]:
+        """Stream (line, object, raw bytes) of every valid line; everything else becomes a problem."""
         if not self.path.exists():
-            return ReadResult([])
-        data = self.path.read_bytes()
-        lines, problems = split_lines(self.path, data)
-        examples: list[Example] = []
-        seen: dict[int, int] = {}
+            return
         where = str(self.path)
-        for n, raw in lines:
+        seen: dict[int, int] = {}
+        for n, raw in iter_lines(self.path, problems):
             obj, problem = decode_line(self.path, n, raw)
             if problem:
                 problems.append(problem)
@@ -89,27 +86,75 @@ class Store:
                 problems.extend(DataProblem(where, n, e) for e in errs)
                 continue
             ident = obj["id"]
-            if ident in seen:
-                problems.append(DataProblem(where, n, f"duplicate id {ident} (first on line {seen[ident]})"))
+            first = seen.get(ident)
+            if first is not None:
+                problems.append(DataProblem(where, n, f"duplicate id {ident} (first on line {first})"))
                 continue
             seen[ident] = n
-            examples.append(Example(obj, raw, n))
-        applied = self._apply_journal(examples, problems)
+            yield n, obj, raw
+
+    def scan(self) -> ReadResult:
+        """Parse every line, collecting all problems instead of stopping at the first."""
+        problems: list[DataProblem] = []
+        changes, applied = self._journal_changes(problems)
+        examples: list[Example] = []
+        for n, obj, raw in self._iter_valid(problems):
+            ex = Example(obj, raw, n)
+            change = changes.get(ex.id)
+            if change is not None:
+                ex = ex.updated(**change)
+                if not self._check_patched(ex.data, problems):
+                    continue
+            examples.append(ex)
         return ReadResult(examples, problems, applied)
+
+    def iter_records(self, problems: list[DataProblem] | None = None) -> Iterator[dict[str, Any]]:
+        """Stream every valid example as a dict with pending journal patches applied; memory stays flat.
+
+        With a ``problems`` list, problems are collected there and reading goes on (like :meth:`scan`). Without
+        one, reading is strict (like :meth:`read`): after the last record, a :class:`DataError` listing every
+        blocking problem is raised, so a caller that sums over the records never returns a partial answer.
+        """
+        strict = problems is None
+        found: list[DataProblem] = [] if problems is None else problems
+        changes, _ = self._journal_changes(found)
+        for _n, obj, _raw in self._iter_valid(found):
+            change = changes.get(obj["id"])
+            if change is not None:
+                obj = _apply(obj, change)
+                if not self._check_patched(obj, found):
+                    continue
+            yield obj
+        if strict:
+            blocking = [p for p in found if is_blocking(p)]
+            if blocking:
+                raise DataError(blocking)
 
     def read(self) -> list[Example]:
         """All examples with pending journal patches applied. Raises DataError on any real problem."""
         result = self.scan()
-        blocking = [p for p in result.problems if not p.message.startswith("no newline")]
+        blocking = [p for p in result.problems if is_blocking(p)]
         if blocking:
             raise DataError(blocking)
         return result.examples
 
     def get(self, ident: int) -> Example:
-        for ex in self.read():
-            if ex.id == ident:
-                return ex
-        raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
+        """One example (journal applied), reading strictly but keeping only that one in memory."""
+        problems: list[DataProblem] = []
+        changes, _ = self._journal_changes(problems)
+        found: Example | None = None
+        for n, obj, raw in self._iter_valid(problems):
+            if obj["id"] == ident:
+                found = Example(obj, raw, n)
+        blocking = [p for p in problems if is_blocking(p)]
+        if found is not None and ident in changes:
+            found = found.updated(**changes[ident])
+            self._check_patched(found.data, blocking)
+        if blocking:
+            raise DataError(blocking)
+        if found is None:
+            raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
+        return found
 
     # -- journal --------------------------------------------------------------------------------------------
     def _read_journal(self, problems: list[DataProblem]) -> list[dict[str, Any]]:
@@ -117,31 +162,47 @@ class Store:
             return []
         data = self.journal_path.read_bytes()
         lines = data.split(b"\n")
-        torn = lines.pop()  # b"" when the file ends in a newline; else a write that never completed
-        del torn  # an incomplete last patch was never acknowledged, so it is not applied
+        # b"" when the file ends in a newline; otherwise a write that never completed (power loss). That patch
+        # was never acknowledged, so it is not applied; the next patch() cuts it off, `ait doctor` reports it.
+        if lines.pop():
+            problems.append(DataProblem(str(self.journal_path), len(lines) + 1, TORN_TAIL, fixable=True))
         patches = []
+        where = str(self.journal_path)
         for n, raw in enumerate(lines, 1):
             obj, problem = decode_line(self.journal_path, n, raw)
-            if problem or not isinstance(obj, dict) or not isinstance(obj.get("id"), int):
-                problems.append(problem or DataProblem(str(self.journal_path), n, "not a journal patch"))
+            if problem:
+                problems.append(problem)
+                continue
+            err = _patch_problem(obj)
+            if err:
+                problems.append(DataProblem(where, n, err))
                 continue
             patches.append(obj)
         return patches
 
-    def _apply_journal(self, examples: list[Example], problems: list[DataProblem]) -> int:
+    def _journal_changes(self, problems: list[DataProblem]) -> tuple[dict[int, dict[str, Any]], int]:
+        """Pending patches folded per example id: {id: {field: value or UNSET}}, and how many patches."""
         patches = self._read_journal(problems)
-        if not patches:
-            return 0
-        index = {ex.id: i for i, ex in enumerate(examples)}
+        changes: dict[int, dict[str, Any]] = {}
         for p in patches:
-            i = index.get(p["id"])
-            if i is None:
-                continue  # the example was removed after the patch was written
-            fields = dict(p.get("set") or {})
+            change = changes.setdefault(p["id"], {})
+            change.update(p.get("set") or {})
             for k in p.get("unset") or ():
-                fields[k] = UNSET
-            examples[i] = examples[i].updated(**fields)
-        return len(patches)
+                change[k] = UNSET
+        return changes, len(patches)
+
+    def _check_patched(self, data: dict[str, Any], problems: list[DataProblem]) -> bool:
+        errs = validate_record(data)
+        for e in errs:
+            problems.append(
+                DataProblem(
+                    str(self.journal_path),
+                    None,
+                    f"a pending change makes example {data.get('id')} invalid: {e}",
+                    example_id=data.get("id"),
+                )
+            )
+        return not errs
 
     def patch(self, ident: int, set_fields: dict[str, Any], unset: Iterable[str] = ()) -> None:
         """Durably record a change to one example (the rating hot path): lock, append, fsync, unlock."""
@@ -151,7 +212,29 @@ class Store:
             record["unset"] = unset
         line = (dumps(record) + "\n").encode("utf-8")
         with self.locked():
+            self.drop_torn_journal_tail()
             durable_append(self.journal_path, line)
+
+    def drop_torn_journal_tail(self) -> bool:
+        """Drop an incomplete last journal line (a patch that was never acknowledged); call it holding the lock.
+
+        :meth:`patch` calls this so a new patch never lands glued to a torn one; returns whether it cut anything.
+        """
+        if not self.journal_path.exists():
+            return False
+        with open(self.journal_path, "r+b") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return False
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return False
+            f.seek(0)
+            keep = f.read().rfind(b"\n") + 1
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+        return True
 
     def has_pending_journal(self) -> bool:
         return self.journal_path.exists() and self.journal_path.stat().st_size > 0
@@ -180,7 +263,7 @@ class Store:
             if not self.has_pending_journal():
                 return 0
             result = self.scan()
-            blocking = [p for p in result.problems if not p.message.startswith("no newline")]
+            blocking = [p for p in result.problems if is_blocking(p)]
             if blocking:
                 raise DataError(blocking)
             self._write_all(result.examples)
@@ -313,6 +396,34 @@ class Store:
             raise NotFound(f"no example with id {example.id}")
 
         self.update(swap)
+
+
+def _apply(data: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for k, v in change.items():
+        if v is UNSET:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+def _patch_problem(obj: Any) -> str | None:
+    """Why a parsed journal line is not a valid patch, or None."""
+    if not isinstance(obj, dict):
+        return "not a journal patch (expected a JSON object)"
+    ident = obj.get("id")
+    if not isinstance(ident, int) or isinstance(ident, bool):
+        return "not a journal patch (no integer `id`)"
+    set_fields = obj.get("set")
+    if set_fields is not None and not isinstance(set_fields, dict):
+        return "not a journal patch (`set` must be an object)"
+    unset = obj.get("unset")
+    if unset is not None and not (isinstance(unset, list) and all(isinstance(k, str) for k in unset)):
+        return "not a journal patch (`unset` must be a list of field names)"
+    if "id" in (set_fields or {}) or "id" in (unset or ()):
+        return "not a journal patch (it may not change `id`)"
+    return None
 
 
 __all__ = ["Store", "ReadResult", "AppendResult", "EXAMPLES", "JOURNAL", "LOCK"]
