@@ -28,7 +28,16 @@ DEFAULT_MODELS = {
 }
 DEFAULT_THRESHOLD = 8
 PROJECT_ENV = "AITELIER_PROJECT"
-SECRET_MARKERS = ("apiKey", "api_key", "API_KEY", "token", "secret")
+SECRET_MARKERS = ("apikey", "secret", "password")  # in a key, ignoring case, "_" and "-"
+
+
+def looks_secret(key: str) -> bool:
+    """Whether a config key looks like it holds a credential (apiKey, api_key, authToken, clientSecret, ...).
+
+    "token" counts only at the end of a key, so fields such as ``maxTokens`` or ``tokenizer`` are allowed.
+    """
+    k = key.lower().replace("_", "").replace("-", "")
+    return any(m in k for m in SECRET_MARKERS) or k.endswith("token")
 
 
 def _check_int(cfg: dict[str, Any], key: str, lo: int, hi: int) -> None:
@@ -146,7 +155,13 @@ class Project:
             (data / "examples.jsonl").touch()
             project._write_config(cfg)
         gi = root / ".gitignore"
-        lines = ["# aitelier: secrets and lock files stay out of git", ".env", "data/.lock", "data/*.bak"]
+        lines = [
+            "# aitelier: secrets and lock files stay out of git",
+            ".env",
+            "data/.lock",
+            "data/*.bak",
+            "data/*.bak-*",
+        ]
         existing = gi.read_text(encoding="utf-8").splitlines() if gi.exists() else []
         missing = [ln for ln in lines if ln not in existing]
         if missing:
@@ -205,7 +220,7 @@ class Project:
 
     def _write_config(self, cfg: dict[str, Any]) -> None:
         for key in cfg:
-            if any(m.lower() in key.lower() for m in SECRET_MARKERS):
+            if looks_secret(key):
                 raise ConfigError(
                     f"refusing to write `{key}` to {CONFIG_NAME}: keys belong in the environment or .env"
                 )
