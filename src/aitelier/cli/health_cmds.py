@@ -1,0 +1,177 @@
+"""`ait stats` and `ait doctor`: render what :mod:`aitelier.stats` and :mod:`aitelier.doctor` compute."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..errors import ExitStatus
+from .common import echo_json, get_env, open_project
+from .env import Env
+
+BAR_WIDTH = 30
+LEVEL_LABELS = {"todo": "next", "problem": "problem", "warning": "warning", "info": "note"}
+LEVEL_STYLES = {"todo": "bold", "problem": "bold red", "warning": "yellow", "info": "dim"}
+
+
+# -- stats ------------------------------------------------------------------------------------------------------
+def _counts_section(stats: dict[str, Any], env: Env) -> list[str]:
+    total = stats["total"]
+    lines = [f"Project {stats['project']} ({stats['provider']}, {stats['model']})", ""]
+    lines.append(f"  Examples  {total}")
+    if total:
+        lines.append(f"  Rated     {stats['rated']} ({stats['rated_pct']:.1f}%)")
+        lines.append(f"  Unrated   {stats['unrated']} ({stats['unrated_pct']:.1f}%)")
+    return lines
+
+
+def _histogram_section(stats: dict[str, Any], env: Env) -> list[str]:
+    if not stats["rated"]:
+        return []
+    dist = stats["distribution"]
+    peak = max(dist.values())
+    threshold = stats["threshold"]
+    block = "█" if env.stdout_isatty else "#"
+    lines = ["", "Ratings"]
+    for r in range(10, 0, -1):
+        count = dist[str(r)]
+        bar = block * (round(BAR_WIDTH * count / peak) if count else 0)
+        if count and not bar:
+            bar = block  # a rating that occurs gets at least one block
+        mark = "  <- threshold" if r == threshold else ""
+        lines.append(f"  {r:>2} {bar:<{BAR_WIDTH}} {count}{mark}")
+    share = 100.0 * stats["above_threshold"] / stats["rated"]
+    lines.append(f"  Rated {threshold} or higher: {stats['above_threshold']} ({share:.1f}% of rated)")
+    return lines
+
+
+def _split_section(stats: dict[str, Any], env: Env) -> list[str]:
+    if not stats["total"]:
+        return []
+    lines = ["", "Splits"]
+    lines.append(f"  train {stats['train']}  val {stats['val']}")
+    if stats["train"] or stats["val"]:
+        lines.append(
+            f"  usable (rated {stats['threshold']}+): train {stats['train_usable']}  val {stats['val_usable']}"
+        )
+    if stats["excluded"]:
+        lines.append(f"  excluded (split but unrated or below {stats['threshold']}): {stats['excluded']}")
+    if stats["unsplit_above_threshold"]:
+        lines.append(f"  rated {stats['threshold']}+ with no split yet: {stats['unsplit_above_threshold']}")
+    return lines
+
+
+def _advice_section(stats: dict[str, Any], env: Env) -> list[str]:
+    lines = ["", "What next"] if stats["advice"] else []
+    for item in stats["advice"]:
+        label = LEVEL_LABELS[item["level"]]
+        command = f": {item['command']}" if item["command"] else ""
+        lines.append(f"  {label}: {item['message']}{command}")
+    return lines
+
+
+# The order `ait stats` prints in. A new section (e.g. token counts) is one function here plus its keys in the
+# stats dict (see aitelier.stats).
+SECTIONS: list[Callable[[dict[str, Any], Env], list[str]]] = [
+    _counts_section,
+    _histogram_section,
+    _split_section,
+    _advice_section,
+]
+
+
+def render_stats(stats: dict[str, Any], env: Env) -> None:
+    lines = [line for section in SECTIONS for line in section(stats, env)]
+    if not env.color:
+        env.out("\n".join(lines))
+        return
+    from rich.markup import escape
+
+    for line in lines:
+        text = escape(line)
+        for level, style in LEVEL_STYLES.items():
+            prefix = f"  {LEVEL_LABELS[level]}:"
+            if line.startswith(prefix):
+                text = f"[{style}]{escape(prefix)}[/]{escape(line[len(prefix) :])}"
+        if line in ("Ratings", "Splits", "What next") or line.startswith("Project "):
+            text = f"[bold]{text}[/]"
+        env.console.print(text)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the stats as a JSON object.")
+def stats(as_json: bool) -> None:
+    """Counts, rating histogram 10..1, train/val counts and what to run next.
+
+    Reads every example strictly: a malformed line stops it with path:line and exit status 3
+    (`ait doctor` lists every problem).
+    """
+    from ..stats import compute_stats
+
+    env = get_env()
+    result = compute_stats(open_project())
+    if as_json:
+        echo_json(env, result)
+    else:
+        render_stats(result, env)
+
+
+# -- doctor -----------------------------------------------------------------------------------------------------
+def _render_report(report: Any, env: Env, fixing: bool) -> None:
+    out = env.out
+    if fixing:
+        for p in report.fixed:
+            out(f"fixed: {p}")
+        for b in report.backups:
+            out(f"backup: {b}")
+        if not report.fixed:
+            out("nothing needed fixing")
+    out(f"checked: {', '.join(report.checked) or 'no data files yet'}")
+    pending = f", {report.pending_changes} pending change(s) in the journal" if report.pending_changes else ""
+    out(f"valid examples: {report.examples}{pending}")
+    for p in report.problems:
+        out(f"{p}{'  [fixable]' if p.fixable else ''}")
+    for w in report.warnings:
+        out(f"warning: {w}")
+    if report.ok:
+        out("ok: no problems found" + (f" ({len(report.warnings)} warning(s))" if report.warnings else ""))
+        return
+    fixable = len(report.fixable)
+    summary = f"{len(report.problems)} problem(s)"
+    if fixable:
+        summary += f", {fixable} fixable with `ait doctor --fix` (a backup is kept)"
+    left = len(report.problems) - fixable
+    if left:
+        summary += f"; {left} need(s) a manual edit of the line named (or `ait edit ID`, `ait rm ID`)"
+    if any(p.path.endswith(("train.jsonl", "val.jsonl")) for p in report.problems):
+        summary += "; train.jsonl and val.jsonl are written by `ait format`: run it again to regenerate them"
+    out(summary)
+
+
+@click.command()
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Repair what is safe (BOM, CRLF, blank lines, missing final newline, torn journal tail, leftover "
+    "temp files) after copying each changed file to <file>.bak-<timestamp>.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
+def doctor(fix: bool, as_json: bool) -> None:
+    """Check the data files and list every problem with its file and line.
+
+    Exit status 0 when no problem is left (warnings such as exact duplicates do not count), 3 otherwise.
+    Without --fix nothing is changed.
+    """
+    from ..doctor import diagnose, repair
+
+    env = get_env()
+    project = open_project()
+    report = repair(project) if fix else diagnose(project)
+    if as_json:
+        echo_json(env, report.to_dict())
+    else:
+        _render_report(report, env, fix)
+    if not report.ok:
+        raise click.exceptions.Exit(ExitStatus.VALIDATION)

@@ -1,0 +1,204 @@
+"""Find every problem in a project's data files, and repair the ones that are safe to repair.
+
+Safe means no data can change meaning: a byte-order mark, CRLF line endings, blank lines and a missing final
+newline in ``data/examples.jsonl``; an incomplete last line of the journal (a change whose write never
+finished, so it was never acknowledged and is already ignored); temp files left by an interrupted atomic write
+(the real file is intact). Before a data file is changed, its exact bytes are copied to
+``<name>.bak-<UTC timestamp>`` beside it. Every other line stays byte-identical; a line that is not valid is never
+touched, only reported, so the user decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import DataProblem
+from .fsutil import atomic_write_bytes
+from .project import CONFIG_NAME, Project
+from .store.jsonl import BOM, is_blocking, iter_json_lines
+from .store.records import dumps
+
+LEFTOVER_TEMP = "leftover temp file from an interrupted write (the real file is intact)"
+
+
+@dataclass
+class Report:
+    problems: list[DataProblem]  # wrong: blocking, or fixable by `ait doctor --fix`
+    warnings: list[DataProblem]  # not wrong, but worth knowing (exact duplicates, train/val leaks)
+    checked: list[str]  # the files that were read
+    examples: int  # valid examples (journal applied)
+    pending_changes: int = 0  # journal patches not yet folded into examples.jsonl
+    fixed: list[DataProblem] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def fixable(self) -> list[DataProblem]:
+        return [p for p in self.problems if p.fixable]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "examples": self.examples,
+            "pending_changes": self.pending_changes,
+            "checked": self.checked,
+            "problems": [_problem_dict(p) for p in self.problems],
+            "warnings": [_problem_dict(p) for p in self.warnings],
+            "fixed": [_problem_dict(p) for p in self.fixed],
+            "backups": [str(p) for p in self.backups],
+        }
+
+
+def _problem_dict(p: DataProblem) -> dict[str, Any]:
+    return {
+        "path": p.path,
+        "line": p.line,
+        "message": p.message,
+        "fixable": p.fixable,
+        "example_id": p.example_id,
+    }
+
+
+# -- finding --------------------------------------------------------------------------------------------------
+def _temp_files(project: Project) -> list[Path]:
+    """Temp files of writes that take the project lock (examples.jsonl, the config) and never finished."""
+    found = [*project.data_dir.glob(".examples.jsonl.*.tmp"), *project.root.glob(f".{CONFIG_NAME}.*.tmp")]
+    return sorted(found)
+
+
+def diagnose(project: Project) -> Report:
+    """Every problem in the project's data files, without changing anything."""
+    store = project.store
+    problems: list[DataProblem] = []
+    warnings: list[DataProblem] = []
+    checked = [str(store.path)] if store.path.exists() else []
+    if store.journal_path.exists():
+        checked.append(str(store.journal_path))
+    where = str(store.path)
+
+    count = 0
+    seen: dict[bytes, tuple[int, str | None]] = {}  # hash of the conversation -> (first id, its split)
+    for record in store.iter_records(problems):
+        count += 1
+        key = hashlib.blake2b(dumps(record["messages"]).encode("utf-8"), digest_size=16).digest()
+        ident, split = record["id"], record.get("split")
+        first = seen.setdefault(key, (ident, split))
+        if first[0] != ident:
+            if {first[1], split} == {"train", "val"}:
+                message = (
+                    f"examples {first[0]} ({first[1]}) and {ident} ({split}) are the same conversation: "
+                    f"the validation score would count an example the model trained on"
+                )
+            else:
+                message = f"examples {first[0]} and {ident} are exact duplicates"
+            warnings.append(DataProblem(where, None, message, example_id=ident))
+
+    for tmp in _temp_files(project):
+        problems.append(DataProblem(str(tmp), None, LEFTOVER_TEMP, fixable=True))
+
+    for out in (project.train_path, project.val_path):
+        if not out.exists():
+            continue
+        checked.append(str(out))
+        for n, obj, problem in iter_json_lines(out):
+            if problem is None and not isinstance(obj, dict):
+                problem = DataProblem(str(out), n, f"expected a JSON object, got {type(obj).__name__}")
+            if problem is not None and is_blocking(problem):
+                # generated by `ait format`: regenerate rather than repair
+                problems.append(DataProblem(problem.path, problem.line, problem.message))
+
+    pending = _count_lines(store.journal_path)
+    return Report(problems, warnings, checked, count, pending)
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.endswith(b"\n"))
+
+
+# -- repairing ------------------------------------------------------------------------------------------------
+def repaired_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a JSONL file with only safe repairs made, each ending in a single ``\\n``.
+
+    Drops a leading byte-order mark, carriage returns before the line end and blank lines; adds a missing final
+    newline. Every other byte is kept, including lines that are not valid JSON.
+    """
+    first = True
+    for line in lines:
+        if first:
+            first = False
+            if line.startswith(BOM):
+                line = line[len(BOM) :]
+        body = line[:-1] if line.endswith(b"\n") else line
+        body = body.rstrip(b"\r")
+        if not body.strip():
+            continue
+        yield body + b"\n"
+
+
+def repair_bytes(data: bytes) -> bytes:
+    """:func:`repaired_lines` for a whole file in memory."""
+    return b"".join(repaired_lines(io.BytesIO(data)))
+
+
+def _backup_path(path: Path, stamp: str) -> Path:
+    candidate = path.with_name(f"{path.name}.bak-{stamp}")
+    n = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
+        n += 1
+    return candidate
+
+
+def _backup(path: Path, stamp: str) -> Path:
+    """Copy ``path`` byte for byte to a new backup file beside it (atomically), and return the backup's path."""
+    backup = _backup_path(path, stamp)
+    with open(path, "rb") as f:
+        atomic_write_bytes(backup, iter(lambda: f.read(1 << 20), b""))
+    return backup
+
+
+def repair(project: Project) -> Report:
+    """Fix what is safe (after a backup), under the project lock, and report what is left.
+
+    The returned report is a fresh diagnosis after the repairs, with ``fixed`` and ``backups`` filled in.
+    """
+    store = project.store
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    fixed: list[DataProblem] = []
+    backups: list[Path] = []
+    with store.locked():
+        before = diagnose(project)
+        mine = [p for p in before.fixable if p.path == str(store.path)]
+        if mine:
+            backups.append(_backup(store.path, stamp))
+            with open(store.path, "rb") as f:
+                atomic_write_bytes(store.path, repaired_lines(f))
+            fixed.extend(mine)
+        torn = [p for p in before.fixable if p.path == str(store.journal_path)]
+        if torn:
+            backups.append(_backup(store.journal_path, stamp))
+            store.drop_torn_journal_tail()
+            fixed.extend(torn)
+        for p in before.fixable:
+            if p.message == LEFTOVER_TEMP:
+                Path(p.path).unlink(missing_ok=True)
+                fixed.append(p)
+        after = diagnose(project)
+    after.fixed = fixed
+    after.backups = backups
+    return after
+
+
+__all__ = ["Report", "diagnose", "repair", "repair_bytes", "repaired_lines", "LEFTOVER_TEMP"]

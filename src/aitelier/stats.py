@@ -1,0 +1,179 @@
+"""Project statistics and readiness advice, computed in one streaming pass over the examples.
+
+``compute_stats(project)`` returns a plain dict (what ``ait stats --json`` prints); the CLI only renders it.
+The pass keeps a few counters, never the examples, so a 100,000-example project costs well under 100 MB.
+
+Adding a section (for example token counts): write a collector with ``add(record)`` and ``result() -> dict``,
+pass it in ``collectors`` (or append its factory to :data:`EXTRA_COLLECTORS`); its result is merged into the
+stats dict, and the CLI gets a renderer for the new keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from .project import Project
+
+OPENAI_MIN_EXAMPLES = 10  # OpenAI refuses a training file with fewer examples
+SMALL_DATASET = 50  # below this a fine-tune is usually too weak to be worth paying for
+
+
+class Collector(Protocol):
+    def add(self, record: dict[str, Any]) -> None: ...
+
+    def result(self) -> dict[str, Any]: ...
+
+
+# Factories of collectors every `compute_stats` call runs (each takes the project).
+EXTRA_COLLECTORS: list[Callable[[Project], Collector]] = []
+
+
+class Counts:
+    """Totals, the rating histogram and split counts."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.total = 0
+        self.distribution = [0] * 11  # index = rating; 0 unused
+        self.split = {"train": 0, "val": 0}
+        self.split_good = {"train": 0, "val": 0}  # with a split and at or above the threshold
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.total += 1
+        rating = record.get("rating")
+        good = False
+        if rating is not None:
+            self.distribution[rating] += 1
+            good = rating >= self.threshold
+        split = record.get("split")
+        if split is not None:
+            self.split[split] += 1
+            if good:
+                self.split_good[split] += 1
+
+    def result(self) -> dict[str, Any]:
+        total = self.total
+        rated = sum(self.distribution)
+        above = sum(self.distribution[self.threshold :])
+        split_total = self.split["train"] + self.split["val"]
+        split_good = self.split_good["train"] + self.split_good["val"]
+        return {
+            "total": total,
+            "rated": rated,
+            "unrated": total - rated,
+            "rated_pct": _pct(rated, total),
+            "unrated_pct": _pct(total - rated, total),
+            "threshold": self.threshold,
+            "above_threshold": above,
+            "below_threshold": rated - above,
+            "distribution": {str(r): self.distribution[r] for r in range(1, 11)},
+            "train": self.split["train"],
+            "val": self.split["val"],
+            "train_usable": self.split_good["train"],
+            "val_usable": self.split_good["val"],
+            "excluded": split_total - split_good,
+            "unsplit_above_threshold": above - split_good,
+        }
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dict[str, Any]:
+    """Stats of the project's examples (journal applied). Raises DataError (exit 3) on malformed data."""
+    counts = Counts(project.threshold)
+    extra = [*collectors, *(make(project) for make in EXTRA_COLLECTORS)]
+    every = [counts, *extra]
+    for record in project.store.iter_records():
+        for c in every:
+            c.add(record)
+    stats: dict[str, Any] = {
+        "project": project.name,
+        "provider": project.provider,
+        "model": project.model,
+        **counts.result(),
+    }
+    for c in extra:
+        stats.update(c.result())
+    stats["formatted"] = formatted_state(project)
+    stats["advice"] = advice(stats)
+    stats["next"] = next((a["command"] for a in stats["advice"] if a["level"] == "todo"), None)
+    return stats
+
+
+def formatted_state(project: Project) -> str:
+    """ "missing", "stale" (examples changed since `ait format`) or "current"."""
+    train = project.train_path
+    if not train.exists():
+        return "missing"
+    newest = max(
+        (p.stat().st_mtime for p in (project.examples_path, project.store.journal_path) if p.exists()),
+        default=0.0,
+    )
+    return "current" if train.stat().st_mtime >= newest else "stale"
+
+
+def _item(level: str, message: str, command: str | None = None) -> dict[str, Any]:
+    return {"level": level, "message": message, "command": command}
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """What to do next, in order. Levels: "todo" (a step with its command), "warning", "problem", "info"."""
+    out: list[dict[str, Any]] = []
+    total, unrated, above = stats["total"], stats["unrated"], stats["above_threshold"]
+    threshold = stats["threshold"]
+    if total == 0:
+        out.append(_item("todo", "add examples (one at a time, or a JSONL/CSV file)", "ait add"))
+        return out
+    if unrated:
+        out.append(_item("todo", f"rate {_n(unrated, 'unrated example')}", "ait rate"))
+    if stats["rated"] and not above:
+        out.append(
+            _item(
+                "problem",
+                f"no example is rated {threshold} or higher, so there is nothing to train on: rewrite outputs "
+                f"while rating, or lower qualityThreshold in .aitelier.json",
+            )
+        )
+    split_done = stats["train"] + stats["val"] > 0
+    usable = stats["train_usable"] if split_done else above
+    if stats["provider"] == "openai" and 0 < usable < OPENAI_MIN_EXAMPLES:
+        out.append(
+            _item(
+                "problem",
+                f"OpenAI needs at least {OPENAI_MIN_EXAMPLES} training examples; "
+                f"{'the train split has' if split_done else 'you have'} {usable} rated {threshold} or higher",
+            )
+        )
+    elif 0 < usable < SMALL_DATASET:
+        out.append(
+            _item(
+                "warning",
+                f"only {usable} training example(s) rated {threshold} or higher; "
+                f"fine-tunes on fewer than {SMALL_DATASET} are usually weak",
+            )
+        )
+    if stats["unsplit_above_threshold"]:
+        n = stats["unsplit_above_threshold"]
+        out.append(_item("todo", f"assign {_n(n, 'good example')} to train or val", "ait split"))
+    if stats["excluded"]:
+        out.append(
+            _item(
+                "info",
+                f"{_n(stats['excluded'], 'example')} with a split {'is' if stats['excluded'] == 1 else 'are'} "
+                f"unrated or below {threshold} and will be left out of the training files",
+            )
+        )
+    if not out or all(a["level"] != "todo" for a in out):
+        if split_done and stats["formatted"] != "current":
+            what = "write" if stats["formatted"] == "missing" else "rewrite (the examples changed)"
+            out.append(_item("todo", f"{what} data/train.jsonl and data/val.jsonl", "ait format"))
+        elif split_done:
+            out.append(_item("todo", "the training files are up to date: start a fine-tune", "ait train"))
+    return out
