@@ -1,0 +1,131 @@
+"""Single key presses from a terminal, without Enter: cbreak mode through termios (POSIX), msvcrt on Windows.
+
+cbreak (not raw) keeps the terminal's signal keys working, so Ctrl-C still sends SIGINT and the command can stop
+cleanly, and output newlines keep working. The terminal's settings are restored on exit, and around anything that
+needs the terminal as the user knows it (an editor, typed lines): see :meth:`KeyReader.cooked`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import IO, Any
+
+# Names for the keys that are not printable characters.
+ENTER, ESC, BACKSPACE, CTRL_C, CTRL_D, EOF = "enter", "esc", "backspace", "ctrl-c", "ctrl-d", ""
+_NAMED = {"\r": ENTER, "\n": ENTER, "\x7f": BACKSPACE, "\x08": BACKSPACE, "\x03": CTRL_C, "\x04": CTRL_D}
+
+
+class KeyReader:
+    """Read one key at a time from ``stream`` (a terminal). Use as a context manager."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.fd = stream.fileno()
+        self._saved: Any = None
+        self._windows = os.name == "nt"
+
+    def __enter__(self) -> KeyReader:
+        self._cbreak()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._restore()
+
+    def _cbreak(self) -> None:
+        if self._windows:
+            return
+        import termios
+        import tty
+
+        if self._saved is None:
+            self._saved = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd, termios.TCSANOW)
+
+    def _restore(self) -> None:
+        if self._windows or self._saved is None:
+            return
+        import termios
+
+        with contextlib.suppress(termios.error, OSError):  # the terminal is gone (SIGHUP): nothing to restore
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+
+    @contextmanager
+    def cooked(self) -> Iterator[None]:
+        """The terminal as the user had it (echo, line editing), e.g. while an editor runs."""
+        self._restore()
+        try:
+            yield
+        finally:
+            self._cbreak()
+
+    def read(self) -> str:
+        """One key: a character, or one of ENTER, ESC, BACKSPACE, CTRL_C, CTRL_D; EOF ("") when input ended.
+
+        An escape sequence (arrow and function keys) comes back whole, starting with ``"\\x1b"``.
+        """
+        if self._windows:  # pragma: no cover - exercised on Windows only
+            import msvcrt
+
+            ch = msvcrt.getwch()  # type: ignore[attr-defined]
+            if ch in ("\x00", "\xe0"):  # a function or arrow key: a second code follows
+                return "\x1b" + msvcrt.getwch()  # type: ignore[attr-defined]
+            return _NAMED.get(ch, ch)
+        first = self._read_byte()
+        if not first:
+            return EOF
+        if first == b"\x1b":
+            rest = self._drain()
+            return ESC if not rest else "\x1b" + rest.decode("utf-8", "replace")
+        data = first
+        need = _utf8_length(first[0])
+        while len(data) < need:
+            more = self._read_byte()
+            if not more:
+                break
+            data += more
+        ch = data.decode("utf-8", "replace")
+        return _NAMED.get(ch, ch)
+
+    def _read_byte(self) -> bytes:
+        while True:
+            try:
+                return os.read(self.fd, 1)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries for us; kept for clarity
+                continue
+            except OSError:  # EIO: the terminal was closed
+                return b""
+
+    def _drain(self) -> bytes:
+        """The bytes that arrive right after an ESC (an escape sequence), or b"" for a lone Esc key."""
+        import select
+
+        out = b""
+        while True:
+            ready, _, _ = select.select([self.fd], [], [], 0.03)
+            if not ready:
+                return out
+            more = self._read_byte()
+            if not more:
+                return out
+            out += more
+
+
+def _utf8_length(lead: int) -> int:
+    if lead < 0x80:
+        return 1
+    if lead >> 5 == 0b110:
+        return 2
+    if lead >> 4 == 0b1110:
+        return 3
+    if lead >> 3 == 0b11110:
+        return 4
+    return 1
+
+
+__all__ = ["BACKSPACE", "CTRL_C", "CTRL_D", "ENTER", "EOF", "ESC", "KeyReader"]
