@@ -1,0 +1,314 @@
+"""`ait split`, `ait format` and `ait validate`: parse flags, call the library, render.
+
+Heavy modules (the tokenizer, rich) are imported inside the commands, so `ait --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import AitelierError, UsageError, ValidationFailed
+from .common import echo_json, get_env, open_project
+
+if TYPE_CHECKING:
+    from ..formats import Problem
+    from ..tokens import EncodingChoice, TokenStats, TrainingEstimate
+    from .env import Env
+
+PROVIDER_CHOICE = click.Choice(["together", "openai", "local"])
+
+
+# -- rendering helpers -------------------------------------------------------------------------------------------
+def _render_problems(env: Env, problems: list[Problem]) -> None:
+    """Every problem on stderr (errors first), then a count per rule so a long list stays readable."""
+    if not problems:
+        return
+    errors = [p for p in problems if p.is_error]
+    warnings = [p for p in problems if not p.is_error]
+    for p in errors:
+        env.err(f"error: {p}")
+    for p in warnings:
+        env.err(f"warning: {p}")
+    if len(problems) > 10:
+        by_rule: dict[tuple[str, str], int] = {}
+        for p in problems:
+            by_rule[(p.severity, p.rule)] = by_rule.get((p.severity, p.rule), 0) + 1
+        parts = ", ".join(f"{n} {rule} ({sev})" for (sev, rule), n in sorted(by_rule.items()))
+        env.err(f"in all: {parts}")
+
+
+def _fmt_num(x: float) -> str:
+    return f"{x:,.1f}" if isinstance(x, float) and not x.is_integer() else f"{int(x):,}"
+
+
+def _render_tokens(
+    env: Env, choice: EncodingChoice, stats: dict[str, TokenStats], max_tokens: int | None
+) -> None:
+    env.out(f"Tokens per example ({choice.note}):")
+    header = f"  {'':6} {'examples':>9} {'total':>12} {'min':>7} {'median':>8} {'p90':>7} {'max':>7} {'trained':>12}"
+    env.out(header)
+    for name, s in stats.items():
+        env.out(
+            f"  {name:6} {s.examples:>9,} {s.total:>12,} {s.min:>7,} {_fmt_num(s.median):>8} {s.p90:>7,} "
+            f"{s.max:>7,} {s.trained:>12,}"
+        )
+    env.out("  (trained = assistant tokens the model learns from; total includes the chat-format overhead)")
+    if max_tokens:
+        env.out(f"  limit per example: {max_tokens:,} tokens")
+
+
+def _render_estimate(env: Env, est: TrainingEstimate) -> None:
+    env.out(
+        f"Training: {est.epochs} epoch(s) ({est.epochs_source}) x {est.tokens_per_epoch:,} tokens "
+        f"= {est.training_tokens:,} training tokens"
+    )
+    if est.usd is not None and est.price is not None:
+        what = f"{est.price.matched} " if est.price.matched else ""
+        env.out(
+            f"Estimated cost: ${est.usd:,.2f} ({what}at ${est.price.per_1m:,.2f} per 1M training tokens, "
+            f"{est.price.source})"
+        )
+    for note in est.notes:
+        env.out(f"  {note}")
+
+
+def _fail(errors: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"{errors} problem(s) break the provider's rules; nothing was written",
+        hint="each one is listed above with its example id and rule name",
+    )
+
+
+# -- ait split ---------------------------------------------------------------------------------------------------
+@click.command("split")
+@click.option(
+    "--ratio", type=float, default=None, help="Train fraction, 0-1 (default 0.8, or the recorded one)."
+)
+@click.option("--seed", type=int, default=None, help="Seed for the assignment (default: recorded, else 42).")
+@click.option("--reshuffle", is_flag=True, help="Clear every split and assign again (asks first: val moves).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before --reshuffle.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def split(ratio: float | None, seed: int | None, reshuffle: bool, yes: bool, as_json: bool) -> None:
+    """Assign train/val splits to examples rated at or above the threshold.
+
+    Stratified by rating, seeded and reproducible. An example already in val stays in val and one in train
+    stays in train; a later run only assigns new examples, keeping the overall ratio as close as it can.
+    """
+    from .. import split as splitting
+
+    env = get_env()
+    project = open_project()
+    if ratio is not None:
+        splitting.check_ratio(ratio)
+    if reshuffle and not yes:
+        plan, _, _ = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
+        env.require_terminal("confirming --reshuffle", "--yes")
+        question = (
+            f"Reshuffle moves {plan.val_to_train} validation example(s) to train and {plan.train_to_val} "
+            "training example(s) to val; evals on the old val set stop being comparable. Continue?"
+        )
+        if not click.confirm(question, default=False, err=True):
+            raise AitelierError("reshuffle cancelled; nothing changed")
+    result = splitting.split_project(project, ratio=ratio, seed=seed, reshuffle=reshuffle)
+    s = result.summary
+    plan = result.plan
+    assigned_val = sum(1 for v in plan.assign.values() if v == "val")
+    assigned_train = len(plan.assign) - assigned_val
+    if as_json:
+        echo_json(
+            env,
+            {
+                "seed": result.seed,
+                "ratio": result.ratio,
+                "reshuffle": reshuffle,
+                "rewritten": result.rewritten,
+                "assigned": {"train": assigned_train, "val": assigned_val},
+                "moved": {"valToTrain": plan.val_to_train, "trainToVal": plan.train_to_val},
+                "cleared": len(plan.clear),
+                **s.as_dict(),
+            },
+        )
+        return
+    head = f"Split (threshold {s.threshold}, train ratio {result.ratio:g}, seed {result.seed}): "
+    if plan.assign:
+        head += (
+            f"assigned {len(plan.assign):,} example(s): {assigned_train:,} to train, {assigned_val:,} to val."
+        )
+    else:
+        head += "nothing new to assign."
+    env.out(head)
+    if reshuffle:
+        env.out(
+            f"Reshuffled: {plan.val_to_train:,} moved val -> train, {plan.train_to_val:,} train -> val"
+            + (f", {len(plan.clear):,} excluded example(s) lost their split." if plan.clear else ".")
+        )
+    achieved = "-" if s.achieved_ratio is None else f"{s.achieved_ratio:.3f}"
+    env.out(f"  train {s.train:>8,}\n  val   {s.val:>8,}\n  achieved train ratio {achieved}")
+    if s.by_rating:
+        env.out(f"  {'rating':>6} {'train':>8} {'val':>8} {'val %':>6}")
+        for r, row in sorted(s.by_rating.items(), reverse=True):
+            n = row["train"] + row["val"]
+            pct = f"{100 * row['val'] / n:.0f}%" if n else "-"
+            env.out(f"  {r:>6} {row['train']:>8,} {row['val']:>8,} {pct:>6}")
+    if s.excluded:
+        env.out(
+            f"Excluded (rated below {s.threshold} now; they keep their split but are left out of exports): "
+            f"{s.excluded_train:,} train, {s.excluded_val:,} val"
+        )
+    if s.train + s.val == 0:
+        env.out(f"No example is rated {s.threshold} or higher yet: rate some with `ait rate`.")
+
+
+# -- ait format --------------------------------------------------------------------------------------------------
+def _shared_options(fn: Any) -> Any:
+    for opt in reversed(
+        [
+            click.option("--provider", type=PROVIDER_CHOICE, default=None, help="Format for this provider."),
+            click.option(
+                "--weight",
+                type=click.Choice(["all", "last"]),
+                default="all",
+                show_default=True,
+                help="Multi-turn: train every assistant turn, or only the last (weight 0 on the others).",
+            ),
+            click.option("--max-tokens", type=int, default=None, help="Per-example token limit to enforce."),
+            click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+@click.command("format")
+@_shared_options
+@click.option(
+    "--epochs", type=int, default=None, help="Planned epochs for the estimate (default: provider's)."
+)
+@click.option(
+    "--price-per-1m", type=float, default=None, help="Training price in $ per 1M tokens (estimate)."
+)
+def format_(
+    provider: str | None,
+    weight: str,
+    max_tokens: int | None,
+    as_json: bool,
+    epochs: int | None,
+    price_per_1m: float | None,
+) -> None:
+    """Validate, then write data/train.jsonl and data/val.jsonl for the provider.
+
+    Uses the examples rated at or above the threshold, by their split, in id order. Every problem is
+    reported with its example id; if any is an error, nothing is written (exit status 3).
+    """
+    from .. import formats
+
+    env = get_env()
+    project = open_project()
+    if epochs is not None and epochs < 1:
+        raise UsageError("--epochs must be at least 1")
+    result = formats.build(
+        project, provider, weight=weight, max_tokens=max_tokens, epochs=epochs, price_per_1m=price_per_1m
+    )
+    _render_problems(env, result.problems)
+    written: list[str] = []
+    removed: list[str] = []
+    if result.ok:
+        w = formats.write(project, result)
+        written = [str(p.relative_to(project.root)) for p in w.written]
+        removed = [str(p.relative_to(project.root)) for p in w.removed]
+    if as_json:
+        echo_json(env, {**result.as_dict(), "written": written, "removed": removed})
+    else:
+        _render_build(env, result, written, removed)
+    if not result.ok:
+        raise _fail(len(result.errors))
+
+
+def _render_build(env: Env, result: Any, written: list[str], removed: list[str]) -> None:
+    env.out(
+        f"{result.provider} format: {result.train.count:,} train, {result.val.count:,} val "
+        f"(rated {result.threshold}+), {len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+    )
+    if result.excluded:
+        env.out(
+            f"  {result.excluded:,} example(s) with a split are rated below {result.threshold} now: left out"
+        )
+    for p in written:
+        env.out(f"  wrote {p}")
+    for p in removed:
+        env.out(f"  removed {p} (its split is empty)")
+    if result.encoding is not None:
+        _render_tokens(
+            env,
+            result.encoding,
+            {"train": result.train.stats(), "val": result.val.stats()},
+            result.max_tokens,
+        )
+    if result.estimate is not None:
+        _render_estimate(env, result.estimate)
+
+
+# -- ait validate ------------------------------------------------------------------------------------------------
+@click.command("validate")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--val", "val_file", type=click.Path(dir_okay=False), help="With FILE: its validation file.")
+@click.option("--model", default=None, help="With FILE: the model (picks the tokenizer and context limit).")
+@_shared_options
+def validate(
+    file: str | None,
+    val_file: str | None,
+    model: str | None,
+    provider: str | None,
+    weight: str,
+    max_tokens: int | None,
+    as_json: bool,
+) -> None:
+    """Run the checks of `ait format` without writing, on the project or on any JSONL FILE.
+
+    `ait validate` checks what `ait format` would write. `ait validate FILE --provider together` checks a
+    file made elsewhere (every problem by line); `--val VAL_FILE` adds the leakage check between the two.
+    """
+    from .. import formats
+
+    env = get_env()
+    if file is None:
+        if val_file or model:
+            raise UsageError("--val and --model go with a FILE argument")
+        project = open_project()
+        result = formats.build(project, provider, weight=weight, max_tokens=max_tokens)
+        _render_problems(env, result.problems)
+        if as_json:
+            echo_json(env, result.as_dict())
+        else:
+            _render_build(env, result, [], [])
+        if not result.ok:
+            raise ValidationFailed(f"{len(result.errors)} problem(s) break the provider's rules")
+        return
+    if provider is None:
+        try:
+            project = open_project()
+        except AitelierError as e:
+            raise UsageError(
+                "pass --provider together|openai|local to validate a file outside a project"
+            ) from e
+        provider = project.provider
+        model = model or (project.model if provider == project.provider else None)
+    if weight != "all":
+        raise UsageError("--weight applies to `ait format` output, not to an existing FILE")
+    report = formats.validate_file(file, provider, val_path=val_file, model=model, max_tokens=max_tokens)
+    _render_problems(env, report.problems)
+    if as_json:
+        echo_json(env, report.as_dict())
+    else:
+        files = " and ".join(str(p) for p in report.paths)
+        counts = ", ".join(f"{n:,} {k}" for k, n in report.counts.items())
+        env.out(
+            f"{files}: {counts} line(s) checked for {provider}, "
+            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        )
+        if report.encoding is not None and report.stats:
+            _render_tokens(env, report.encoding, report.stats, report.max_tokens)
+    if not report.ok:
+        raise ValidationFailed(f"{len(report.errors)} problem(s) break the {provider} rules")

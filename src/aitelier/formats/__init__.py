@@ -1,0 +1,41 @@
+"""Provider file formats and the validation that runs before anything is written or uploaded.
+
+The public surface, for the CLI and for provider code that checks a file before uploading it:
+
+    from aitelier import formats
+    result = formats.build(project)            # format + validate + count tokens, in memory
+    formats.write(project, result)             # atomic write; ValidationFailed (nothing written) on errors
+    report = formats.validate_file("data/train.jsonl", "together")   # any JSONL file, by path:line
+    report.errors, report.warnings             # lists of formats.Problem
+
+Rules live in :mod:`aitelier.formats.rules` (``RULES``: name -> severity and summary), the per-line checks in
+:mod:`aitelier.formats.checks`.
+"""
+
+from __future__ import annotations
+
+from .build import WEIGHT_POLICIES, Build, SplitFile, WriteResult, build, format_messages, write
+from .checks import check_conversation
+from .files import FileReport, validate_file
+from .rules import ERROR, PROVIDERS, RULES, SPECS, WARNING, Problem, ProviderSpec, Rule
+
+__all__ = [
+    "ERROR",
+    "PROVIDERS",
+    "RULES",
+    "SPECS",
+    "WARNING",
+    "WEIGHT_POLICIES",
+    "Build",
+    "FileReport",
+    "Problem",
+    "ProviderSpec",
+    "Rule",
+    "SplitFile",
+    "WriteResult",
+    "build",
+    "check_conversation",
+    "format_messages",
+    "validate_file",
+    "write",
+]

@@ -1,0 +1,195 @@
+"""Validate any JSONL training file against a provider's rules (``ait validate FILE``).
+
+Files made elsewhere get the same rules as our own output, plus the byte-level ones (UTF-8, byte-order mark,
+CRLF, blank lines, one JSON object per line) that our writer can never break. Every problem carries its path
+and line, and all of them are reported, not only the first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import tokens as tok
+from ..errors import UsageError
+from .build import SplitFile, check_context, check_split_files, count_tokens
+from .checks import check_conversation, check_text_line, line_format
+from .rules import SPECS, Problem, Problems
+
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class FileReport:
+    provider: str
+    paths: list[Path]
+    counts: dict[str, int]
+    problems: list[Problem]
+    encoding: tok.EncodingChoice | None = None
+    stats: dict[str, tok.TokenStats] = field(default_factory=dict)
+    max_tokens: int | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "provider": self.provider,
+            "files": [str(p) for p in self.paths],
+            "counts": dict(self.counts),
+            "tokens": None
+            if self.encoding is None
+            else {
+                "encoding": self.encoding.name,
+                "exact": self.encoding.exact,
+                "note": self.encoding.note,
+                "maxTokens": self.max_tokens,
+                **{name: s.as_dict() for name, s in self.stats.items()},
+            },
+            "errors": [p.as_dict() for p in self.errors],
+            "warnings": [p.as_dict() for p in self.warnings],
+        }
+
+
+def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> SplitFile:
+    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line."""
+    spec = SPECS[spec_name]
+    where = str(path)
+    f = SplitFile(name, path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
+    if data.startswith(BOM):
+        problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
+        data = data[len(BOM) :]
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    first_format: tuple[str, int] | None = None
+    for n, raw in enumerate(raw_lines, 1):
+        if raw.endswith(b"\r"):
+            problems.add("crlf", "CRLF line ending", path=where, line=n)
+            raw = raw[:-1]
+        if not raw.strip():
+            problems.add("blank-line", "blank line", path=where, line=n)
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.add("utf8", f"invalid UTF-8 at byte {e.start + 1}", path=where, line=n)
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            problems.add("json-line", f"invalid JSON: {e.msg} (column {e.colno})", path=where, line=n)
+            continue
+        if not isinstance(obj, dict):
+            problems.add("json-line", f"expected a JSON object, got {type(obj).__name__}", path=where, line=n)
+            continue
+        fmt = line_format(obj)
+        if fmt is None or fmt not in spec.file_formats:
+            kinds = " or ".join(
+                {"conversation": "`messages`", "instruction": "`prompt`+`completion`", "general": "`text`"}[k]
+                for k in spec.file_formats
+            )
+            keys = ", ".join(f"`{k}`" for k in obj) or "none"
+            problems.add("line-format", f"expected {kinds} (keys found: {keys})", path=where, line=n)
+            continue
+        if first_format is None:
+            first_format = (fmt, n)
+        elif fmt != first_format[0]:
+            problems.add(
+                "mixed-formats",
+                f"{fmt} line in a file whose line {first_format[1]} is {first_format[0]}",
+                path=where,
+                line=n,
+            )
+        found = check_conversation(obj, spec) if fmt == "conversation" else check_text_line(obj, fmt)
+        for rule, message in found:
+            problems.add(rule, message, path=where, line=n)
+        f.ids.append(n)
+        f.lines.append(obj)
+        # the canonical compact form, so the same conversation written with other spacing still matches
+        f.encoded.append(
+            json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        )
+    return f
+
+
+def _text_tokens(f: SplitFile, choice: tok.EncodingChoice) -> None:
+    """Token counts of prompt/completion or text lines (Together's other formats): no chat overhead."""
+    counter = tok.counter(choice.name)
+    totals, trained = [], []
+    for line in f.lines:
+        parts = [line.get(k) for k in ("prompt", "completion", "text")]
+        counts = [counter.count(p) if isinstance(p, str) else 0 for p in parts]
+        totals.append(sum(counts))
+        trained.append(counts[1] + counts[2])
+    f.token_totals, f.token_trained = totals, trained
+
+
+def validate_file(
+    path: str | Path,
+    provider: str,
+    *,
+    val_path: str | Path | None = None,
+    model: str | None = None,
+    max_tokens: int | None = None,
+    count: bool = True,
+) -> FileReport:
+    """Every problem in a training file (and optionally its validation file) for ``provider``.
+
+    The first file is treated as the training file (minimum example counts apply to it); with ``val_path``
+    the two are also checked for leakage. Problems are addressed by path and line.
+    """
+    spec = SPECS.get(provider)
+    if spec is None:
+        raise UsageError(f"unknown provider {provider!r} (known: {', '.join(SPECS)})")
+    problems = Problems(provider)
+    train = _read_lines(Path(path), "train", problems, provider)
+    val = _read_lines(Path(val_path), "val", problems, provider) if val_path else SplitFile("val", Path("-"))
+    where: dict[str, dict[str, Any]] = {"train": {"path": str(path)}}
+    if val_path:
+        where["val"] = {"path": str(val_path)}
+    check_split_files(problems, train, val, spec, where=where)
+    report = FileReport(
+        provider,
+        [Path(path)] + ([Path(val_path)] if val_path else []),
+        {"train": train.count, **({"val": val.count} if val_path else {})},
+        problems.items,
+    )
+    if count:
+        from ..project import DEFAULT_MODELS
+
+        choice = tok.encoding_for(provider, model or DEFAULT_MODELS[provider])
+        limit = max_tokens if max_tokens is not None else spec.max_tokens
+        for f in [train] + ([val] if val_path else []):
+            kinds = {"messages" in line for line in f.lines}
+            if kinds <= {True}:
+                count_tokens([f], choice)
+            elif kinds == {False}:
+                _text_tokens(f, choice)
+            else:
+                continue  # mixed formats (already an error): no meaningful counts
+            check_context(problems, f, limit, where=where)
+            report.stats[f.name] = f.stats()
+        report.encoding = choice
+        report.max_tokens = limit
+    report.problems = problems.items
+    return report
+
+
+__all__ = ["FileReport", "validate_file"]
