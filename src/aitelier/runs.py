@@ -1,0 +1,140 @@
+"""Fine-tuning run records: the ``runs`` list in ``.aitelier.json``.
+
+A run is recorded before anything is uploaded and updated at each step (uploaded files, created job, every
+status change seen), each time with one short locked read-modify-write of the config, never holding the lock
+across a network call. So whatever happens (a crash, Ctrl-C, a provider error between upload and job
+creation), the record says how far the attempt got. Keys never reach a record: error text is scrubbed first.
+
+Record fields (camelCase like the rest of the npm-compatible config)::
+
+    id             "run-<12 hex>": the client-side attempt id, also sent to providers that accept metadata
+    provider       "together" | "openai" | a plugin's name
+    baseModel      the model that was fine-tuned
+    status         uploading | uploaded | creating | failed_to_start | declined   (before a job exists)
+                   pending | queued | running | succeeded | failed | cancelled | unknown   (the job's)
+    providerStatus the provider's own status word, shown beside ours
+    jobId, fineTunedModel
+    files          {"train": {path, sha256, examples, bytes, fileId}, "val": {...}}
+    hyperparameters, estimate
+    startedAt, createdAt, updatedAt, finishedAt   (ISO-8601 UTC)
+    error          what went wrong (scrubbed), createMayHaveSucceeded when the answer to the create was lost
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from .credentials import scrub
+from .errors import NotFound, UsageError
+from .fsutil import now_iso
+from .project import Project
+
+BEFORE_JOB = ("uploading", "uploaded", "creating", "failed_to_start", "declined")
+ENDED = ("succeeded", "failed", "cancelled")
+REMOVE = object()  # a value for update() that deletes the field
+
+
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:12]}"
+
+
+def all_runs(project: Project) -> list[dict[str, Any]]:
+    return [r for r in project.runs if isinstance(r, dict)]
+
+
+def add(project: Project, record: dict[str, Any]) -> dict[str, Any]:
+    record = {**record}
+    record.setdefault("id", new_run_id())
+    record.setdefault("startedAt", now_iso())
+    record["updatedAt"] = now_iso()
+
+    def fn(cfg: dict[str, Any]) -> None:
+        runs = cfg.setdefault("runs", [])
+        if any(isinstance(r, dict) and r.get("id") == record["id"] for r in runs):
+            raise UsageError(f"a run with id {record['id']} already exists")
+        runs.append(record)
+
+    project.update_config(fn)
+    return record
+
+
+def update(project: Project, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``changes`` to the run (``REMOVE`` deletes a field); returns the updated record."""
+    out: dict[str, Any] = {}
+
+    def fn(cfg: dict[str, Any]) -> None:
+        for r in cfg.get("runs", []):
+            if isinstance(r, dict) and r.get("id") == run_id:
+                for k, v in changes.items():
+                    if v is REMOVE:
+                        r.pop(k, None)
+                    else:
+                        r[k] = scrub(v) if k == "error" and isinstance(v, str) else v
+                r["updatedAt"] = now_iso()
+                out.update(r)
+                return
+        raise NotFound(f"run {run_id} is no longer in .aitelier.json")
+
+    project.update_config(fn)
+    return out
+
+
+def is_active(record: dict[str, Any]) -> bool:
+    """A job exists (or may exist) and has not reached a final status."""
+    if record.get("createMayHaveSucceeded") and not record.get("jobId"):
+        return True
+    if not record.get("jobId"):
+        return record.get("status") == "creating"
+    return not record.get("finishedAt") and record.get("status") not in ENDED
+
+
+def latest(project: Project) -> dict[str, Any] | None:
+    runs = all_runs(project)
+    return runs[-1] if runs else None
+
+
+def find(project: Project, ref: str) -> dict[str, Any]:
+    """A run by run id, job id, fine-tuned model name, or a unique prefix of a run or job id."""
+    runs = all_runs(project)
+    for r in reversed(runs):
+        if ref in (r.get("id"), r.get("jobId"), r.get("fineTunedModel")):
+            return r
+    matches = [
+        r for r in runs if str(r.get("id", "")).startswith(ref) or str(r.get("jobId") or "").startswith(ref)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise UsageError(f"{ref!r} matches {len(matches)} runs; give more of the id")
+    raise NotFound(f"no run with id or job id {ref!r} in this project", hint="`ait status --all` lists them")
+
+
+def known_job_ids(project: Project) -> set[str]:
+    return {str(r["jobId"]) for r in all_runs(project) if r.get("jobId")}
+
+
+def same_attempt(
+    record: dict[str, Any], *, provider: str, model: str, shas: dict[str, str | None], hyper: dict[str, Any]
+) -> bool:
+    """Whether ``record`` trains the same model on the same bytes with the same settings."""
+    files = record.get("files") or {}
+    return (
+        record.get("provider") == provider
+        and record.get("baseModel") == model
+        and (files.get("train") or {}).get("sha256") == shas.get("train")
+        and (files.get("val") or {}).get("sha256") == shas.get("val")
+        and (record.get("hyperparameters") or {}) == hyper
+    )
+
+
+def identical(
+    records: Iterable[dict[str, Any]],
+    *,
+    provider: str,
+    model: str,
+    shas: dict[str, str | None],
+    hyper: dict[str, Any],
+) -> list[dict[str, Any]]:
+    return [r for r in records if same_attempt(r, provider=provider, model=model, shas=shas, hyper=hyper)]

@@ -1,0 +1,138 @@
+"""Text for fine-tuning runs: progress lines, durations, the run table, event lines. Pure functions of the data,
+so ``ait status`` looks the same in a terminal, a log file and a test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "?"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def bar(fraction: float, width: int = 24) -> str:
+    fraction = min(max(fraction, 0.0), 1.0)
+    done = int(round(fraction * width))
+    return "[" + "#" * done + "." * (width - done) + "]"
+
+
+def progress_fraction(progress: dict[str, Any]) -> float | None:
+    step, total = progress.get("step"), progress.get("totalSteps")
+    if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
+        return min(step / total, 1.0)
+    epoch, epochs = progress.get("epoch"), progress.get("totalEpochs")
+    if isinstance(epoch, (int, float)) and isinstance(epochs, (int, float)) and epochs > 0:
+        return min(epoch / epochs, 1.0)
+    return None
+
+
+def progress_text(progress: dict[str, Any]) -> str:
+    """ "step 5/10 (50%), epoch 1/3, ~5m 00s left" with whatever parts the provider reported."""
+    parts = []
+    step, total = progress.get("step"), progress.get("totalSteps")
+    if step is not None:
+        part = f"step {step}" + (f"/{total}" if total else "")
+        if total:
+            part += f" ({100 * step / total:.0f}%)"
+        parts.append(part)
+    epoch, epochs = progress.get("epoch"), progress.get("totalEpochs")
+    if epoch is not None:
+        parts.append(f"epoch {epoch}" + (f"/{epochs}" if epochs else ""))
+    if progress.get("secondsRemaining") is not None:
+        parts.append(f"~{duration(progress['secondsRemaining'])} left")
+    if progress.get("queueDepth"):
+        parts.append(f"{progress['queueDepth']} job(s) ahead in the queue")
+    return ", ".join(parts)
+
+
+def progress_line(status_text: str, progress: dict[str, Any]) -> str:
+    frac = progress_fraction(progress)
+    detail = progress_text(progress)
+    head = f"{bar(frac)} " if frac is not None else ""
+    return f"{head}{status_text}" + (f": {detail}" if detail else "")
+
+
+def clock(ts: float | None) -> str:
+    if ts is None:
+        return "--:--:--"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
+
+
+def event_line(created_at: float | None, level: str, message: str) -> str:
+    mark = {"error": "!", "warning": "?", "warn": "?"}.get(level.lower(), " ")
+    return f"{clock(created_at)} {mark} {message}"
+
+
+def short_time(iso: str | None) -> str:
+    """2026-11-25T10:00:00.000Z -> 2026-11-25 10:00"""
+    if not iso:
+        return ""
+    return iso.replace("T", " ")[:16]
+
+
+def runs_table(records: Sequence[dict[str, Any]], errors: dict[str, str] | None = None) -> list[str]:
+    """Aligned columns, one run per line, newest last (like `git log --reverse`)."""
+    headers = ("RUN", "PROVIDER", "STATUS", "JOB", "BASE MODEL", "FINE-TUNED MODEL", "STARTED")
+    rows = []
+    for r in records:
+        status = str(r.get("status", ""))
+        raw = r.get("providerStatus")
+        if raw and raw != status:
+            status += f" ({raw})"
+        if errors and r.get("id") in errors:
+            status += " [not refreshed]"
+        rows.append(
+            (
+                str(r.get("id", "")),
+                str(r.get("provider", "")),
+                status,
+                str(r.get("jobId") or "-"),
+                str(r.get("baseModel") or r.get("model") or ""),
+                str(r.get("fineTunedModel") or "-"),
+                short_time(r.get("startedAt")),
+            )
+        )
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*headers).rstrip()] + [fmt.format(*row).rstrip() for row in rows]
+
+
+def settings_text(hyper: dict[str, Any]) -> str:
+    names = {
+        "epochs": "epochs",
+        "batchSize": "batch size",
+        "learningRate": "learning rate",
+        "lrMultiplier": "lr multiplier",
+        "loraR": "LoRA r",
+        "loraAlpha": "LoRA alpha",
+        "loraDropout": "LoRA dropout",
+        "nEvals": "evals",
+        "suffix": "suffix",
+        "seed": "seed",
+    }
+    return ", ".join(
+        f"{names.get(k, k)} {v:g}" if isinstance(v, float) else f"{names.get(k, k)} {v}"
+        for k, v in hyper.items()
+    )
+
+
+def files_text(files: dict[str, Any]) -> list[str]:
+    out = []
+    for role in ("train", "val"):
+        f = files.get(role)
+        if not f:
+            continue
+        bits = [f"{f.get('examples', '?')} examples", f"sha256 {str(f.get('sha256', ''))[:12]}"]
+        if f.get("fileId"):
+            bits.append(f"file {f['fileId']}")
+        out.append(f"{f.get('path', role)} ({', '.join(bits)})")
+    return out
