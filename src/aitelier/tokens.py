@@ -68,7 +68,7 @@ class EncodingChoice:
     def note(self) -> str:
         if self.exact:
             return f"counted with {self.name}"
-        return f"estimated with {self.name} (the model's own tokenizer may count differently)"
+        return f"estimated with {self.name}; the model's own tokenizer may count differently"
 
 
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
@@ -88,16 +88,28 @@ def encoding_for(provider: str, model: str) -> EncodingChoice:
 
 
 # -- the encoding files ------------------------------------------------------------------------------------------
+def _bpe_openai_folders() -> list[str]:
+    """Where the bpe-openai package lies, found without importing it (its ``__init__`` parses three rank
+    tables eagerly, about 1.6 s, which nothing here needs)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("bpe_openai")
+    return list(spec.submodule_search_locations or []) if spec is not None else []
+
+
 def bundled_bpe_file(name: str) -> bytes:
     """The uncompressed .tiktoken file shipped in the bpe-openai wheel, SHA-256 checked."""
     if name not in ENCODING_SHA256:
         raise TokenizerUnavailable(f"unknown encoding {name!r} (known: {', '.join(ENCODINGS)})")
-    try:
-        from importlib import resources
-
-        blob = (resources.files("bpe_openai.data") / f"{name}.tiktoken.gz").read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError) as e:
-        raise MissingDependency("bpe-openai", "pip install bpe-openai") from e
+    blob = None
+    for folder in _bpe_openai_folders():
+        path = os.path.join(folder, "data", f"{name}.tiktoken.gz")
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                blob = f.read()
+            break
+    if blob is None:
+        raise MissingDependency("bpe-openai", "pip install bpe-openai")
     data = gzip.decompress(blob)
     actual = hashlib.sha256(data).hexdigest()
     if actual != ENCODING_SHA256[name]:
@@ -183,10 +195,7 @@ def _load_bindings() -> Any:
     loaded = sys.modules.get("bpe_openai._bindings")
     if loaded is not None:
         return loaded
-    spec = importlib.util.find_spec("bpe_openai")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
+    for folder in _bpe_openai_folders():
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = os.path.join(folder, "_bindings" + suffix)
             if os.path.exists(path):

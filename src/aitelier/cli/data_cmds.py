@@ -302,11 +302,11 @@ def validate(
     if as_json:
         echo_json(env, report.as_dict())
     else:
-        files = " and ".join(str(p) for p in report.paths)
-        counts = ", ".join(f"{n:,} {k}" for k, n in report.counts.items())
+        sizes = ", ".join(
+            f"{path}: {n:,} line(s)" for path, n in zip(report.paths, report.counts.values(), strict=True)
+        )
         env.out(
-            f"{files}: {counts} line(s) checked for {provider}, "
-            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+            f"{sizes}; checked for {provider}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
         )
         if report.encoding is not None and report.stats:
             _render_tokens(env, report.encoding, report.stats, report.max_tokens)

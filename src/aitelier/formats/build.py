@@ -191,17 +191,18 @@ def check_split_files(
             return {**where[f.name], "line": i + 1}
         return {"example_id": f.ids[i], "split": f.name}
 
+    whole: dict[str, Any] = where["train"] if where is not None and "train" in where else {"split": "train"}
     if train.count < spec.min_examples:
         problems.add(
             "min-examples",
             f"{train.count} training example(s); {spec.name} needs at least {spec.min_examples}",
-            split="train",
+            **whole,
         )
     elif train.count < FEW_EXAMPLES:
         problems.add(
             "few-examples",
             f"only {train.count} training examples; {FEW_EXAMPLES}+ are usually needed to teach a task",
-            split="train",
+            **whole,
         )
     # exact duplicates within a file, and the same conversation in both files
     train_seen: dict[bytes, int] = {}
