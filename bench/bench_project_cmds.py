@@ -40,7 +40,9 @@ def main() -> None:
     print(f"ait add ({N:,} examples): {summary(times)}")
 
     small = root / "small.jsonl"
-    small.write_text("".join(json.dumps({"prompt": f"small {i}", "completion": "a"}) + "\n" for i in range(5)))
+    small.write_text(
+        "".join(json.dumps({"prompt": f"small {i}", "completion": "a"}) + "\n" for i in range(5))
+    )
     results["import5"] = time_cmd([*ait, "import", str(small), "--dry-run"], cwd=root, repeat=3)
     print(f"ait import --dry-run, 5 lines: {summary(results['import5'])}")
 

@@ -8,7 +8,6 @@ timestamps are kept, so the demo behaves the same on every machine.
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ NAMES = ("customer-support", "code-review")
 
 
 def _resource(name: str, ext: str) -> bytes:
+    from importlib import resources  # only when used: `ait add` imports this module for the names
+
     if name not in NAMES:
         raise UsageError(f"no bundled example called {name!r}", hint=f"choose one of: {', '.join(NAMES)}")
     return resources.files("aitelier").joinpath("examples").joinpath(f"{name}{ext}").read_bytes()

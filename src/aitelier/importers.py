@@ -348,10 +348,10 @@ def _existing_ids(store: Store, candidates: list[Candidate]) -> dict[str, int]:
         return found
     wanted = {c.key for c in candidates}
     found = {}
-    for ex in store.read():
-        key = dumps(normalise_messages(ex.data["messages"]))
+    for rec in store.iter_records():  # strict: a malformed store stops the import with file:line
+        key = dumps(normalise_messages(rec["messages"]))
         if key in wanted and key not in found:
-            found[key] = ex.id
+            found[key] = rec["id"]
     return found
 
 

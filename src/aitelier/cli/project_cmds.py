@@ -483,9 +483,15 @@ def list_(
     if min_ is not None and max_ is not None and min_ > max_:
         raise UsageError(f"--min {min_} is above --max {max_}; nothing could match")
     project = open_project()
-    examples = project.store.read()
-    total = len(examples)
-    shown = [ex for ex in examples if _matches(ex, rated, unrated, min_, max_, split)]
+    from ..store import Example
+
+    total = 0
+    shown = []
+    for rec in project.store.iter_records():  # streamed: only the matching examples are kept
+        total += 1
+        ex = Example(rec)
+        if _matches(ex, rated, unrated, min_, max_, split):
+            shown.append(ex)
     matched = len(shown)
     if limit is not None:
         shown = shown[:limit]
