@@ -320,3 +320,19 @@ def test_twenty_concurrent_adds_get_distinct_ids(project, tmp_path):
     assert sorted(ex.id for ex in examples) == list(range(1, 21))
     assert sorted(ex.last_user for ex in examples) == sorted(f"question {i}" for i in range(20))
     assert project.examples_path.read_bytes().count(b"\n") == 20
+
+
+def test_editor_template_parsing():
+    from aitelier.cli.project_cmds import ASSISTANT_MARK, USER_MARK, parse_editor_turn
+    from aitelier.errors import ValidationFailed
+
+    text = f"{USER_MARK}\n\n  question\n\n{ASSISTANT_MARK}\n# a heading is content\nanswer\n\n"
+    assert parse_editor_turn(text) == ("  question", "# a heading is content\nanswer")
+    with pytest.raises(ValidationFailed, match="must each appear once"):
+        parse_editor_turn(f"{ASSISTANT_MARK}\na\n{USER_MARK}\nq\n")
+    with pytest.raises(ValidationFailed, match="must each appear once"):
+        parse_editor_turn(f"{USER_MARK}\nq\n{USER_MARK}\n{ASSISTANT_MARK}\na")
+    with pytest.raises(ValidationFailed, match="the input and the reply are empty"):
+        parse_editor_turn(f"{USER_MARK}\n\n{ASSISTANT_MARK}\n \n")
+    with pytest.raises(ValidationFailed, match="the reply is empty"):
+        parse_editor_turn(f"{USER_MARK}\nq\n{ASSISTANT_MARK}\n")

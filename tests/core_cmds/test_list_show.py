@@ -210,7 +210,7 @@ def test_list_on_a_terminal_draws_a_table_without_colour_under_no_color(spawn, f
     child.close()
     out = child.before
     assert child.exitstatus == 0
-    assert "How do I reset my password?" in out and "6 shown of 6 example(s)" in out
+    assert "How do I reset my password?" in out and "6 example(s)." in out
     assert not ANSI.search(out)
 
 
@@ -237,3 +237,12 @@ def test_show_on_a_terminal_respects_no_color(spawn, spawn_env, filled):
     child.expect(pexpect.EOF)
     child.close()
     assert ANSI.search(child.before)
+
+
+def test_terminal_count_line_wording():
+    from aitelier.cli.project_cmds import _count_line
+
+    assert _count_line(6, 6, 6) == "6 example(s)."
+    assert _count_line(2, 6, 6) == "2 of 6 example(s) shown."
+    assert _count_line(3, 3, 6) == "3 of 6 example(s) match."
+    assert _count_line(2, 3, 6) == "2 shown of 3 matching (6 in total)."

@@ -512,10 +512,19 @@ def list_(
         return
     if env.stdout_isatty:
         _rich_table(env, project, shown)
-        more = f", {matched} match" if matched != len(shown) else ""
-        env.console.print(f"{len(shown)} shown of {total} example(s){more}.", style="dim", highlight=False)
+        env.console.print(_count_line(len(shown), matched, total), style="dim", highlight=False)
     else:
         _plain_table(env, shown)
+
+
+def _count_line(shown: int, matched: int, total: int) -> str:
+    if shown == matched == total:
+        return f"{total} example(s)."
+    if matched == total:
+        return f"{shown} of {total} example(s) shown."
+    if shown == matched:
+        return f"{matched} of {total} example(s) match."
+    return f"{shown} shown of {matched} matching ({total} in total)."
 
 
 def _matches(
