@@ -149,7 +149,8 @@ def rate(
         return
     code = _Screen(env, session).run()
     if code:
-        click.get_current_context().exit(code)
+        # not ctx.exit(): with standalone_mode=False click returns that status and main() would drop it
+        raise SystemExit(code)
 
 
 _NONINT = "ait rate --set ID=SCORE [--set ...] or ait rate --rewrite ID --output FILE [--rating N]"
