@@ -131,19 +131,18 @@ def _count_lines(path: Path) -> int:
 def repaired_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
     """The lines of a JSONL file with only safe repairs made, each ending in a single ``\\n``.
 
-    Drops a leading byte-order mark, carriage returns before the line end and blank lines; adds a missing final
+    Drops a byte-order mark at the start of the file, carriage returns before the line end and blank lines; adds a missing final
     newline. Every other byte is kept, including lines that are not valid JSON.
     """
     first = True
     for line in lines:
-        if first:
-            first = False
-            if line.startswith(BOM):
-                line = line[len(BOM) :]
         body = line[:-1] if line.endswith(b"\n") else line
         body = body.rstrip(b"\r")
+        while first and body.startswith(BOM):  # also one that dropping blank lines brought to the front
+            body = body[len(BOM) :]
         if not body.strip():
             continue
+        first = False
         yield body + b"\n"
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from .errors import DataError, DataProblem
 from .project import Project
+from .store.jsonl import is_blocking
 
 OPENAI_MIN_EXAMPLES = 10  # OpenAI refuses a training file with fewer examples
 SMALL_DATASET = 50  # below this a fine-tune is usually too weak to be worth paying for
@@ -86,9 +88,13 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
     counts = Counts(project.threshold)
     extra = [*collectors, *(make(project) for make in EXTRA_COLLECTORS)]
     every = [counts, *extra]
-    for record in project.store.iter_records():
+    problems: list[DataProblem] = []
+    for record in project.store.iter_records(problems):
         for c in every:
             c.add(record)
+    blocking = [p for p in problems if is_blocking(p)]
+    if blocking:
+        raise DataError(blocking)
     stats: dict[str, Any] = {
         "project": project.name,
         "provider": project.provider,
@@ -97,6 +103,8 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
     }
     for c in extra:
         stats.update(c.result())
+    # not errors (no data is in doubt), but worth a line on stderr: `ait doctor --fix` repairs them
+    stats["notices"] = [str(p) for p in problems]
     stats["formatted"] = formatted_state(project)
     stats["advice"] = advice(stats)
     stats["next"] = next((a["command"] for a in stats["advice"] if a["level"] == "todo"), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -112,6 +113,8 @@ def stats(as_json: bool) -> None:
 
     env = get_env()
     result = compute_stats(open_project())
+    for notice in result["notices"]:
+        env.warn(f"{notice} (`ait doctor --fix` repairs it)")
     if as_json:
         echo_json(env, result)
     else:
@@ -174,4 +177,5 @@ def doctor(fix: bool, as_json: bool) -> None:
     else:
         _render_report(report, env, fix)
     if not report.ok:
-        raise click.exceptions.Exit(ExitStatus.VALIDATION)
+        # not click's Exit: with standalone_mode off, click returns its code instead of exiting
+        sys.exit(ExitStatus.VALIDATION)
