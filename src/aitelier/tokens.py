@@ -17,6 +17,7 @@ the reply priming. For open models on Together (or local ones) these are estimat
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import math
@@ -174,12 +175,81 @@ class TokenCounter:
 
     def count_distinct(self, texts: Iterable[str]) -> dict[str, int]:
         """Counts of each distinct text, each counted once (system prompts repeat in every example)."""
-        out: dict[str, int] = {}
-        count = self.count
-        for t in texts:
-            if t not in out:
-                out[t] = count(t)
+        distinct = list(dict.fromkeys(texts))
+        return dict(zip(distinct, self.count_many(distinct), strict=True))
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Counts of many texts; a large batch is shared with one forked worker process per extra core.
+
+        The Rust counter holds the GIL, so threads would not help. Forking shares the texts without copying
+        them; only the counts travel back. Any failure of a worker falls back to counting here.
+        """
+        workers = _workers(len(texts))
+        if workers < 2:
+            return [self.count(t) for t in texts]
+        return _count_forked(texts, self.count, workers)
+
+
+PARALLEL_MIN_TEXTS = 20_000
+
+
+def _workers(n_texts: int) -> int:
+    if n_texts < PARALLEL_MIN_TEXTS or not hasattr(os, "fork") or os.environ.get("AITELIER_NO_FORK"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _count_forked(texts: Sequence[str], count: Callable[[str], int], workers: int) -> list[int]:
+    import array
+
+    bounds = [len(texts) * i // workers for i in range(workers + 1)]
+    children: list[tuple[int, int, int, int]] = []  # pid, read fd, start, end
+    try:
+        for w in range(1, workers):
+            start, end = bounds[w], bounds[w + 1]
+            r, wfd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: count its share, send it back, leave without cleanup handlers
+                status = 1
+                try:
+                    os.close(r)
+                    data = array.array("q", [count(texts[i]) for i in range(start, end)]).tobytes()
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(wfd, view) :]
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(wfd)
+            children.append((pid, r, start, end))
+        out = [count(t) for t in texts[: bounds[1]]]
+        for pid, r, start, end in children:
+            chunks = []
+            while True:
+                chunk = os.read(r, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            os.close(r)
+            _, status = os.waitpid(pid, 0)
+            got = array.array("q")
+            got.frombytes(b"".join(chunks))
+            if status != 0 or len(got) != end - start:
+                got = array.array("q", [count(texts[i]) for i in range(start, end)])
+            out.extend(got)
+        children = []
         return out
+    finally:
+        for pid, r, _, _ in children:  # interrupted: do not leave workers or descriptors behind
+            with contextlib.suppress(OSError):
+                os.close(r)
+            with contextlib.suppress(OSError, ChildProcessError):
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
 
 
 def _load_bindings() -> Any:
@@ -261,9 +331,22 @@ class ConversationTokens:
 def count_conversations(
     conversations: Sequence[Sequence[Mapping[str, Any]]], tc: TokenCounter
 ) -> ConversationTokens:
-    """Token counts per conversation, in one pass; each distinct string is tokenised once."""
-    counts: dict[str, int] = {}
-    count = tc.count
+    """Token counts per conversation; each distinct string is tokenised once (in parallel when large)."""
+    distinct: dict[str, None] = {}
+    for msgs in conversations:
+        for m in msgs:
+            c = m.get("content")
+            if c.__class__ is str:
+                distinct[c] = None
+            r = m.get("role")
+            if r.__class__ is str:
+                distinct[r] = None
+            if len(m) > 2:
+                n = m.get("name")
+                if isinstance(n, str):
+                    distinct[n] = None
+    texts = list(distinct)
+    counts = dict(zip(texts, tc.count_many(texts), strict=True))
     totals: list[int] = []
     trained: list[int] = []
     for msgs in conversations:
@@ -271,24 +354,13 @@ def count_conversations(
         tr = 0
         for m in msgs:
             c = m.get("content")
-            if c.__class__ is str:
-                ct = counts.get(c)
-                if ct is None:
-                    ct = counts[c] = count(c)
-            else:
-                ct = 0
+            ct = counts[c] if c.__class__ is str else 0
             r = m.get("role")
-            if r.__class__ is str:
-                rt = counts.get(r)
-                if rt is None:
-                    rt = counts[r] = count(r)
-            else:
-                rt = 0
-            total += TOKENS_PER_MESSAGE + ct + rt
+            total += TOKENS_PER_MESSAGE + ct + (counts[r] if r.__class__ is str else 0)
             if len(m) > 2:
                 n = m.get("name")
                 if isinstance(n, str):
-                    total += TOKENS_PER_NAME + count(n)
+                    total += TOKENS_PER_NAME + counts[n]
                 if r == "assistant" and m.get("weight", 1) != 0:
                     tr += ct
             elif r == "assistant":

@@ -192,3 +192,31 @@ def test_price_lookup_and_overrides() -> None:
         pricing.training_price("gpt-4o", config={"pricing": {"gpt-4o": "cheap"}})
     with pytest.raises(ConfigError):
         pricing.training_price("gpt-4o", config={"pricing": [1]})
+
+
+def test_forked_counting_matches_serial_counting() -> None:
+    c = tokens.counter("cl100k_base")
+    texts = [f"text number {i} " * (i % 7) for i in range(3000)]
+    want = [c.count(t) for t in texts]
+    for workers in (2, 3):
+        assert tokens._count_forked(texts, c.count, workers) == want
+
+
+def test_a_failing_worker_falls_back_to_counting_here() -> None:
+    import os
+
+    parent = os.getpid()
+
+    def count(text: str) -> int:
+        if os.getpid() != parent:
+            raise RuntimeError("worker broke")
+        return len(text)
+
+    texts = ["a" * i for i in range(100)]
+    assert tokens._count_forked(texts, count, 2) == list(range(100))
+
+
+def test_large_batches_use_workers_and_small_ones_do_not(monkeypatch) -> None:
+    assert tokens._workers(10) == 1
+    monkeypatch.setenv("AITELIER_NO_FORK", "1")
+    assert tokens._workers(10**6) == 1

@@ -333,8 +333,6 @@ def build(
     model = project.model if provider == project.provider else tok_default_model(provider, project.model)
     choice = tok.encoding_for(provider, model)
     tok.warm_up(choice.name)  # builds the tokenizer while the examples are read
-    if examples is None:
-        examples = project.store.read()
     threshold = project.threshold
     problems = Problems(provider)
     train = SplitFile("train", project.train_path)
@@ -342,30 +340,38 @@ def build(
     files = {"train": train, "val": val}
     excluded = 0
     unsplit: list[int] = []
-    for ex in sorted(examples, key=lambda e: e.data["id"]):
-        data = ex.data
+    chosen: list[dict[str, Any]] = []
+    # streamed (strict: a malformed examples.jsonl raises DataError with every problem), keeping only the
+    # examples that go into a file
+    records = project.store.iter_records() if examples is None else (ex.data for ex in examples)
+    for data in records:
         rating = data.get("rating")
         split = data.get("split")
         if rating is None or rating < threshold:
             if split is not None:
                 excluded += 1
-            continue
-        if split is None:
-            unsplit.append(ex.id)
-            continue
+        elif split is None:
+            unsplit.append(data["id"])
+        else:
+            chosen.append(data)
+    chosen.sort(key=_by_id)
+    unsplit.sort()
+    for data in chosen:
+        ident = data["id"]
+        split = data["split"]
         msgs, dropped = format_messages(data["messages"], spec, weight)
         line = format_line(msgs)
         for k in sorted(dropped):
             problems.add(
                 "dropped-keys",
                 f"message key `{k}` is not written for {provider}",
-                example_id=ex.id,
+                example_id=ident,
                 split=split,
             )
         for rule, message in check_conversation(line, spec):
-            problems.add(rule, message, example_id=ex.id, split=split)
+            problems.add(rule, message, example_id=ident, split=split)
         f = files[split]
-        f.ids.append(ex.id)
+        f.ids.append(ident)
         f.lines.append(line)
     encode = _ENCODER.encode
     for f in (train, val):
@@ -410,6 +416,10 @@ def build(
         unsplit=unsplit,
         estimate=estimate,
     )
+
+
+def _by_id(data: dict[str, Any]) -> int:
+    return int(data["id"])
 
 
 def tok_default_model(provider: str, project_model: str) -> str:
