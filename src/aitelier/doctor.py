@@ -23,6 +23,7 @@ from .fsutil import atomic_write_bytes
 from .project import CONFIG_NAME, Project
 from .store.jsonl import BOM, is_blocking, iter_json_lines
 from .store.records import dumps
+from .store.store import CACHE
 
 LEFTOVER_TEMP = "leftover temp file from an interrupted write (the real file is intact)"
 
@@ -70,8 +71,14 @@ def _problem_dict(p: DataProblem) -> dict[str, Any]:
 
 # -- finding --------------------------------------------------------------------------------------------------
 def _temp_files(project: Project) -> list[Path]:
-    """Temp files of writes that take the project lock (examples.jsonl, the config) and never finished."""
-    found = [*project.data_dir.glob(".examples.jsonl.*.tmp"), *project.root.glob(f".{CONFIG_NAME}.*.tmp")]
+    """Temp files of writes that never finished: examples.jsonl and the config (written under the project lock)
+    and the id cache (derived data, rewritten whenever needed)."""
+    data, root = project.data_dir, project.root
+    found = [
+        *data.glob(".examples.jsonl.*.tmp"),
+        *root.glob(f".{CONFIG_NAME}.*.tmp"),
+        *data.glob(f"{CACHE}.*.tmp"),
+    ]
     return sorted(found)
 
 

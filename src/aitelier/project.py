@@ -161,6 +161,7 @@ class Project:
             "data/.lock",
             "data/*.bak",
             "data/*.bak-*",
+            "data/.cache.json",
         ]
         existing = gi.read_text(encoding="utf-8").splitlines() if gi.exists() else []
         missing = [ln for ln in lines if ln not in existing]

@@ -200,3 +200,10 @@ def test_repair_is_safe_and_idempotent(parts: list[bytes]) -> None:
     assert kept == [body for _, body in after]
     assert repair_bytes(fixed) == fixed
     assert fixed == b"" or fixed.endswith(b"\n")
+
+
+def test_a_leftover_cache_temp_file_is_cleaned(filled: Project) -> None:
+    tmp = filled.store.cache_path.with_name(".cache.json.4242.tmp")
+    tmp.write_text("{")
+    assert [p.path for p in diagnose(filled).problems] == [str(tmp)]
+    assert repair(filled).ok and not tmp.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -300,3 +301,48 @@ class StoreMachine(RuleBasedStateMachine):
 
 StoreMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None)
 test_random_operation_sequences = StoreMachine.TestCase
+
+
+# -- the max-id cache -------------------------------------------------------------------------------------------------
+def no_scan(*args, **kwargs):
+    raise AssertionError("max_id scanned the file although the cache was valid")
+
+
+def test_consecutive_appends_do_not_rescan(filled: Project, conv, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert filled.store.max_id() == 10
+    monkeypatch.setattr(type(filled.store), "_scan_max_id", no_scan)
+    assert filled.store.append([conv("a")]).ids == [11]
+    assert filled.store.append([conv("b")]).ids == [12]
+    assert Project.find(filled.root).store.max_id() == 12  # another process sees the same cache
+
+
+def test_a_change_by_another_program_invalidates_the_cache(filled: Project, jline, conv) -> None:
+    assert filled.store.max_id() == 10
+    with open(filled.examples_path, "ab") as f:  # the npm tool appends without our lock or cache
+        f.write(jline(50) + b"\n")
+    assert filled.store.max_id() == 50
+    # an in-place edit of the same size, with the modification time put back, still changes the ctime
+    data = filled.examples_path.read_bytes()
+    st = filled.examples_path.stat()
+    filled.examples_path.write_bytes(data.replace(b'{"id":50,', b'{"id":70,'))
+    os.utime(filled.examples_path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert filled.store.max_id() == 70
+    assert filled.store.append([conv("x")]).ids == [71]
+
+
+def test_a_broken_or_missing_cache_only_costs_a_scan(filled: Project, conv) -> None:
+    filled.store.max_id()
+    for junk in (b"", b"{", b"[]", b'{"maxId":{"file":[1],"value":"9"}}'):
+        filled.store.cache_path.write_bytes(junk)
+        assert filled.store.max_id() == 10
+    filled.store.cache_path.unlink()
+    assert filled.store.append([conv("z")]).ids == [11]
+
+
+def test_a_rewrite_refreshes_the_cache(filled: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    filled.store.remove(10)  # the rewrite gives examples.jsonl a new inode
+    monkeypatch.setattr(type(filled.store), "_scan_max_id", no_scan)
+    assert filled.store.max_id() == 9
+    assert filled.store.append([{"messages": [{"role": "user", "content": "n"}]}]).ids == [
+        11
+    ]  # 10 stays used

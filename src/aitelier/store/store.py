@@ -14,6 +14,8 @@ Design (why it looks like this):
 
 from __future__ import annotations
 
+import contextlib
+import json
 import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +33,7 @@ from .records import UNSET, Example, dumps, new_record, normalise_messages, vali
 EXAMPLES = "examples.jsonl"
 JOURNAL = ".journal.jsonl"
 LOCK = ".lock"
+CACHE = ".cache.json"  # derived facts about examples.jsonl (safe to delete; see Store.max_id)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Store:
         self.path = self.data_dir / EXAMPLES
         self.journal_path = self.data_dir / JOURNAL
         self.lock_path = self.data_dir / LOCK
+        self.cache_path = self.data_dir / CACHE
         # ids below this floor were used once and must never be reused (they were deleted); see Project
         self._next_id_floor = next_id_floor or (lambda: 1)
         self._raise_next_id_floor = raise_next_id_floor or (lambda n: None)
@@ -246,6 +250,7 @@ class Store:
             chunks.append(ex.to_line())
             chunks.append(b"\n")
         atomic_write_bytes(self.path, chunks)
+        self._remember_max_id(self._current_key(), max((ex.id for ex in examples), default=0))
         if self.journal_path.exists():
             os.unlink(self.journal_path)
 
@@ -270,12 +275,31 @@ class Store:
             return result.journal_applied
 
     def max_id(self) -> int:
-        """Largest id in the file, from a fast scan of line prefixes (full JSON only for unusual lines)."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        """Largest id in the file.
+
+        Remembered in ``data/.cache.json`` under the file's identity (device, inode, size, mtime and ctime in ns),
+        so consecutive appends to a 150 MB file do not rescan it; any change by any program changes that identity
+        and the next call scans again. The scan reads line prefixes (full JSON only for unusual lines).
+        """
+        try:
+            with open(self.path, "rb") as f:
+                st = os.fstat(f.fileno())
+                key = _file_key(st)
+                cached = self._cached_max_id(key)
+                if cached is not None:
+                    return cached
+                best = self._scan_max_id(f, st.st_size)
+        except FileNotFoundError:
+            return 0
+        self._remember_max_id(key, best)
+        return best
+
+    def _scan_max_id(self, f: Any, size: int) -> int:
+        if size == 0:
             return 0
         best = 0
-        with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            pos, size, n = 0, len(mm), 0
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm:
+            pos, n = 0, 0
             prefix = b'{"id":'
             while pos < size:
                 end = mm.find(b"\n", pos)
@@ -302,6 +326,34 @@ class Store:
                     best = ident
                 pos = end + 1
         return best
+
+    def _cached_max_id(self, key: list[int]) -> int | None:
+        try:
+            cache = json.loads(self.cache_path.read_bytes())
+            entry = cache["maxId"]
+            if entry["file"] == key and type(entry["value"]) is int:
+                return int(entry["value"])
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+        return None
+
+    def _remember_max_id(self, key: list[int] | None, value: int) -> None:
+        """Best effort: a cache that cannot be written only costs the next command a scan."""
+        if key is None:
+            return
+        tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(dumps({"maxId": {"file": key, "value": value}}).encode("utf-8"))
+            os.replace(tmp, self.cache_path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def _current_key(self) -> list[int] | None:
+        try:
+            return _file_key(os.stat(self.path))
+        except FileNotFoundError:
+            return None
 
     def find_duplicate(self, messages: list[dict[str, Any]]) -> int | None:
         """Id of an existing example with exactly these messages, by a byte search of the file."""
@@ -334,7 +386,8 @@ class Store:
         """
         created = now_iso()
         with self.locked():
-            next_id = max(self.max_id() + 1, self._next_id_floor())
+            file_max = self.max_id()
+            next_id = max(file_max + 1, self._next_id_floor())
             ids: list[int] = []
             dups: list[tuple[int, int]] = []
             seen: dict[str, int] = {}
@@ -366,6 +419,7 @@ class Store:
                         if f.read(1) != b"\n":
                             payload = b"\n" + payload
                 durable_append(self.path, payload)
+                self._remember_max_id(self._current_key(), max(file_max, ids[-1]))
             return AppendResult(ids, dups)
 
     def remove(self, ident: int) -> Example:
@@ -398,6 +452,10 @@ class Store:
         self.update(swap)
 
 
+def _file_key(st: os.stat_result) -> list[int]:
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
 def _apply(data: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     for k, v in change.items():
@@ -426,4 +484,4 @@ def _patch_problem(obj: Any) -> str | None:
     return None
 
 
-__all__ = ["Store", "ReadResult", "AppendResult", "EXAMPLES", "JOURNAL", "LOCK"]
+__all__ = ["Store", "ReadResult", "AppendResult", "EXAMPLES", "JOURNAL", "LOCK", "CACHE"]
