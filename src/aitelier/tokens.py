@@ -52,7 +52,9 @@ MIN_TARGET_EXAMPLES = 100
 MAX_TARGET_EXAMPLES = 25000
 MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
-TOGETHER_DEFAULT_EPOCHS = 1  # n_epochs default in Together's API
+# `ait train --epochs` defaults to this for every provider (providers.base.Hyperparameters.epochs; a test keeps
+# the two equal), so it is what an estimate assumes unless told otherwise.
+TRAIN_DEFAULT_EPOCHS = 3
 
 
 class TokenizerUnavailable(AitelierError):
@@ -415,7 +417,8 @@ def openai_epochs(n_examples: int) -> int:
 
 
 def default_epochs(provider: str, n_examples: int) -> int:
-    return openai_epochs(n_examples) if provider == "openai" else TOGETHER_DEFAULT_EPOCHS
+    """The epochs `ait train` uses when --epochs is not given (it always sends a number)."""
+    return TRAIN_DEFAULT_EPOCHS
 
 
 @dataclass(frozen=True)
@@ -464,11 +467,7 @@ def estimate_training(
     n = len(totals)
     if epochs is None:
         epochs = default_epochs(provider, n)
-        epochs_source = (
-            "OpenAI's default for this many examples" if provider == "openai" else "Together default"
-        )
-        if provider == "local":
-            epochs_source = "local default"
+        epochs_source = "`ait train` default"
     cap = max_tokens if max_tokens else (OPENAI_MAX_TOKENS if provider == "openai" else None)
     per_epoch = sum(min(t, cap) for t in totals) if cap else sum(totals)
     training_tokens = per_epoch * epochs
@@ -476,6 +475,9 @@ def estimate_training(
     price: Price | None = None
     usd: float | None = None
     if provider == "openai":
+        auto = openai_epochs(n)
+        if auto != epochs:
+            notes.append(f"left to OpenAI (n_epochs auto), {n:,} examples would train for {auto} epoch(s)")
         price = training_price(model, config=config, override=price_override)
         if price is None:
             notes.append(
@@ -495,19 +497,131 @@ def estimate_training(
     )
 
 
+# -- for `ait stats` -----------------------------------------------------------------------------------------------
+STATS_AUTO_MAX_BYTES = 25_000_000  # `ait stats` counts tokens by itself up to this examples.jsonl size
+
+
+class TokenCollector:
+    """Token counts of the examples that go into the training files, one record at a time (for `ait stats`).
+
+    Only examples rated at or above the threshold with a split count, as in `ait format` (with stored
+    weights, i.e. `--weight all`). Memory stays flat: a count per example, and a cache of the short texts that
+    repeat (roles, system prompts).
+    """
+
+    def __init__(
+        self, provider: str, model: str, threshold: int, config: Mapping[str, Any] | None = None
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.threshold = threshold
+        self.config = dict(config or {})
+        self.choice = encoding_for(provider, model)
+        warm_up(self.choice.name)
+        self._counter: TokenCounter | None = None
+        self._cache: dict[str, int] = {}
+        self.totals: dict[str, list[int]] = {"train": [], "val": []}
+        self.trained: dict[str, list[int]] = {"train": [], "val": []}
+
+    def _cached(self, text: str) -> int:
+        n = self._cache.get(text)
+        if n is None:
+            assert self._counter is not None
+            n = self._cache[text] = self._counter.count(text)
+        return n
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        split = record.get("split")
+        rating = record.get("rating")
+        if split not in ("train", "val") or not isinstance(rating, int) or rating < self.threshold:
+            return
+        if self._counter is None:
+            self._counter = counter(self.choice.name)
+        count = self._counter.count
+        total = REPLY_PRIMING
+        tr = 0
+        for m in record.get("messages") or ():
+            role = m.get("role")
+            content = m.get("content")
+            if not isinstance(content, str):
+                ct = 0
+            elif role == "system":
+                ct = self._cached(content)
+            else:
+                ct = count(content)
+            total += TOKENS_PER_MESSAGE + ct + (self._cached(role) if isinstance(role, str) else 0)
+            name = m.get("name")
+            if isinstance(name, str):
+                total += TOKENS_PER_NAME + self._cached(name)
+            if role == "assistant" and m.get("weight", 1) != 0:
+                tr += ct
+        self.totals[split].append(total)
+        self.trained[split].append(tr)
+
+    def result(self) -> dict[str, Any]:
+        train = TokenStats.of(self.totals["train"], self.trained["train"])
+        est = estimate_training(self.provider, self.model, self.totals["train"], config=self.config)
+        return {
+            "tokens": {
+                "counted": True,
+                "encoding": self.choice.name,
+                "exact": self.choice.exact,
+                "note": self.choice.note,
+                "train": train.as_dict(),
+                "val": TokenStats.of(self.totals["val"], self.trained["val"]).as_dict(),
+                "estimate": est.as_dict(),
+            }
+        }
+
+
+class SkippedTokens:
+    """Stands in for :class:`TokenCollector` when counting was not asked for on a large project."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        pass
+
+    def result(self) -> dict[str, Any]:
+        return {"tokens": {"counted": False, "examplesBytes": self.size}}
+
+
+def stats_collector(
+    provider: str,
+    model: str,
+    threshold: int,
+    config: Mapping[str, Any],
+    examples_bytes: int,
+    wanted: bool | None = None,
+) -> TokenCollector | SkippedTokens:
+    """The token collector `ait stats` runs: always with --tokens, never with --no-tokens, and by default
+    only while examples.jsonl is at most :data:`STATS_AUTO_MAX_BYTES` (counting 100k examples costs about a
+    second, more than the rest of `ait stats`)."""
+    if wanted is None:
+        wanted = examples_bytes <= STATS_AUTO_MAX_BYTES
+    if not wanted:
+        return SkippedTokens(examples_bytes)
+    return TokenCollector(provider, model, threshold, config)
+
+
 __all__ = [
     "ENCODINGS",
     "OPENAI_MAX_TOKENS",
     "ConversationTokens",
     "EncodingChoice",
+    "SkippedTokens",
+    "TokenCollector",
     "TokenCounter",
     "TokenStats",
     "TrainingEstimate",
     "count_conversations",
     "counter",
+    "TRAIN_DEFAULT_EPOCHS",
     "default_epochs",
     "encoding_for",
     "estimate_training",
     "openai_epochs",
+    "stats_collector",
     "tiktoken_encoding",
 ]

@@ -254,7 +254,8 @@ def test_cli_format_openai_cost_and_overrides(ait, make_project, rec) -> None:
     r = ait("format", cwd=p.root)
     assert r.exit_code == 0, r.output
     assert "Estimated cost: $" in r.stdout and "price table as of" in r.stdout
-    assert "10 epoch(s)" in r.stdout  # OpenAI's default for 10 examples: min(25, 100 // 10)
+    assert "3 epoch(s) (`ait train` default)" in r.stdout
+    assert "(n_epochs auto), 10 examples would train for 10 epoch(s)" in r.stdout  # min(25, 100 // 10)
     r = ait("format", "--price-per-1m", "100", "--epochs", "2", "--json", cwd=p.root)
     est = json.loads(r.stdout)["estimate"]
     assert est["epochs"] == 2 and est["priceSource"] == "--price-per-1m"

@@ -161,7 +161,10 @@ def test_encoding_choice() -> None:
 
 def test_openai_estimate_caps_each_example_and_prices_it() -> None:
     est = tokens.estimate_training("openai", "gpt-4.1-mini-2025-04-14", [100, 20000], epochs=None)
-    assert est.epochs == 25 and est.tokens_per_epoch == 100 + tokens.OPENAI_MAX_TOKENS
+    assert (
+        est.epochs == tokens.TRAIN_DEFAULT_EPOCHS and est.tokens_per_epoch == 100 + tokens.OPENAI_MAX_TOKENS
+    )
+    assert any("n_epochs auto), 2 examples would train for 25 epoch(s)" in n for n in est.notes)
     assert est.price is not None and est.price.matched == "gpt-4.1-mini"
     assert est.usd == pytest.approx(
         est.training_tokens * pricing.OPENAI_TRAINING_PER_1M["gpt-4.1-mini"] / 1e6
@@ -170,7 +173,7 @@ def test_openai_estimate_caps_each_example_and_prices_it() -> None:
 
 def test_together_estimate_says_where_the_price_comes_from() -> None:
     est = tokens.estimate_training("together", "meta-llama/x", [10, 20])
-    assert est.epochs == 1 and est.training_tokens == 30 and est.usd is None
+    assert est.epochs == 3 and est.training_tokens == 90 and est.usd is None
     assert any("estimate-price endpoint" in n for n in est.notes)
 
 
@@ -220,3 +223,9 @@ def test_large_batches_use_workers_and_small_ones_do_not(monkeypatch) -> None:
     assert tokens._workers(10) == 1
     monkeypatch.setenv("AITELIER_NO_FORK", "1")
     assert tokens._workers(10**6) == 1
+
+
+def test_estimates_assume_the_epochs_ait_train_uses() -> None:
+    from aitelier.providers.base import Hyperparameters
+
+    assert Hyperparameters().epochs == tokens.TRAIN_DEFAULT_EPOCHS

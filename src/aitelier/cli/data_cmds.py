@@ -14,6 +14,7 @@ from .common import echo_json, get_env, open_project
 
 if TYPE_CHECKING:
     from ..formats import Problem
+    from ..project import Project
     from ..tokens import EncodingChoice, TokenStats, TrainingEstimate
     from .env import Env
 
@@ -43,35 +44,72 @@ def _fmt_num(x: float) -> str:
     return f"{x:,.1f}" if isinstance(x, float) and not x.is_integer() else f"{int(x):,}"
 
 
+def token_table(note: str, stats: dict[str, dict[str, Any]], max_tokens: int | None) -> list[str]:
+    """The per-example token table, from TokenStats.as_dict() values keyed by split."""
+    lines = [
+        f"Tokens per example ({note}):",
+        f"  {'':6} {'examples':>9} {'total':>12} {'min':>7} {'median':>8} {'p90':>7} {'max':>7} {'trained':>12}",
+    ]
+    for name, s in stats.items():
+        lines.append(
+            f"  {name:6} {s['examples']:>9,} {s['total']:>12,} {s['min']:>7,} {_fmt_num(s['median']):>8} "
+            f"{s['p90']:>7,} {s['max']:>7,} {s['trainedAssistant']:>12,}"
+        )
+    lines.append(
+        "  (trained = assistant tokens the model learns from; total includes the chat-format overhead)"
+    )
+    if max_tokens:
+        lines.append(f"  limit per example: {max_tokens:,} tokens")
+    return lines
+
+
+def estimate_lines(est: dict[str, Any]) -> list[str]:
+    """The training-tokens and cost lines, from TrainingEstimate.as_dict()."""
+    lines = [
+        f"Training: {est['epochs']} epoch(s) ({est['epochsSource']}) x {est['tokensPerEpoch']:,} tokens "
+        f"= {est['trainingTokens']:,} training tokens"
+    ]
+    if est["usd"] is not None and est["pricePer1M"] is not None:
+        lines.append(
+            f"Estimated cost: ${est['usd']:,.2f} for {est['model']} at ${est['pricePer1M']:,.2f} per 1M "
+            f"training tokens ({est['priceSource']})"
+        )
+    lines += [f"  {note}" for note in est["notes"]]
+    return lines
+
+
+def token_section_lines(stats: dict[str, Any]) -> list[str]:
+    """The token section of `ait stats` (its dict comes from tokens.TokenCollector or SkippedTokens)."""
+    t = stats.get("tokens")
+    if not t:
+        return []
+    if not t["counted"]:
+        mb = t["examplesBytes"] / 1e6
+        return [
+            "",
+            "Tokens",
+            f"  not counted for a project this size ({mb:,.0f} MB of examples): `ait stats --tokens` counts "
+            "them, `ait format` always does",
+        ]
+    if not t["train"]["examples"] and not t["val"]["examples"]:
+        return ["", "Tokens", "  no examples rated at or above the threshold have a split yet (`ait split`)"]
+    return [
+        "",
+        *token_table(t["note"], {"train": t["train"], "val": t["val"]}, None),
+        *estimate_lines(t["estimate"]),
+    ]
+
+
 def _render_tokens(
     env: Env, choice: EncodingChoice, stats: dict[str, TokenStats], max_tokens: int | None
 ) -> None:
-    env.out(f"Tokens per example ({choice.note}):")
-    header = f"  {'':6} {'examples':>9} {'total':>12} {'min':>7} {'median':>8} {'p90':>7} {'max':>7} {'trained':>12}"
-    env.out(header)
-    for name, s in stats.items():
-        env.out(
-            f"  {name:6} {s.examples:>9,} {s.total:>12,} {s.min:>7,} {_fmt_num(s.median):>8} {s.p90:>7,} "
-            f"{s.max:>7,} {s.trained:>12,}"
-        )
-    env.out("  (trained = assistant tokens the model learns from; total includes the chat-format overhead)")
-    if max_tokens:
-        env.out(f"  limit per example: {max_tokens:,} tokens")
+    for line in token_table(choice.note, {k: v.as_dict() for k, v in stats.items()}, max_tokens):
+        env.out(line)
 
 
 def _render_estimate(env: Env, est: TrainingEstimate) -> None:
-    env.out(
-        f"Training: {est.epochs} epoch(s) ({est.epochs_source}) x {est.tokens_per_epoch:,} tokens "
-        f"= {est.training_tokens:,} training tokens"
-    )
-    if est.usd is not None and est.price is not None:
-        what = f"{est.price.matched} " if est.price.matched else ""
-        env.out(
-            f"Estimated cost: ${est.usd:,.2f} ({what}at ${est.price.per_1m:,.2f} per 1M training tokens, "
-            f"{est.price.source})"
-        )
-    for note in est.notes:
-        env.out(f"  {note}")
+    for line in estimate_lines(est.as_dict()):
+        env.out(line)
 
 
 def _fail(errors: int) -> ValidationFailed:
@@ -286,15 +324,17 @@ def validate(
         if not result.ok:
             raise ValidationFailed(f"{len(result.errors)} problem(s) break the provider's rules")
         return
+    here: Project | None
+    try:
+        here = open_project()
+    except AitelierError:
+        here = None
     if provider is None:
-        try:
-            project = open_project()
-        except AitelierError as e:
-            raise UsageError(
-                "pass --provider together|openai|local to validate a file outside a project"
-            ) from e
-        provider = project.provider
-        model = model or (project.model if provider == project.provider else None)
+        if here is None:
+            raise UsageError("pass --provider together|openai|local to validate a file outside a project")
+        provider = here.provider
+    if model is None and here is not None and provider == here.provider:
+        model = here.model
     if weight != "all":
         raise UsageError("--weight applies to `ait format` output, not to an existing FILE")
     report = formats.validate_file(file, provider, val_path=val_file, model=model, max_tokens=max_tokens)
