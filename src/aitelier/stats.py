@@ -163,7 +163,7 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             _item(
                 "warning",
-                f"only {usable} training example(s) rated {threshold} or higher; "
+                f"only {_n(usable, 'example')} rated {threshold} or higher to train on; "
                 f"fine-tunes on fewer than {SMALL_DATASET} are usually weak",
             )
         )

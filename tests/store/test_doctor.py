@@ -57,7 +57,7 @@ def test_every_problem_is_listed_and_nothing_changes(ait, project: Project, jlin
     assert r.exit_code == 3
     assert f"{project.examples_path}:4: invalid JSON" in r.stdout
     assert f"{project.examples_path}:2: CRLF line ending  [fixable]" in r.stdout
-    assert "7 problem(s), 4 fixable with `ait doctor --fix`" in r.stdout
+    assert "7 problems: 4 fixable with `ait doctor --fix` (it keeps a backup); 3 to fix by hand" in r.stdout
     assert project.examples_path.read_bytes() == data and backups(project) == []
 
 
@@ -75,7 +75,7 @@ def test_fix_repairs_only_safe_problems_and_keeps_a_backup(ait, project: Project
     assert f"backup: {backup}" in r.stdout
     assert r.stdout.count("fixed: ") == 5
     assert f"{project.examples_path}:2: invalid JSON" in r.stdout  # renumbered after the blank line went
-    assert "1 problem(s); 1 need(s) a manual edit" in r.stdout
+    assert "1 problem: 1 to fix by hand: edit the file at the line named" in r.stdout
     # running it again changes nothing more and makes no new backup
     again = ait("doctor", "--fix", cwd=project.root)
     assert again.exit_code == 3 and "nothing needed fixing" in again.stdout and len(backups(project)) == 1
@@ -135,7 +135,7 @@ def test_duplicates_and_train_val_leaks_are_warnings(ait, project: Project, conv
         "the validation score would count an example the model trained on",
     ]
     r = ait("doctor", cwd=project.root)
-    assert r.exit_code == 0 and "warning: " in r.stdout and "(2 warning(s))" in r.stdout
+    assert r.exit_code == 0 and "warning: " in r.stdout and "(2 warnings)" in r.stdout
 
 
 def test_broken_formatted_files_are_reported_not_repaired(ait, filled: Project) -> None:

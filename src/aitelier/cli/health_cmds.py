@@ -139,18 +139,26 @@ def _render_report(report: Any, env: Env, fixing: bool) -> None:
     for w in report.warnings:
         out(f"warning: {w}")
     if report.ok:
-        out("ok: no problems found" + (f" ({len(report.warnings)} warning(s))" if report.warnings else ""))
+        out(
+            "ok: no problems found"
+            + (f" ({_plural(len(report.warnings), 'warning')})" if report.warnings else "")
+        )
         return
     fixable = len(report.fixable)
-    summary = f"{len(report.problems)} problem(s)"
-    if fixable:
-        summary += f", {fixable} fixable with `ait doctor --fix` (a backup is kept)"
     left = len(report.problems) - fixable
+    parts = []
+    if fixable:
+        parts.append(f"{fixable} fixable with `ait doctor --fix` (it keeps a backup)")
     if left:
-        summary += f"; {left} need(s) a manual edit of the line named (or `ait edit ID`, `ait rm ID`)"
+        parts.append(f"{left} to fix by hand: edit the file at the line named (nothing else is touched)")
+    summary = f"{_plural(len(report.problems), 'problem')}: " + "; ".join(parts)
     if any(p.path.endswith(("train.jsonl", "val.jsonl")) for p in report.problems):
         summary += "; train.jsonl and val.jsonl are written by `ait format`: run it again to regenerate them"
     out(summary)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @click.command()
