@@ -388,7 +388,9 @@ class TokenStats:
             return cls(0, 0, 0, 0, 0, 0, 0)
         s = sorted(totals)
         n = len(s)
-        median = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+        median: float = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+        if median == int(median):
+            median = int(median)
         p90 = s[max(0, math.ceil(0.9 * n) - 1)]  # nearest rank
         return cls(n, sum(s), s[0], median, p90, s[-1], sum(trained))
 

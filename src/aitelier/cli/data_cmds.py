@@ -141,8 +141,8 @@ def split(ratio: float | None, seed: int | None, reshuffle: bool, yes: bool, as_
     if ratio is not None:
         splitting.check_ratio(ratio)
     if reshuffle and not yes:
-        plan, _, _ = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
         env.require_terminal("confirming --reshuffle", "--yes")
+        plan, _, _ = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
         question = (
             f"Reshuffle moves {plan.val_to_train} validation example(s) to train and {plan.train_to_val} "
             "training example(s) to val; evals on the old val set stop being comparable. Continue?"
@@ -211,7 +211,12 @@ def _shared_options(fn: Any) -> Any:
                 show_default=True,
                 help="Multi-turn: train every assistant turn, or only the last (weight 0 on the others).",
             ),
-            click.option("--max-tokens", type=int, default=None, help="Per-example token limit to enforce."),
+            click.option(
+                "--max-tokens",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Per-example token limit (default: `maxTokens` in the config; OpenAI 16,385; else none).",
+            ),
             click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         ]
     ):
@@ -222,7 +227,10 @@ def _shared_options(fn: Any) -> Any:
 @click.command("format")
 @_shared_options
 @click.option(
-    "--epochs", type=int, default=None, help="Planned epochs for the estimate (default: provider's)."
+    "--epochs",
+    type=int,
+    default=None,
+    help="Planned epochs for the estimate (default: `epochs` in the config, else 3 like `ait train`).",
 )
 @click.option(
     "--price-per-1m", type=float, default=None, help="Training price in $ per 1M tokens (estimate)."
