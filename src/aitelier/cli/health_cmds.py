@@ -64,6 +64,12 @@ def _split_section(stats: dict[str, Any], env: Env) -> list[str]:
     return lines
 
 
+def _tokens_section(stats: dict[str, Any], env: Env) -> list[str]:
+    from .data_cmds import token_section_lines  # owned with `ait format`, which prints the same table
+
+    return token_section_lines(stats)
+
+
 def _advice_section(stats: dict[str, Any], env: Env) -> list[str]:
     lines = ["", "What next"] if stats["advice"] else []
     for item in stats["advice"]:
@@ -79,6 +85,7 @@ SECTIONS: list[Callable[[dict[str, Any], Env], list[str]]] = [
     _counts_section,
     _histogram_section,
     _split_section,
+    _tokens_section,
     _advice_section,
 ]
 
@@ -96,23 +103,36 @@ def render_stats(stats: dict[str, Any], env: Env) -> None:
             prefix = f"  {LEVEL_LABELS[level]}:"
             if line.startswith(prefix):
                 text = f"[{style}]{escape(prefix)}[/]{escape(line[len(prefix) :])}"
-        if line in ("Ratings", "Splits", "What next") or line.startswith("Project "):
+        if line in ("Ratings", "Splits", "Tokens", "What next") or line.startswith(
+            ("Project ", "Tokens per")
+        ):
             text = f"[bold]{text}[/]"
         env.console.print(text)
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the stats as a JSON object.")
-def stats(as_json: bool) -> None:
+@click.option(
+    "--tokens/--no-tokens",
+    default=None,
+    help="Count tokens of the exported examples (default: only when examples.jsonl is at most 25 MB).",
+)
+def stats(as_json: bool, tokens: bool | None) -> None:
     """Counts, rating histogram 10..1, train/val counts and what to run next.
 
     Reads every example strictly: a malformed line stops it with path:line and exit status 3
     (`ait doctor` lists every problem).
     """
     from ..stats import compute_stats
+    from ..tokens import stats_collector
 
     env = get_env()
-    result = compute_stats(open_project())
+    project = open_project()
+    size = project.examples_path.stat().st_size if project.examples_path.exists() else 0
+    counter = stats_collector(
+        project.provider, project.model, project.threshold, project.config, size, tokens
+    )
+    result = compute_stats(project, [counter])
     for notice in result["notices"]:
         env.warn(f"{notice} (`ait doctor --fix` repairs it)")
     if as_json:
