@@ -20,7 +20,7 @@ from typing import Any
 from .errors import NotFound, UsageError
 from .fsutil import now_iso
 from .store import Store
-from .store.index import IndexEntry, read_index
+from .store.index import ExampleIndex, IndexEntry, read_index
 from .store.records import Example
 
 ORDERS = ("id", "random", "oldest")
@@ -74,23 +74,20 @@ def check_score(score: int) -> int:
     return score
 
 
-def _created_key(entry: IndexEntry) -> tuple[int, datetime, int]:
-    """Sort key for --order oldest: examples without a readable createdAt come first (they predate timestamps)."""
-    value = entry.created_at
+def _when(value: str | None) -> tuple[int, datetime]:
+    """Sort key for --order oldest: a missing or unreadable createdAt comes first (such examples predate it)."""
     if isinstance(value, str):
         try:
             when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             pass
         else:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            return (1, when, entry.id)
-    return (0, datetime.min.replace(tzinfo=timezone.utc), entry.id)
+            return (1, when if when.tzinfo else when.replace(tzinfo=timezone.utc))
+    return (0, datetime.min.replace(tzinfo=timezone.utc))
 
 
 def select(
-    entries: Sequence[IndexEntry],
+    index: ExampleIndex,
     *,
     min_rating: int | None = None,
     ids: Sequence[int] = (),
@@ -98,31 +95,31 @@ def select(
     seed: int | None = None,
 ) -> list[IndexEntry]:
     """The queue: the examples named by ``ids`` (in that order, rated or not), else the unrated ones plus, with
-    ``min_rating``, those rated below it; in ``order`` (``id``: lowest first, ``oldest``: by createdAt,
-    ``random``: shuffled, reproducibly with ``seed``)."""
+    ``min_rating``, those rated below it; in ``order`` (``id``: lowest first, ``oldest``: by createdAt, then
+    id; ``random``: shuffled, reproducibly with ``seed``)."""
     if order not in ORDERS:
         raise UsageError(f"unknown order {order!r} (expected one of {', '.join(ORDERS)})")
     if ids:
-        by_id = {e.id: e for e in entries}
-        missing = [i for i in ids if i not in by_id]
+        row_of = {ident: row for row, ident in enumerate(index.ids)}
+        missing = [i for i in ids if i not in row_of]
         if missing:
             raise NotFound(
                 f"no example with id {', '.join(map(str, missing))}", hint="`ait list` shows the ids"
             )
-        return [by_id[i] for i in dict.fromkeys(ids)]
+        return [index.entry(row_of[i]) for i in dict.fromkeys(ids)]
+    ratings = index.ratings
     if min_rating is not None:
         check_score(min_rating)
-        queue = [e for e in entries if e.rating is None or e.rating < min_rating]
+        rows = [row for row, r in enumerate(ratings) if r is None or r < min_rating]
     else:
-        queue = [e for e in entries if e.rating is None]
-    if order == "id":
-        queue.sort(key=lambda e: e.id)
-    elif order == "oldest":
-        queue.sort(key=_created_key)
-    else:
-        queue.sort(key=lambda e: e.id)  # shuffle from a fixed starting order so a seed always gives one queue
-        random.Random(seed).shuffle(queue)
-    return queue
+        rows = [row for row, r in enumerate(ratings) if r is None]
+    ident = index.ids.__getitem__
+    rows.sort(key=ident)  # also the fixed starting point of a shuffle, so one seed always gives one queue
+    if order == "oldest":
+        rows.sort(key=lambda row: _when(index.created[row]))  # stable: ties stay in id order
+    elif order == "random":
+        random.Random(seed).shuffle(rows)
+    return [index.entry(row) for row in rows]
 
 
 def replace_turn(example: Example, text: str, turn: int | None = None) -> list[dict[str, Any]]:
@@ -177,8 +174,7 @@ class RatingSession:
         clock: Callable[[], str] = now_iso,
     ) -> RatingSession:
         """Read the project's examples (strictly: DataError on any problem) and build the queue."""
-        entries = read_index(store)
-        queue = select(entries, min_rating=min_rating, ids=ids, order=order, seed=seed)
+        queue = select(read_index(store), min_rating=min_rating, ids=ids, order=order, seed=seed)
         return cls(store, queue, clock=clock)
 
     # -- where we are ---------------------------------------------------------------------------------------
@@ -290,6 +286,12 @@ class RatingSession:
         self.position = step.position
         self.awaiting = step.awaiting
         return step
+
+    def warm_up(self) -> None:
+        """Take and release the project lock once (loading the lock library, creating the lock file), so the
+        first key press saves as fast as the others. Call it after drawing the first example."""
+        with self.store.locked():
+            pass
 
     # -- the end --------------------------------------------------------------------------------------------
     def summary(self) -> Summary:

@@ -93,13 +93,16 @@ def file_lines(draw: Any, valid_conversations: bool) -> list[bytes]:
 
 def _compare(project: Project) -> None:
     expected = project.store.scan()
-    entries, problems = scan_index(project.store)
+    index, problems = scan_index(project.store)
+    entries = index.entries()
     assert [str(p) for p in problems] == [str(p) for p in expected.problems]
     assert [e.id for e in entries] == [ex.id for ex in expected.examples]
     for entry, ex in zip(entries, expected.examples, strict=True):
         assert entry.line == ex.line
         assert entry.fields == {k: v for k, v in ex.data.items() if k not in ("id", "messages")}
-        assert entry.rating == ex.rating
+        assert (entry.rating, entry.created_at) == (ex.rating, ex.created_at)
+        if ex.raw is not None:  # unchanged by the journal: the exact bytes of the line
+            assert entry.raw == ex.raw
         assert entry.load().data == ex.data
 
 
@@ -129,9 +132,9 @@ def test_index_never_accepts_what_a_full_read_refuses(project, lines, crlf, fina
     """The index does not look inside conversations, but loading one does: nothing bad gets through both."""
     _write(project, lines, crlf, final_newline, bom)
     expected = [p for p in project.store.scan().problems if is_blocking(p)]
-    entries, problems = scan_index(project.store)
+    index, problems = scan_index(project.store)
     found = [p for p in problems if is_blocking(p)]
-    for entry in entries:
+    for entry in index.entries():
         try:
             entry.load()
         except DataError as e:
@@ -178,7 +181,7 @@ def test_a_rewrite_in_the_journal_reaches_the_loaded_conversation(project):
     )
     new = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "better"}]
     project.store.patch(1, {"messages": new, "version": 2})
-    (entry,) = read_index(project.store)
+    (entry,) = read_index(project.store).entries()
     assert entry.fields["version"] == 2 and "messages" not in entry.fields
     assert entry.load().data["messages"] == new
 
@@ -193,10 +196,10 @@ def test_read_index_is_strict(project):
 
 def test_missing_final_newline_is_not_blocking(project):
     Path(project.examples_path).write_bytes(b'{"id":1,"messages":[{"role":"user","content":"x"}],"rating":3}')
-    (entry,) = read_index(project.store)
+    (entry,) = read_index(project.store).entries()
     assert entry.rating == 3
 
 
 def test_no_examples_file(project):
     Path(project.examples_path).unlink()
-    assert read_index(project.store) == []
+    assert len(read_index(project.store)) == 0

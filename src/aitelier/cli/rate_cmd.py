@@ -329,6 +329,7 @@ class _Screen:
         from ..ui.keys import CTRL_C, CTRL_D, EOF
 
         s = self.session
+        first = True
         while True:
             if s.done:
                 self._draw_done()
@@ -338,6 +339,9 @@ class _Screen:
                     continue
                 return
             self._draw()
+            if first:
+                s.warm_up()  # while the person reads the first example
+                first = False
             key = self._key(keys)
             self.message = ""
             if key in ("q", "Q", CTRL_D, EOF):
