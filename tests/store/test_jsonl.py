@@ -62,6 +62,8 @@ def test_decode_line_problems() -> None:
     assert decode_line(P, 1, b'{"a":1} {"b":2}')[1] is not None  # two objects on one line
     assert decode_line(P, 1, b'  {"a": [1, 2]}  ') == ({"a": [1, 2]}, None)  # spacing is fine
     assert decode_line(P, 1, b"[1]") == ([1], None)
+    obj, problem = decode_line(P, 9, b"[" * 100_000)  # would overflow the parser's stack
+    assert obj is None and str(problem) == "data/examples.jsonl:9: invalid JSON: nested too deeply"
 
 
 def test_iter_json_lines_streams_objects_and_problems_in_line_order(tmp_path: Path) -> None:

@@ -97,12 +97,14 @@ def decode_line(path: Path, lineno: int, line: bytes) -> tuple[Any, DataProblem 
         obj, end = _scan_once(text, 0)
         if end == len(text):
             return obj, None
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, RecursionError):
         pass
     try:
         return json.loads(text), None
     except json.JSONDecodeError as e:
         return None, DataProblem(str(path), lineno, f"invalid JSON: {e.msg} (column {e.colno})")
+    except RecursionError:
+        return None, DataProblem(str(path), lineno, "invalid JSON: nested too deeply")
 
 
 def iter_json_lines(path: Path) -> Iterator[tuple[int, Any, DataProblem | None]]:

@@ -125,7 +125,7 @@ class Store:
         for _n, obj, _raw in self._iter_valid(found):
             change = changes.get(obj["id"])
             if change is not None:
-                obj = _apply(obj, change)
+                obj = Example(obj).updated(**change).data
                 if not self._check_patched(obj, found):
                     continue
             yield obj
@@ -454,16 +454,6 @@ class Store:
 
 def _file_key(st: os.stat_result) -> list[int]:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _apply(data: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
-    out = dict(data)
-    for k, v in change.items():
-        if v is UNSET:
-            out.pop(k, None)
-        else:
-            out[k] = v
-    return out
 
 
 def _patch_problem(obj: Any) -> str | None:
