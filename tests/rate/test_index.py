@@ -203,3 +203,61 @@ def test_missing_final_newline_is_not_blocking(project):
 def test_no_examples_file(project):
     Path(project.examples_path).unlink()
     assert len(read_index(project.store)) == 0
+
+
+MSGS = '[{"role":"user","content":"q ]}],\\"x\\" [1]"},{"role":"assistant","content":"a"}]'
+TIER_LINES = [  # "@" stands for MSGS
+    # (line, tier): 1 = the fields regex, 2 = the fields parsed as JSON, 3 = the whole line parsed
+    ('{"id":1,"messages":@,"rating":7,"createdAt":"2026-01-01T00:00:00Z","version":1}', 1),
+    (
+        '{"id":2,"messages":@,"rating":null,"originalOutput":null,"createdAt":"c","version":1,"split":"val"}',
+        1,
+    ),
+    (
+        '{"id":3,"messages":@,"rating":10,"createdAt":"c","version":2,"ratedAt":"r","tags":["a","b"]}',
+        1,
+    ),
+    ('{"id":4,"messages":@,"rating":null,"originalOutput":"say \\"hi\\"\\n","createdAt":"c"}', 2),
+    ('{"id":5,"messages":@,"rating":7,"rating":null}', 2),  # a repeated key: the last one wins
+    ('{"id":6,"messages":@,"createdAt":"caf\u00e9","rating":3}', 2),
+    ('{"id":7,"messages":@,"rating":100}', 2),  # invalid: reported like a full read reports it
+    # the first }]," closes an array inside a message: the rest is not one object, so the line is parsed whole
+    ('{"id":8,"messages":[{"role":"user","content":"q","calls":[{"a":1}],"rating":5}],"rating":null}', 3),
+    ('{"messages":@,"id":9,"rating":4}', 3),
+    ('{"id":010,"messages":@,"rating":4}', 3),  # a leading zero is not JSON
+    ('{"id":11,"messages":@}', 3),
+]
+
+
+def test_each_line_takes_the_fastest_exact_way(project, monkeypatch):
+    from aitelier.store import index as index_module
+
+    text = "\n".join(line.replace("@", MSGS) for line, _ in TIER_LINES) + "\n"
+    Path(project.examples_path).write_bytes(text.encode())
+    calls: list[str] = []
+    tail_fields, decode_line = index_module._tail_fields, index_module.decode_line
+
+    def spy_tail(data, start, end):
+        calls.append("tail")
+        return tail_fields(data, start, end)
+
+    def spy_decode(path, n, raw):
+        calls.append(f"line {n}")
+        return decode_line(path, n, raw)
+
+    monkeypatch.setattr(index_module, "_tail_fields", spy_tail)
+    monkeypatch.setattr(index_module, "decode_line", spy_decode)
+    index, problems = scan_index(project.store)
+    tiers = {n: tier for n, (_, tier) in enumerate(TIER_LINES, 1)}
+    parsed_whole = {int(c.split()[1]) for c in calls if c.startswith("line")}
+    assert parsed_whole == {n for n, t in tiers.items() if t == 3}
+    assert calls.count("tail") == 5  # lines 4-7, and 8 whose rest is not one object (9-11 never get there)
+    monkeypatch.undo()
+    _compare(project)
+    by_id = {e.id: e for e in index.entries()}
+    assert (by_id[1].rating, by_id[1].created_at) == (7, "2026-01-01T00:00:00Z")
+    assert by_id[5].rating is None and by_id[8].rating is None and by_id[6].created_at == "café"
+    assert [str(p).split(": ", 1)[1] for p in problems] == [
+        "`rating` must be an integer 1-10 or null, got 100",
+        "invalid JSON: Expecting ',' delimiter (column 8)",
+    ]
