@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any
 
+import pexpect
 import pytest
 
 from aitelier import Project
@@ -179,3 +181,22 @@ def test_stats_missing_final_newline_is_a_warning_not_an_error(ait, filled: Proj
     assert r.exit_code == 0 and json.loads(r.stdout)["total"] == 10
     assert f"warning: {filled.examples_path}:10: no newline at end of file" in r.stderr
     assert filled.examples_path.read_bytes() == data
+
+
+def test_stats_on_a_terminal_has_colour_and_solid_bars(filled: Project) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm-256color"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "aitelier", "stats"],
+        cwd=str(filled.root),
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    out = child.before or ""
+    assert child.exitstatus == 0, out
+    assert "█" in out and "#####" not in out and "\x1b[" in out
+    assert "Rated 8 or higher: 3" in out
