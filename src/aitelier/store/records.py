@@ -73,7 +73,7 @@ def validate_messages(messages: Any) -> list[str]:
     return problems
 
 
-def _looks_valid(data: Any) -> bool:
+def looks_valid(data: Any) -> bool:
     """A quick yes for the common case (every line of a read goes through here); False means "look closer".
 
     It must never say yes where :func:`validate_record` would find a problem (a property test checks that).
@@ -104,7 +104,7 @@ def _looks_valid(data: Any) -> bool:
 
 def validate_record(data: Any) -> list[str]:
     """Problems with one parsed examples.jsonl object. Empty list means valid."""
-    if _looks_valid(data):
+    if looks_valid(data):
         return []
     if not isinstance(data, dict):
         return [f"expected a JSON object, got {type(data).__name__}"]
