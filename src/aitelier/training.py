@@ -549,12 +549,14 @@ def watch(
     max_failures: int = 5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Snapshot:
-    """Poll until the job reaches a final status, calling ``on_poll(snapshot, new_events)`` each time.
+    """Poll until the job reaches a final status, calling ``on_poll(snapshot, new_events)`` each time
+    (the snapshot holds every event seen so far).
 
     The wait grows 1.5x while nothing changes (up to ``max_interval``) and drops back when something does.
     Transient provider errors are reported through ``on_error`` and retried; ``max_failures`` in a row give up.
     """
     seen: set[str] = set()
+    history: list[JobEvent] = []
     wait = interval
     failures = 0
     last: tuple[Any, ...] | None = None
@@ -574,6 +576,8 @@ def watch(
         record = snap.record
         new = [e for e in snap.events if e.key not in seen]
         seen.update(e.key for e in new)
+        history.extend(new)
+        snap.events = list(history)  # every event so far: progress and the loss curve need the old ones too
         on_poll(snap, new)
         if snap.job is None:
             raise UsageError(f"run {record.get('id')} has no job to watch (status: {record.get('status')})")

@@ -7,11 +7,12 @@ and `ait status` on finished runs never imports an SDK.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import AitelierError, NotFound, UsageError
+from ..errors import AitelierError, ExitStatus, NotFound, UsageError
 from .common import confirm, echo_json, get_env, open_project
 
 if TYPE_CHECKING:
@@ -175,9 +176,9 @@ def train(
             return
         ui = CliTrainUI(env, yes=yes, quiet=as_json)
         record = training.start(project, plan, ui, force_new=force_new, poll_interval=_poll_interval(None))
-        if record.get("status") == "declined":
+        if record.get("status") == "declined":  # sys.exit: click's Exit is swallowed outside standalone mode
             env.err("Not started: nothing was created and nothing will be charged.")
-            raise click.exceptions.Exit(1)
+            sys.exit(ExitStatus.ERROR)
         if as_json and not watch:
             echo_json(env, record)
         elif not as_json:
@@ -397,7 +398,7 @@ def _status_all(
         for run_id, message in errors.items():
             env.warn(f"{run_id}: not refreshed: {message}")
     if errors:
-        raise click.exceptions.Exit(4)
+        sys.exit(ExitStatus.PROVIDER)
 
 
 def _status_one(
@@ -611,7 +612,7 @@ def cancel(ref: str | None, yes: bool) -> None:
     )
     if not confirm(env, question, yes=yes):
         env.err("Not cancelled.")
-        raise click.exceptions.Exit(1)
+        sys.exit(ExitStatus.ERROR)
     providers = _Providers(project)
     try:
         snap = training.cancel(project, providers.get(str(record["provider"])), record)

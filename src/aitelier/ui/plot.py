@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..providers.base import LossPoint
 
-MARKERS = "*o+x#"
+MARKERS = "*o+x"
+BOTH = "#"  # where two series meet
 
 
 def _fmt(v: float) -> str:
@@ -62,15 +63,21 @@ def line_plot(
     def col_of(x: float) -> int:
         return 0 if x1 == x0 else round((x - x0) / (x1 - x0) * (width - 1))
 
-    for i, (_name, pts) in enumerate(data.items()):
+    overlap = False
+    for i, pts in enumerate(data.values()):
         mark = MARKERS[i % len(MARKERS)]
+        cells = {(row_of(y), col_of(x)) for x, y in pts}  # the measured points themselves, always drawn
         if len(pts) > 1 and x1 > x0:
             for c in range(width):
                 y = _interp(pts, x0 + (x1 - x0) * c / (width - 1))
                 if y is not None:
-                    grid[row_of(y)][c] = mark
-        for x, y in pts:  # the measured points themselves, always visible
-            grid[row_of(y)][col_of(x)] = mark
+                    cells.add((row_of(y), c))
+        for r, c in cells:
+            if grid[r][c] == " ":
+                grid[r][c] = mark
+            elif grid[r][c] != mark:  # another series is already here
+                grid[r][c] = BOTH
+                overlap = True
     labels = {0: _fmt(y1), height - 1: _fmt(y0), (height - 1) // 2: _fmt((y0 + y1) / 2)}
     pad = max(len(s) for s in labels.values())
     out = [f"{labels.get(r, ''):>{pad}} |{''.join(row).rstrip()}" for r, row in enumerate(grid)]
@@ -81,6 +88,8 @@ def line_plot(
     axis = f"{left}{' ' * max(1, gap // 2)}{middle}{' ' * max(1, gap - gap // 2)}{right}"
     out.append(" " * (pad + 2) + axis)
     legend = "   ".join(f"{MARKERS[i % len(MARKERS)]} {name}" for i, name in enumerate(data))
+    if overlap:
+        legend += f"   {BOTH} both"
     out.append(" " * (pad + 2) + legend)
     return out
 
