@@ -41,6 +41,7 @@ ENCODING_SHA256 = {
 CANARY = "Tokenizers disagree about naïve café résumés, 12345 emojis 🎉 and \tindentation."
 CANARY_COUNTS = {"cl100k_base": 24, "o200k_base": 23}
 
+ROLE_NAMES = ("system", "user", "assistant")
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
@@ -334,19 +335,16 @@ def count_conversations(
     conversations: Sequence[Sequence[Mapping[str, Any]]], tc: TokenCounter
 ) -> ConversationTokens:
     """Token counts per conversation; each distinct string is tokenised once (in parallel when large)."""
-    distinct: dict[str, None] = {}
+    # only strings: anything else (a list as content, say) is a validation error and counts nothing
+    distinct = {c for msgs in conversations for m in msgs if (c := m.get("content")).__class__ is str}
+    distinct.update(ROLE_NAMES)
     for msgs in conversations:
         for m in msgs:
-            c = m.get("content")
-            if c.__class__ is str:
-                distinct[c] = None
-            r = m.get("role")
-            if r.__class__ is str:
-                distinct[r] = None
-            if len(m) > 2:
-                n = m.get("name")
-                if isinstance(n, str):
-                    distinct[n] = None
+            if len(m) > 2 or m.get("role") not in ROLE_NAMES:
+                for key in ("role", "name"):
+                    v = m.get(key)
+                    if v.__class__ is str:
+                        distinct.add(v)
     texts = list(distinct)
     counts = dict(zip(texts, tc.count_many(texts), strict=True))
     totals: list[int] = []
@@ -361,7 +359,7 @@ def count_conversations(
             total += TOKENS_PER_MESSAGE + ct + (counts[r] if r.__class__ is str else 0)
             if len(m) > 2:
                 n = m.get("name")
-                if isinstance(n, str):
+                if n.__class__ is str:
                     total += TOKENS_PER_NAME + counts[n]
                 if r == "assistant" and m.get("weight", 1) != 0:
                     tr += ct

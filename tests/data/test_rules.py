@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aitelier.formats import RULES, SPECS, build, check_conversation, validate_file
 from aitelier.formats.rules import ERROR, WARNING
@@ -256,3 +258,54 @@ def test_the_manual_lists_every_rule_with_its_severity() -> None:
         assert row.split("|")[2].strip().startswith(rule.severity), (name, row)
         for provider, severity in rule.overrides.items():
             assert severity in row.split("|")[2], (name, provider, row)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+message_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": st.sampled_from(["system", "user", "assistant", "tool", 3]) | json_values,
+        "content": st.text(max_size=10) | json_values,
+        "weight": st.sampled_from([0, 1, 2, True, None, "1"]),
+        "name": json_values,
+    },
+)
+line_like = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"messages": st.lists(message_like | json_values, max_size=4)}, optional={"id": json_values}
+    ),
+    st.fixed_dictionaries(
+        {}, optional={"text": json_values, "prompt": json_values, "completion": json_values}
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(line_like, max_size=6),
+    st.lists(line_like, max_size=3),
+    st.sampled_from(["together", "openai", "local"]),
+)
+def test_property_validate_file_never_crashes_and_addresses_every_problem(
+    tmp_path: Path, train, val, provider
+) -> None:
+    t, v = tmp_path / "t.jsonl", tmp_path / "v.jsonl"
+    t.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in train))
+    v.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in val))
+    report = validate_file(t, provider, val_path=v)
+    for p in report.problems:
+        assert p.rule in RULES and p.path in (str(t), str(v))
+    if not train:
+        assert "min-examples" in {p.rule for p in report.errors}
+
+
+def test_data_set_problems_in_a_file_name_the_real_line(tmp_path: Path) -> None:
+    f = tmp_path / "f.jsonl"
+    f.write_bytes(lines("{broken", "", OK, OK))  # the duplicate is on line 4, the 2nd valid line
+    dup = [p for p in validate_file(f, "together").problems if p.rule == "duplicate"]
+    assert [(p.line, p.message) for p in dup] == [(4, "same conversation as line 3")]

@@ -229,3 +229,13 @@ def test_estimates_assume_the_epochs_ait_train_uses() -> None:
     from aitelier.providers.base import Hyperparameters
 
     assert Hyperparameters().epochs == tokens.TRAIN_DEFAULT_EPOCHS
+
+
+def test_non_string_content_and_roles_count_nothing_and_do_not_crash() -> None:
+    c = tokens.counter("cl100k_base")
+    conv = [
+        {"role": ["user"], "content": [{"type": "text"}]},
+        {"role": "assistant", "content": None, "name": 3},
+    ]
+    got = tokens.count_conversations([conv], c)
+    assert got.totals == [3 + 3 + 3 + c.count("assistant")] and got.trained == [0]

@@ -188,7 +188,7 @@ def check_split_files(
 
     def loc(f: SplitFile, i: int) -> dict[str, Any]:
         if where is not None and f.name in where:
-            return {**where[f.name], "line": i + 1}
+            return {**where[f.name], "line": f.ids[i]}  # in a file, ids are line numbers
         return {"example_id": f.ids[i], "split": f.name}
 
     whole: dict[str, Any] = where["train"] if where is not None and "train" in where else {"split": "train"}
@@ -242,7 +242,7 @@ def check_split_files(
 
 def _ref(f: SplitFile, i: int, where: dict[str, dict[str, Any]] | None) -> str:
     if where is not None and f.name in where:
-        return f"line {i + 1}"
+        return f"line {f.ids[i]}"
     return f"example {f.ids[i]}"
 
 
@@ -268,9 +268,13 @@ def _prompt_key(f: SplitFile, i: int) -> tuple[tuple[Any, Any], ...] | None:
             last = n
     if last <= 0:
         return None
-    return tuple(
-        (m.get("role"), m.get("content")) if isinstance(m, dict) else (None, repr(m)) for m in msgs[:last]
-    )
+    key = []
+    for m in msgs[:last]:
+        role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else (None, None)
+        if not isinstance(role, str) or not isinstance(content, str):
+            return None  # a malformed message (already an error) makes no comparable prompt
+        key.append((role, content))
+    return tuple(key)
 
 
 def count_tokens(files: Sequence[SplitFile], choice: tok.EncodingChoice) -> None:
@@ -302,7 +306,7 @@ def check_context(
     for i, n in enumerate(f.token_totals):
         if n > max_tokens:
             kw: dict[str, Any] = (
-                {**where[f.name], "line": i + 1}
+                {**where[f.name], "line": f.ids[i]}
                 if where is not None and f.name in where
                 else {"example_id": f.ids[i], "split": f.name}
             )

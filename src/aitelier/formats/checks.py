@@ -94,7 +94,7 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
                 if k not in m:
                     found.append(("message-keys", f"message {i} has no `{k}`"))
         role = m.get("role")
-        if "role" in m and role not in roles:
+        if "role" in m and not (role.__class__ is str and role in roles):
             known = ", ".join(sorted(roles))
             found.append(("role", f"message {i} has role {role!r} (known: {known})"))
         content = m.get("content")
@@ -108,7 +108,7 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
                     found.append(("empty-system-prompt", f"message {i} is an empty system prompt"))
                 else:
                     found.append(("empty-content", f"message {i} ({role}) has empty content"))
-            elif _not_utf8(content):
+            elif not content.isascii() and _not_utf8(content):
                 found.append(("utf8", f"message {i} holds a lone surrogate that cannot be written as UTF-8"))
         if role == prev and role is not None:
             found.append(("consecutive-roles", f"messages {i - 1} and {i} are both `{role}`"))
