@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +45,8 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, mode: int |
             mode = os.stat(path).st_mode & 0o777
         except FileNotFoundError:
             mode = 0o644
+    import tempfile  # here, not at the top: its imports cost every command's start-up ~5 ms
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
