@@ -171,3 +171,23 @@ def test_help_lists_every_flag(ait):
         "--json",
     ):
         assert flag in r.stdout
+
+
+def test_a_bad_conversation_elsewhere_keeps_the_rating_in_the_journal(ait, make_project):
+    """Opening does not parse every conversation; folding does, and says so when it cannot."""
+    project = make_project(2)
+    path = Path(project.examples_path)
+    path.write_bytes(
+        path.read_bytes().replace(b'"role":"user","content":"question 2.1"', b'"role":"tool","content":"q"')
+    )
+    r = ait("rate", "--set", "1=5", cwd=project.root)
+    assert r.exit_code == 0, r.output
+    assert "Example 1: rated 5" in r.stdout
+    assert (
+        "could not fold the ratings into examples.jsonl" in r.stderr
+        and "message 2 has role 'tool'" in r.stderr
+    )
+    journal = Path(project.store.journal_path).read_text()
+    assert json.loads(journal.splitlines()[-1])["set"]["rating"] == 5
+    r = ait("rate", "--set", "2=5", cwd=project.root)  # the broken example itself is refused, with its line
+    assert r.exit_code == ExitStatus.VALIDATION and "examples.jsonl:2: message 2 has role 'tool'" in r.stderr

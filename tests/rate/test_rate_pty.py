@@ -199,3 +199,18 @@ def test_nothing_to_rate(spawn, make_project):
     child.expect_exact("rated 3")
     child.send("q")
     assert finish(child) == 0
+
+
+def test_a_failed_editor_saves_nothing(spawn, make_project, records):
+    project = make_project(2)
+    before = records(project)
+    failing = f"{sys.executable} -c 'import sys; sys.exit(1)'"
+    child = spawn("rate", cwd=project.root, env={"VISUAL": failing})
+    child.expect_exact("q quit")
+    press(child, "r", "1/2")  # drawn again, still on the same example
+    child.expect_exact("Rewrite not saved: the editor exited with status 1")
+    child.send("q")
+    child.expect_exact("Shown 1, rated 0, rewritten 0, skipped 0; no ratings.")
+    assert finish(child) == 0
+    assert records(project) == before
+    assert not Path(project.store.journal_path).exists()

@@ -9,6 +9,7 @@ the key's change is saved, so the summary never misses a saved rating.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -253,11 +254,12 @@ def _close(env: Env, session: RatingSession) -> None:
 
     try:
         session.close()
-    except AitelierError as e:
-        env.warn(
-            f"could not fold the ratings into {session.store.path.name}: {e}. Every rating is saved in "
-            f"{session.store.journal_path} and every command applies it; run `ait doctor`"
-        )
+    except (AitelierError, OSError) as e:  # a problem in the file, the lock, or the disk (full?)
+        with contextlib.suppress(OSError):  # the terminal may be gone too (SIGHUP)
+            env.warn(
+                f"could not fold the ratings into {session.store.path.name}: {e}. Every rating is saved in "
+                f"{session.store.journal_path} and every command applies it; run `ait doctor`"
+            )
 
 
 # -- the terminal session -----------------------------------------------------------------------------------------
@@ -411,7 +413,7 @@ class _Screen:
                 else:
                     text = self._type_text(original)
         except EditorFailed as e:
-            self.message = f"{e}; nothing was saved."
+            self.message = f"Rewrite not saved: {e}."
             return
         except _Cancel:
             self.message = "Rewrite cancelled; nothing was saved."
@@ -531,14 +533,17 @@ class _Screen:
 
     # -- the end --------------------------------------------------------------------------------------------
     def _finish(self) -> None:
-        """Fold the journal and print the summary; the terminal may be gone (SIGHUP), so output may fail."""
-        _close(self.env, self.session)
+        """Print the summary, then fold the journal (seconds on a big file; every rating is already saved).
+
+        The terminal may be gone (SIGHUP), so writing to it may fail; the folding happens regardless.
+        """
         try:
             self._say("")
             for line in summary_lines(self.session.summary()):
                 self._say(line)
         except OSError:
             pass
+        _close(self.env, self.session)
 
 
 def summary_lines(summary: Summary) -> list[str]:
