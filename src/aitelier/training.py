@@ -436,7 +436,7 @@ def start(
     started = time.time()
     runs.update(project, run_id, {"status": "creating", "createRequestedAt": now_iso()})
     try:
-        job = _create_once(project, provider, request, since=started)
+        job = _create_exactly_once(project, provider, request, since=started)
     except ProviderRequestError as e:
         failed(e, may_exist=e.ambiguous)
         if e.ambiguous:
@@ -465,7 +465,7 @@ def _waiting_note(ui: TrainUI, message: str) -> Callable[[UploadedFile], None]:
     return note
 
 
-def _create_once(project: Project, provider: Provider, request: JobRequest, *, since: float) -> Job:
+def _create_exactly_once(project: Project, provider: Provider, request: JobRequest, *, since: float) -> Job:
     """Create the job, retrying only where no second job can result: a lost answer is looked up first."""
     attempts = provider.settings.max_retries + 1
     delay = 1.0
@@ -476,7 +476,15 @@ def _create_once(project: Project, provider: Provider, request: JobRequest, *, s
             raise
         except ProviderRequestError as e:
             if e.ambiguous:
-                found = provider.find_job(request, exclude=runs.known_job_ids(project), since=since)
+                try:
+                    found = provider.find_job(request, exclude=runs.known_job_ids(project), since=since)
+                except AitelierError as lookup:  # the create stays ambiguous, whatever the lookup's error
+                    raise ProviderRequestError(
+                        f"{e.message}; looking for the job failed too: {lookup.message}",
+                        status_code=e.status_code,
+                        retryable=True,
+                        ambiguous=True,
+                    ) from lookup
                 if found is not None:
                     return found
             if not e.retryable or attempt == attempts - 1:

@@ -296,6 +296,23 @@ def test_connection_refused_from_the_start(ait, train_project, together_env, mon
     assert runs_of(train_project) == []
 
 
+def test_connection_refused_at_create_time_leaves_a_true_record(
+    ait, train_project, together_env, runs_of, monkeypatch
+):
+    monkeypatch.setenv("AITELIER_MAX_RETRIES", "0")
+    together_env.go_down_after(
+        "POST", "/v1/fine-tunes/estimate-price"
+    )  # the service vanishes before the create
+    r = ait("train", "--yes", cwd=train_project.root)
+    assert r.exit_code == 4
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ait: error:")]
+    assert len(errors) == 1 and "could not reach Together" in errors[0]
+    (run,) = runs_of(train_project)
+    # refused connections never carried the request: no job can exist, so none is looked for later
+    assert run["status"] == "failed_to_start" and "could not reach Together" in run["error"]
+    assert not run.get("createMayHaveSucceeded") and not together_env.jobs
+
+
 def test_a_lost_create_is_recovered_by_the_next_train(ait, train_project, together_env, runs_of):
     # the create times out after the job was made, and the provider cannot be asked about it right away
     together_env.fault("POST", "/v1/fine-tunes", "slow", process=True, delay=2.0)
@@ -320,3 +337,14 @@ def test_upload_failure_is_recorded(ait, train_project, together_env, runs_of):
     assert r.exit_code == 4 and "server error (HTTP 500)" in r.stderr
     (run,) = runs_of(train_project)
     assert run["status"] == "failed_to_start" and "uploading train.jsonl failed" in run["error"]
+
+
+def test_a_lost_create_stays_ambiguous_when_the_lookup_is_refused(ait, train_project, together_env, runs_of):
+    together_env.fault("POST", "/v1/fine-tunes", "slow", process=True, delay=2.0)
+    together_env.fault("GET", "/v1/fine-tunes", "401")
+    r = ait("train", "--yes", cwd=train_project.root)
+    assert r.exit_code == 4 and "looking for the job failed too" in r.stderr
+    (run,) = runs_of(train_project)
+    assert run["createMayHaveSucceeded"] is True  # the job does exist: the record must not say otherwise
+    r = ait("status", cwd=train_project.root)
+    assert r.exit_code == 0 and runs_of(train_project)[0]["jobId"] in together_env.jobs

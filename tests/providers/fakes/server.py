@@ -99,6 +99,7 @@ class FakeServer:
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self.httpd: ThreadingHTTPServer | None = None
+        self.down_after: tuple[str, re.Pattern[str]] | None = None  # stop listening once this is answered
         self.url = ""
 
     # -- setup ------------------------------------------------------------------------------------------------
@@ -148,6 +149,10 @@ class FakeServer:
             self.httpd.server_close()
 
     # -- inspection -------------------------------------------------------------------------------------------
+    def go_down_after(self, method: str, pattern: str) -> None:
+        """Answer the next ``method pattern`` request, then stop listening: later connections are refused."""
+        self.down_after = (method, re.compile(f"^{pattern}$"))
+
     def answers(self, method: str, pattern: str, status: int = 200) -> list[Any]:
         """The JSON bodies of the normal answers to ``method pattern`` with ``status``."""
         rx = re.compile(f"^{pattern}$")
@@ -214,7 +219,18 @@ class FakeServer:
             with self.lock:
                 resp = handler(req)
                 self.exchanges.append((req, resp))
+        down = (
+            self.down_after is not None
+            and self.down_after[0] == req.method
+            and self.down_after[1].match(req.path)
+        )
+        if down:
+            h.close_connection = True  # no keep-alive: the client must connect again, and will be refused
+            resp.headers["connection"] = "close"
         self._send(h, resp)
+        if down:
+            self.down_after = None
+            self.stop()
 
     def _fault(self, h: BaseHTTPRequestHandler, f: Fault) -> None:
         def error(status: int, message: str, etype: str, headers: dict[str, str] | None = None) -> Response:
