@@ -330,3 +330,18 @@ def test_cli_validate_a_file_in_a_project_uses_its_provider(ait, make_project, r
     )
     r = ait("validate", "x.jsonl", cwd=p.root)
     assert r.exit_code == 3 and "openai needs at least 10" in r.stderr
+
+
+def test_cli_format_stops_on_a_malformed_examples_file(ait, make_project, rec) -> None:
+    p = make_project([rec(1, split="train"), rec(2, split="val")])
+    with open(p.examples_path, "ab") as f:
+        f.write(b'{"id": 3, "messages": oops}\n')
+    r = ait("format", cwd=p.root)
+    assert r.exit_code == 3 and "examples.jsonl:3" in r.stderr
+    assert not p.train_path.exists()
+
+
+def test_cli_format_for_another_provider_counts_with_its_default_model(ait, rated_project: Project) -> None:
+    ait("split", cwd=rated_project.root)
+    data = json.loads(ait("format", "--provider", "openai", "--json", cwd=rated_project.root).stdout)
+    assert data["model"] == "gpt-4.1-mini-2025-04-14" and data["tokens"]["encoding"] == "o200k_base"
