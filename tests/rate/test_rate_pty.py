@@ -214,3 +214,15 @@ def test_a_failed_editor_saves_nothing(spawn, make_project, records):
     assert finish(child) == 0
     assert records(project) == before
     assert not Path(project.store.journal_path).exists()
+
+
+def test_closing_the_terminal_keeps_every_rating_and_folds_them(spawn, make_project, records):
+    project = make_project(3)
+    child = spawn("rate", cwd=project.root)
+    child.expect_exact("q quit")
+    press(child, "6", "Saved: example 1 rated 6.")
+    press(child, "s", "Skipped example 2.")
+    child.ptyproc.fileobj.close()  # the terminal window goes away: the kernel hangs up on the session
+    assert child.wait() == 128 + signal.SIGHUP
+    assert records(project)[1]["rating"] == 6
+    assert not Path(project.store.journal_path).exists()

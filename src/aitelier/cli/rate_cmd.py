@@ -20,6 +20,7 @@ from ..errors import ExitStatus, UsageError, ValidationFailed
 from .common import echo_json, get_env, open_project
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import FrameType
 
     from ..rating import RatingSession, Summary
@@ -276,6 +277,7 @@ class _Cancel(Exception):
 # What a signal does depends on what the screen is doing: waiting for a key (stop now), saving (stop once the
 # change is saved), or running the editor (Ctrl-C belongs to the editor; a hang-up still stops after it).
 _WAITING, _BUSY, _EDITOR, _TYPING = "waiting", "busy", "editor", "typing"
+_HANGUP = getattr(signal, "SIGHUP", signal.SIGTERM)  # Windows has no SIGHUP
 _STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 
 
@@ -346,7 +348,9 @@ class _Screen:
                 first = False
             key = self._key(keys)
             self.message = ""
-            if key in ("q", "Q", CTRL_D, EOF):
+            if key == EOF:  # Ctrl-D arrives as a key in cbreak mode: an end of input is a closed terminal
+                raise _Stop(_HANGUP)
+            if key in ("q", "Q", CTRL_D):
                 return
             if key == CTRL_C:  # only when the terminal does not turn it into SIGINT
                 raise _Stop(signal.SIGINT)
@@ -473,15 +477,29 @@ class _Screen:
         return "".join(lines)
 
     # -- drawing --------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _terminal(self) -> Iterator[None]:
+        """Writing to a terminal that was closed fails (EIO) before its SIGHUP may arrive: stop the same way."""
+        try:
+            yield
+        except OSError as e:
+            raise _Stop(_HANGUP) from e
+
     def _say(self, text: str) -> None:
-        self.env.stdout.write(text + "\n")
-        self.env.stdout.flush()
+        with self._terminal():
+            self.env.stdout.write(text + "\n")
+            self.env.stdout.flush()
 
     def _clear(self) -> None:
         if self.env.stdout_isatty:
-            self.env.stdout.write("\x1b[H\x1b[2J")
+            with self._terminal():
+                self.env.stdout.write("\x1b[H\x1b[2J")
 
     def _draw(self) -> None:
+        with self._terminal():
+            self._draw_example()
+
+    def _draw_example(self) -> None:
         from rich.text import Text
 
         from ..ui.conversation import conversation
@@ -537,12 +555,10 @@ class _Screen:
 
         The terminal may be gone (SIGHUP), so writing to it may fail; the folding happens regardless.
         """
-        try:
-            self._say("")
+        with contextlib.suppress(OSError):
+            self.env.out("")
             for line in summary_lines(self.session.summary()):
-                self._say(line)
-        except OSError:
-            pass
+                self.env.out(line)
         _close(self.env, self.session)
 
 

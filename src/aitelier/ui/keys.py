@@ -47,6 +47,14 @@ class KeyReader:
             self._saved = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd, termios.TCSANOW)
 
+    def _cbreak_if_possible(self) -> None:
+        if self._windows:
+            return
+        import termios
+
+        with contextlib.suppress(termios.error, OSError):  # the terminal is gone (SIGHUP): we are stopping
+            self._cbreak()
+
     def _restore(self) -> None:
         if self._windows or self._saved is None:
             return
@@ -62,7 +70,7 @@ class KeyReader:
         try:
             yield
         finally:
-            self._cbreak()
+            self._cbreak_if_possible()
 
     def read(self) -> str:
         """One key: a character, or one of ENTER, ESC, BACKSPACE, CTRL_C, CTRL_D; EOF ("") when input ended.
