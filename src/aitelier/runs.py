@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from .credentials import scrub
+from .credentials import known_secrets, scrub
 from .errors import NotFound, UsageError
 from .fsutil import now_iso
 from .project import Project
@@ -63,6 +63,7 @@ def add(project: Project, record: dict[str, Any]) -> dict[str, Any]:
 def update(project: Project, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply ``changes`` to the run (``REMOVE`` deletes a field); returns the updated record."""
     out: dict[str, Any] = {}
+    secrets = known_secrets(project.root) if isinstance(changes.get("error"), str) else []
 
     def fn(cfg: dict[str, Any]) -> None:
         for r in cfg.get("runs", []):
@@ -71,7 +72,7 @@ def update(project: Project, run_id: str, changes: dict[str, Any]) -> dict[str, 
                     if v is REMOVE:
                         r.pop(k, None)
                     else:
-                        r[k] = scrub(v) if k == "error" and isinstance(v, str) else v
+                        r[k] = scrub(v, secrets) if k == "error" and isinstance(v, str) else v
                 r["updatedAt"] = now_iso()
                 out.update(r)
                 return

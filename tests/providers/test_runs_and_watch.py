@@ -155,6 +155,12 @@ def test_errors_saved_in_runs_are_scrubbed(project, record, monkeypatch):
     assert "tok-very-secret-123" not in project.config_path.read_text()
 
 
+def test_keys_from_the_project_dotenv_are_scrubbed_too(project, record):
+    (project.root / ".env").write_text("OPENAI_API_KEY=plainsecret-from-dotenv-999\n")
+    out = runs.update(project, record["id"], {"error": "echoed plainsecret-from-dotenv-999 back"})
+    assert out["error"] == "echoed *** back"
+
+
 def test_find_by_run_id_job_id_model_or_prefix(project, record):
     runs.update(project, record["id"], {"fineTunedModel": "user/m-ft"})
     runs.add(project, {"id": "run-000000000002", "provider": "scripted", "status": "declined"})

@@ -63,6 +63,15 @@ def test_a_rejected_file_shows_togethers_validation_report(provider, fake_togeth
         provider.wait_until_processed(up, poll_interval=0.001)
 
 
+def test_a_file_rejected_at_once_still_shows_the_report(provider, fake_together, train_file):
+    fake_together.processing_polls = 0  # preprocess answers INVALID_FORMAT; the SDK's upload drops the report
+    fake_together.reject_files["train.jsonl"] = "Line 1: no assistant message"
+    up = provider.upload_file(train_file)
+    assert up.failed and up.report is None
+    with pytest.raises(ValidationFailed, match="Line 1: no assistant message"):
+        provider.wait_until_processed(up, poll_interval=0.001)
+
+
 def test_the_sdk_local_check_runs_before_any_byte_is_sent(provider, fake_together, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "cut off"\n')

@@ -49,10 +49,12 @@ class CliTrainUI:
         out = self.env.err if self.quiet else self.env.out
         out(f"Ready to create a fine-tuning job on {plan.provider.title}:")
         out(f"  model     {plan.model}")
-        out(
-            f"  files     {request.training_file}"
-            + (f", {request.validation_file}" if request.validation_file else "")
-        )
+        for data, file_id in (
+            (plan.data.train, request.training_file),
+            (plan.data.val, request.validation_file),
+        ):
+            if data is not None:
+                out(f"  {data.role:<9} {data.rel} ({data.examples} examples), uploaded as {file_id}")
         from ..ui.jobs import settings_text
 
         out(f"  settings  {settings_text(plan.hyperparameters.to_record())}")

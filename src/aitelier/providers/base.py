@@ -284,8 +284,8 @@ class Provider(ABC):
     def check_hyperparameters(self, hp: Hyperparameters, limits: ModelLimits | None) -> list[str]:
         """Every problem with ``hp`` for this provider and model, as messages naming the flag. Empty: fine."""
         problems = []
-        for name, value in hp.given().items():
-            if name not in self.supported and not (name == "epochs" and value == Hyperparameters.epochs):
+        for name in hp.given():
+            if name not in self.supported:
                 problems.append(f"{Hyperparameters.FLAGS[name]} is not supported by {self.title}")
         if hp.epochs < 1:
             problems.append("--epochs must be at least 1")

@@ -90,7 +90,6 @@ class TogetherProvider(Provider):
             import together
         except ImportError as e:  # pragma: no cover - the package is a dependency; plugins may drop it
             raise MissingDependency("together", "pip install 'together>=3,<4'") from e
-        self._sdk = together
         self.base_url = normalise_base_url(settings.credentials.base_url)
         self._client = together.Together(
             api_key=settings.credentials.api_key,
@@ -143,7 +142,7 @@ class TogetherProvider(Provider):
         if report is not None and field_of(report, "valid") is False:
             failed = True
         if failed:
-            message = field_of(report, "error") or f"processing status {status}"
+            message = field_of(report, "error")
         return UploadedFile(
             id=str(field_of(resp, "id")),
             filename=str(field_of(resp, "filename", "")),
@@ -165,8 +164,12 @@ class TogetherProvider(Provider):
         deadline = time.monotonic() + timeout
         while True:
             if file.failed:
+                if file.report is None:  # the upload's answer carries no report; the file's record does
+                    file = self._file(
+                        self._call("reading the validation report", self._client.files.retrieve, file.id)
+                    )
                 raise ValidationFailed(
-                    f"Together rejected {file.filename or file.id}: {file.report}",
+                    f"Together rejected {file.filename or file.id}: {file.report or f'status {file.raw_status}'}",
                     hint="fix the file (`ait validate`, `ait format`) and run `ait train` again",
                 )
             if file.processed or file.processed is None:  # None: this server does not report processing
@@ -174,7 +177,7 @@ class TogetherProvider(Provider):
             if time.monotonic() > deadline:
                 raise ProviderRequestError(
                     f"Together is still validating {file.filename or file.id} after {timeout:.0f}s",
-                    hint="run `ait train` again later; the upload is reused when the file is unchanged",
+                    hint="run `ait train` again later",
                     retryable=True,
                 )
             if on_wait is not None:
