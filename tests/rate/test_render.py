@@ -15,7 +15,7 @@ from aitelier.ui.conversation import conversation, split_code
 def render(example: Example, *, color: bool, width: int = 60, **kw) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, force_terminal=color, no_color=not color, highlight=False)
-    console.print(*conversation(example, color=color, **kw))
+    console.print(conversation(example, color=color, **kw))
     return out.getvalue()
 
 
@@ -63,6 +63,9 @@ def test_plain_rendering_labels_turns_wraps_prose_and_indents_code():
     assert any(line.startswith("assistant 2/2 ─") for line in lines)
     assert max(len(line) for line in lines) <= 60  # prose wrapped to the width
     assert "    print('hi')" in lines  # code indented, not highlighted
+    user = next(i for i, line in enumerate(lines) if line.startswith("user 1/2"))
+    code = lines.index("    print('hi')")
+    assert lines[user - 1] == "" and lines[code - 1] == ""  # a blank line before each turn and code block
     assert "\x1b[" not in text  # no colour codes
 
 

@@ -34,9 +34,10 @@ Keys (no Enter needed):
 
   1 ... 9   rate the output 1 to 9
   0         rate it 10
-  r         rewrite the assistant output in $VISUAL / $EDITOR (or here, when neither is set),
-            then rate the new text; the text before the first rewrite is kept in originalOutput
-  s         skip: leave this example as it is, come back to it next session
+  r         rewrite the assistant output in $VISUAL / $EDITOR (or here if
+            neither is set), then rate the new text; the text before the
+            first rewrite is kept in originalOutput
+  s         skip: leave this example as it is (it comes back next session)
   u         undo the last action (also one on an earlier example)
   ?         this help
   q         quit (Ctrl-C too); the summary follows
@@ -519,7 +520,7 @@ class _Screen:
             head.append(f"   version {ex.version}")
         console.print(head)
         pending = s.pending_rewrite
-        console.print(*conversation(ex, color=color, highlight_turn=pending.turn if pending else None))
+        console.print(conversation(ex, color=color, highlight_turn=pending.turn if pending else None))
         console.print()
         if pending is not None:
             console.print(

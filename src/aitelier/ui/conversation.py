@@ -68,8 +68,10 @@ def _body(text: str, color: bool) -> list[Any]:
     return out
 
 
-def conversation(example: Example, *, color: bool, highlight_turn: int | None = None) -> list[Any]:
-    """rich renderables for every message of ``example``; ``highlight_turn`` (1-based assistant turn) is marked."""
+def conversation(example: Example, *, color: bool, highlight_turn: int | None = None) -> Any:
+    """One rich renderable: every message of ``example``, each on its own lines; ``highlight_turn`` (1-based
+    assistant turn) is marked as rewritten."""
+    from rich.console import Group
     from rich.rule import Rule
     from rich.text import Text
 
@@ -93,7 +95,7 @@ def conversation(example: Example, *, color: bool, highlight_turn: int | None = 
             out.append(Text(""))
         out.append(Rule(Text(label, style=style), align="left", style="dim" if color else ""))
         out.extend(_body(str(m["content"]), color))
-    return out
+    return Group(*out)  # print(*items) would join texts on one line with spaces
 
 
 __all__ = ["conversation", "split_code"]
