@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> Any:
     """Run the CLI and map every outcome to an exit status. Returns only in tests (via SystemExit)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="ait", standalone_mode=False)
+        # with standalone_mode=False click returns (rather than raises) the code a command passed to ctx.exit()
+        rv = cli.main(args=args, prog_name="ait", standalone_mode=False)
+        if isinstance(rv, int) and rv != 0:
+            sys.exit(rv)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
