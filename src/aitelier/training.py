@@ -211,6 +211,11 @@ class Plan:
 def plan(project: Project, provider: Provider, model: str, hp: Hyperparameters, data: Preflight) -> Plan:
     """Check ``hp`` against the model's limits and build the exact request, before anything is uploaded."""
     problems = provider.check_hyperparameters(hp, None)
+    if hp.n_evals and data.val is None:
+        problems.append(
+            "--n-evals needs a validation file, and data/val.jsonl is missing or empty "
+            "(`ait split` then `ait format` write one)"
+        )
     if data.train.examples < provider.min_examples:
         problems.append(
             f"{data.train.rel} has {data.train.examples} examples; {provider.title} needs at least "

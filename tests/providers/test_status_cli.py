@@ -19,6 +19,7 @@ def test_no_runs_yet(ait, project):
     r = ait("status", cwd=project.root)
     assert r.exit_code == 0 and "No fine-tuning runs yet" in r.stdout
     assert json.loads(ait("status", "--all", "--json", cwd=project.root).stdout) == {"runs": []}
+    assert json.loads(ait("status", "--json", cwd=project.root).stdout) == {"run": None}
 
 
 def test_status_shows_the_latest_run_refreshed(ait, train_project, started):

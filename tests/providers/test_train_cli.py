@@ -90,6 +90,13 @@ def test_hyperparameters_outside_the_model_limits_stop_before_upload(
     assert runs_of(train_project) == []
 
 
+def test_n_evals_without_a_validation_file(ait, train_project, together_env):
+    train_project.val_path.unlink()
+    r = ait("train", "--yes", "--n-evals", "4", cwd=train_project.root)
+    assert r.exit_code == 3 and "--n-evals needs a validation file" in r.stderr
+    assert together_env.requests == []
+
+
 def test_unsupported_flag_for_the_provider(ait, train_project, together_env):
     r = ait("train", "--yes", "--lr-multiplier", "2", cwd=train_project.root)
     assert r.exit_code == 3 and "--lr-multiplier is not supported by Together" in r.stderr

@@ -352,7 +352,7 @@ def status(ref: str | None, show_all: bool, as_json: bool, watch: bool, interval
     records = runs.all_runs(project)
     if not records:
         if as_json:
-            echo_json(env, {"runs": []} if show_all else None)
+            echo_json(env, {"runs": []} if show_all else {"run": None})
             return
         env.out("No fine-tuning runs yet. Start one with `ait train` (try `ait train --dry-run` first).")
         return
