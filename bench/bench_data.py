@@ -23,6 +23,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import N, ait_cmd, examples_file, make_project, summary, time_cmd, verdict  # noqa: E402
 
 
+def cpu_cmd(args: list[str], *, cwd: Path, repeat: int) -> list[float]:
+    """CPU seconds (user + system, the command and its workers) of each run: less sensitive than wall-clock
+    time to other processes competing for the cores."""
+    import resource
+    import subprocess
+
+    out = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(args, cwd=cwd, capture_output=True, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return out
+
+
 def _fresh_examples(root: Path) -> None:
     """Put back the generated examples (no splits) so each split run does the full assignment."""
     shutil.copyfile(examples_file(N), root / "data" / "examples.jsonl")
@@ -92,6 +107,8 @@ def main() -> None:
 
     fmt = time_cmd([*ait, "format"], cwd=root, repeat=repeat)
     print(f"ait format (validation + token counting + write): {summary(fmt)}")
+    fmt_cpu = cpu_cmd([*ait, "format"], cwd=root, repeat=repeat)
+    print(f"ait format CPU time (all processes): {summary(fmt_cpu)}")
     val = time_cmd([*ait, "validate"], cwd=root, repeat=repeat)
     print(f"ait validate (the same checks, no write): {summary(val)}")
 

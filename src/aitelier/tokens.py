@@ -17,7 +17,6 @@ the reply priming. For open models on Together (or local ones) these are estimat
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
 import hashlib
 import math
@@ -182,77 +181,25 @@ class TokenCounter:
         return dict(zip(distinct, self.count_many(distinct), strict=True))
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
-        """Counts of many texts; a large batch is shared with one forked worker process per extra core.
+        """Counts of many texts; a large batch is shared with forked worker processes (one per extra core).
 
-        The Rust counter holds the GIL, so threads would not help. Forking shares the texts without copying
-        them; only the counts travel back. Any failure of a worker falls back to counting here.
+        The Rust counter holds the GIL, so threads would not help; see :mod:`aitelier.parallel`.
         """
-        workers = _workers(len(texts))
-        if workers < 2:
-            return [self.count(t) for t in texts]
-        return _count_forked(texts, self.count, workers)
+        from .parallel import fork_map, worker_count
+
+        count = self.count
+
+        def share(start: int, end: int) -> list[int]:
+            return [count(texts[i]) for i in range(start, end)]
+
+        return [
+            n
+            for part in fork_map(share, len(texts), worker_count(len(texts), PARALLEL_MIN_TEXTS))
+            for n in part
+        ]
 
 
 PARALLEL_MIN_TEXTS = 20_000
-
-
-def _workers(n_texts: int) -> int:
-    if n_texts < PARALLEL_MIN_TEXTS or not hasattr(os, "fork") or os.environ.get("AITELIER_NO_FORK"):
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
-
-
-def _count_forked(texts: Sequence[str], count: Callable[[str], int], workers: int) -> list[int]:
-    import array
-
-    bounds = [len(texts) * i // workers for i in range(workers + 1)]
-    children: list[tuple[int, int, int, int]] = []  # pid, read fd, start, end
-    try:
-        for w in range(1, workers):
-            start, end = bounds[w], bounds[w + 1]
-            r, wfd = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the worker: count its share, send it back, leave without cleanup handlers
-                status = 1
-                try:
-                    os.close(r)
-                    data = array.array("q", [count(texts[i]) for i in range(start, end)]).tobytes()
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(wfd, view) :]
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(wfd)
-            children.append((pid, r, start, end))
-        out = [count(t) for t in texts[: bounds[1]]]
-        for pid, r, start, end in children:
-            chunks = []
-            while True:
-                chunk = os.read(r, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            os.close(r)
-            _, status = os.waitpid(pid, 0)
-            got = array.array("q")
-            got.frombytes(b"".join(chunks))
-            if status != 0 or len(got) != end - start:
-                got = array.array("q", [count(texts[i]) for i in range(start, end)])
-            out.extend(got)
-        children = []
-        return out
-    finally:
-        for pid, r, _, _ in children:  # interrupted: do not leave workers or descriptors behind
-            with contextlib.suppress(OSError):
-                os.close(r)
-            with contextlib.suppress(OSError, ChildProcessError):
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
 
 
 def _load_bindings() -> Any:

@@ -345,3 +345,24 @@ def test_cli_format_for_another_provider_counts_with_its_default_model(ait, rate
     ait("split", cwd=rated_project.root)
     data = json.loads(ait("format", "--provider", "openai", "--json", cwd=rated_project.root).stdout)
     assert data["model"] == "gpt-4.1-mini-2025-04-14" and data["tokens"]["encoding"] == "o200k_base"
+
+
+def test_parallel_build_equals_serial_build(make_project, rec, conv, monkeypatch) -> None:
+    import sys
+
+    build_module = sys.modules["aitelier.formats.build"]
+    records = [
+        rec(i, split="val" if i % 5 == 0 else "train", messages=conv(i, turns=1 + i % 3))
+        for i in range(1, 90)
+    ]
+    p = make_project(records)
+    monkeypatch.setenv("AITELIER_NO_FORK", "1")
+    serial = formats.build(p)
+    monkeypatch.delenv("AITELIER_NO_FORK")
+    monkeypatch.setattr(build_module, "PARALLEL_MIN_LINES", 10)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    parallel = formats.build(p)
+    for a, b in ((serial.train, parallel.train), (serial.val, parallel.val)):
+        assert (
+            a.encoded == b.encoded and a.token_totals == b.token_totals and a.token_trained == b.token_trained
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -197,32 +198,45 @@ def test_price_lookup_and_overrides() -> None:
         pricing.training_price("gpt-4o", config={"pricing": [1]})
 
 
-def test_forked_counting_matches_serial_counting() -> None:
+def test_forked_work_matches_serial_work() -> None:
+    from aitelier.parallel import fork_map
+
     c = tokens.counter("cl100k_base")
     texts = [f"text number {i} " * (i % 7) for i in range(3000)]
     want = [c.count(t) for t in texts]
     for workers in (2, 3):
-        assert tokens._count_forked(texts, c.count, workers) == want
+        parts = fork_map(lambda a, b: [c.count(texts[i]) for i in range(a, b)], len(texts), workers)
+        assert len(parts) == workers and [n for p in parts for n in p] == want
 
 
-def test_a_failing_worker_falls_back_to_counting_here() -> None:
-    import os
+def test_a_failing_worker_has_its_share_redone_here() -> None:
+    from aitelier.parallel import fork_map
 
     parent = os.getpid()
 
-    def count(text: str) -> int:
+    def work(start: int, end: int) -> list[int]:
         if os.getpid() != parent:
             raise RuntimeError("worker broke")
-        return len(text)
+        return list(range(start, end))
 
-    texts = ["a" * i for i in range(100)]
-    assert tokens._count_forked(texts, count, 2) == list(range(100))
+    assert [n for p in fork_map(work, 100, 3) for n in p] == list(range(100))
 
 
 def test_large_batches_use_workers_and_small_ones_do_not(monkeypatch) -> None:
-    assert tokens._workers(10) == 1
+    from aitelier import parallel
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert parallel.worker_count(10, 1000) == 1
+    assert parallel.worker_count(10**6, 1000) == 2
     monkeypatch.setenv("AITELIER_NO_FORK", "1")
-    assert tokens._workers(10**6) == 1
+    assert parallel.worker_count(10**6, 1000) == 1
+
+
+def test_count_many_in_workers_matches(monkeypatch) -> None:
+    monkeypatch.setattr(tokens, "PARALLEL_MIN_TEXTS", 10)
+    c = tokens.counter("o200k_base")
+    texts = [f"{i} é 🎉 words" * (i % 5) for i in range(200)]
+    assert c.count_many(texts) == [c.count(t) for t in texts]
 
 
 def test_estimates_assume_the_epochs_ait_train_uses() -> None:

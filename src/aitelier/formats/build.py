@@ -294,6 +294,40 @@ def count_tokens(files: Sequence[SplitFile], choice: tok.EncodingChoice) -> None
         at += n
 
 
+PARALLEL_MIN_LINES = 5_000
+
+
+def encode_and_count(files: Sequence[SplitFile], choice: tok.EncodingChoice) -> None:
+    """Serialise our own lines and count their tokens, in one pass spread over worker processes.
+
+    These two steps are most of the CPU time of `ait format` after reading; both hold the GIL, so they are
+    shared out with :func:`aitelier.parallel.fork_map` (each worker counts the distinct texts of its share).
+    """
+    from ..parallel import fork_map, worker_count
+
+    counter = tok.counter(choice.name)
+    lines = [line for f in files for line in f.lines]
+    encode = _ENCODER.encode
+
+    def work(start: int, end: int) -> tuple[list[bytes], list[int], list[int]]:
+        part = lines[start:end]
+        encoded = [(encode(line) + "\n").encode("utf-8", "surrogatepass") for line in part]
+        counted = tok.count_conversations([line["messages"] for line in part], counter)
+        return encoded, counted.totals, counted.trained
+
+    parts = fork_map(work, len(lines), worker_count(len(lines), PARALLEL_MIN_LINES))
+    encoded = [e for p in parts for e in p[0]]
+    totals = [n for p in parts for n in p[1]]
+    trained = [n for p in parts for n in p[2]]
+    at = 0
+    for f in files:
+        n = len(f.lines)
+        f.encoded = encoded[at : at + n]
+        f.token_totals = totals[at : at + n]
+        f.token_trained = trained[at : at + n]
+        at += n
+
+
 def check_context(
     problems: Problems,
     f: SplitFile,
@@ -377,9 +411,7 @@ def build(
         f = files[split]
         f.ids.append(ident)
         f.lines.append(line)
-    encode = _ENCODER.encode
-    for f in (train, val):
-        f.encoded = [(encode(line) + "\n").encode("utf-8", "surrogatepass") for line in f.lines]
+    encode_and_count([train, val], choice)
     if unsplit:
         problems.add(
             "unsplit",
@@ -388,7 +420,6 @@ def build(
     if train.count and not val.count:
         problems.add("no-val", "no validation examples; `ait split` assigns some", split="val")
     check_split_files(problems, train, val, spec, canonical=True)
-    count_tokens([train, val], choice)
     check_context(problems, train, limit)
     check_context(problems, val, limit)
     if epochs is None and config.get(EPOCHS_KEY) is not None:

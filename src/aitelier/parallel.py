@@ -1,0 +1,107 @@
+"""Spread CPU-bound work over forked worker processes, falling back to doing it here.
+
+Why processes: token counting and JSON encoding hold the GIL, so threads do not help. Why fork: the workers
+see the parent's data without copying or pickling it; only their results travel back through a pipe. Where
+fork is missing (Windows) or unwanted (``AITELIER_NO_FORK=1``), or the batch is small, everything runs in this
+process. A worker that fails for any reason has its share redone here, so the result never depends on the
+workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import pickle
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_in_worker = False  # set in a forked worker
+_mapping = False  # set in the parent while it works on its own share: no nested forking either way
+
+
+def worker_count(n_items: int, min_items: int) -> int:
+    """How many processes to use for ``n_items`` (1: no forking)."""
+    if (
+        _in_worker
+        or _mapping
+        or n_items < min_items
+        or not hasattr(os, "fork")
+        or os.environ.get("AITELIER_NO_FORK")
+    ):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS has no affinity API
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8, n_items // max(1, min_items // 2)))
+
+
+def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[T]:
+    """``[work(start, end) for each of `workers` contiguous slices of range(n_items)]``, in order.
+
+    Slice 0 runs here while the others run in forked children.
+    """
+    global _mapping
+    bounds = [n_items * i // workers for i in range(workers + 1)]
+    if workers < 2:
+        return [work(0, n_items)]
+    _mapping = True
+    # Objects the garbage collector never visits are not copied into a worker just because a collection
+    # there touched their headers (which would copy most of a large heap, page by page).
+    gc.freeze()
+    children: list[tuple[int, int, int]] = []  # pid, read end of the pipe, slice index
+    try:
+        for w in range(1, workers):
+            r, wfd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: compute its slice, send it back, leave without running cleanup
+                status = 1
+                try:
+                    global _in_worker
+                    _in_worker = True
+                    gc.disable()
+                    os.close(r)
+                    view = memoryview(pickle.dumps(work(bounds[w], bounds[w + 1]), pickle.HIGHEST_PROTOCOL))
+                    while view:
+                        view = view[os.write(wfd, view) :]
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(wfd)
+            children.append((pid, r, w))
+        results: list[T] = [work(bounds[0], bounds[1])]
+        while children:
+            pid, r, w = children[0]
+            chunks = []
+            while True:
+                chunk = os.read(r, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            os.close(r)
+            _, status = os.waitpid(pid, 0)
+            children.pop(0)
+            result: T
+            try:
+                if status != 0:
+                    raise ValueError("worker failed")
+                result = pickle.loads(b"".join(chunks))
+            except Exception:  # redo the share here: the answer must not depend on a worker
+                result = work(bounds[w], bounds[w + 1])
+            results.append(result)
+        return results
+    finally:
+        _mapping = False
+        gc.unfreeze()
+        for pid, r, _ in children:  # interrupted: leave no worker or descriptor behind
+            with contextlib.suppress(OSError):
+                os.close(r)
+            with contextlib.suppress(OSError, ChildProcessError):
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+
+
+__all__ = ["fork_map", "worker_count"]
