@@ -30,17 +30,17 @@ import resource, subprocess, sys, time
 t = time.perf_counter()
 rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
 elapsed = time.perf_counter() - t
-kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(rc, elapsed, kb / 1024 if sys.platform == "darwin" else kb)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(rc, elapsed, ru.ru_maxrss / 1024 if sys.platform == "darwin" else ru.ru_maxrss, ru.ru_utime + ru.ru_stime)
 """
 
 
-def peak(args: list[str], cwd: Path) -> tuple[int, float, float]:
-    """(exit status, seconds, peak RSS in MB) of one run of ``args``."""
+def peak(args: list[str], cwd: Path) -> tuple[int, float, float, float]:
+    """(exit status, wall seconds, peak RSS in MB, CPU seconds) of one run of ``args``."""
     out = subprocess.run(
         [sys.executable, "-c", _PEAK, *args], cwd=cwd, capture_output=True, text=True, check=True
     ).stdout.split()
-    return int(out[0]), float(out[1]), float(out[2]) / 1024
+    return int(out[0]), float(out[1]), float(out[2]) / 1024, float(out[3])
 
 
 def together_cmd() -> list[str]:
@@ -52,7 +52,8 @@ def together_cmd() -> list[str]:
 
 def main() -> int:
     ait = ait_cmd()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs{load}, Python {platform.python_version()}")
     failed = []
 
     def check(name: str, value: float, target: float, unit: str = "") -> None:
@@ -91,17 +92,18 @@ def main() -> int:
     check("ait add median", statistics.median(add_times), 0.300, "s")
 
     runs = [peak([*ait, "stats"], root) for _ in range(5)]
-    if any(rc != 0 for rc, _, _ in runs):
+    if any(rc != 0 for rc, _, _, _ in runs):
         print("FAIL  ait stats exited non-zero")
         failed.append("ait stats exit status")
-    stats_times = [t for _, t, _ in runs]
-    stats_peak = max(mb for _, _, mb in runs)
-    print(f"ait stats: {summary(stats_times)}, peak RSS {stats_peak:.0f} MB")
+    stats_times = [t for _, t, _, _ in runs]
+    stats_peak = max(mb for _, _, mb, _ in runs)
+    cpu = statistics.median(c for _, _, _, c in runs)
+    print(f"ait stats: {summary(stats_times)}, CPU median {cpu * 1000:.0f} ms, peak RSS {stats_peak:.0f} MB")
     check("ait stats median", statistics.median(stats_times), 1.5, "s")
     check("ait stats peak RSS", stats_peak, 500, " MB")
 
     print(f"ait stats --json (no target): {summary(time_cmd([*ait, 'stats', '--json'], cwd=root, repeat=3))}")
-    rc, secs, mb = peak([*ait, "doctor"], root)
+    rc, secs, mb, _ = peak([*ait, "doctor"], root)
     print(f"ait doctor (no target): {secs * 1000:.0f} ms, peak RSS {mb:.0f} MB, exit {rc}")
 
     # the library append alone, without interpreter start-up
