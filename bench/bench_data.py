@@ -72,6 +72,7 @@ def bench_sdk_check(path: Path, repeat: int) -> list[float]:
 def bench_counters(root: Path) -> dict[str, float]:
     """Seconds to count the distinct texts of the produced train file: tiktoken batch vs bpe-openai."""
     from aitelier import tokens
+    from aitelier.parallel import worker_count
 
     texts: dict[str, None] = {}
     with open(root / "data" / "train.jsonl", encoding="utf-8") as f:
@@ -91,7 +92,8 @@ def bench_counters(root: Path) -> dict[str, float]:
     out["bpe-openai count, 1 process"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     b2 = sum(c.count_many(distinct))
-    out[f"bpe-openai count_many, {tokens._workers(len(distinct))} process(es)"] = time.perf_counter() - t0
+    workers = worker_count(len(distinct), tokens.PARALLEL_MIN_TEXTS)
+    out[f"bpe-openai count_many, {workers} process(es)"] = time.perf_counter() - t0
     assert a == b == b2, (a, b, b2)
     return out
 
@@ -121,6 +123,11 @@ def main() -> None:
     print(
         f"ratio ait format / SDK check: {ratio:.2f}x (aim <= 1.0x; format also counts tokens and checks more)"
     )
+    # the same file the SDK checks, with every rule and the token count (and process start-up)
+    vfile = time_cmd([*ait, "validate", str(train), "--provider", "together"], cwd=root, repeat=repeat)
+    vratio = statistics.median(vfile) / statistics.median(sdk)
+    print(f"ait validate data/train.jsonl --provider together: {summary(vfile)}")
+    print(f"ratio ait validate FILE / SDK check: {vratio:.2f}x")
 
     counters = bench_counters(root)
     print(f"token counting of {int(counters.pop('texts')):,} distinct texts ({counters.pop('mb'):.0f} MB):")
