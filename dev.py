@@ -44,6 +44,37 @@ def ensure_venv(extras: str) -> None:
     stamp.touch()
 
 
+def demo_steps(where: Path) -> list[list[str]]:
+    """The `ait` commands the demo runs (tests/test_quickstart.py runs the same list)."""
+    c = ["-C", str(where)]
+    return [
+        ["init", "--example", "customer-support", str(where)],  # a project with 40 hand-written examples
+        [*c, "stats"],  # where it stands and what to do next
+        [*c, "list", "--unrated"],
+        # `ait rate` is the interactive way; scripts rate with --set
+        [
+            *c,
+            "rate",
+            "--set",
+            "11=9",
+            "--set",
+            "13=8",
+            "--set",
+            "21=4",
+            "--set",
+            "28=9",
+            "--set",
+            "34=6",
+            "--set",
+            "39=10",
+        ],
+        [*c, "split"],  # stratified, seeded; the val set is locked from now on
+        [*c, "format"],  # every provider rule checked, then data/train.jsonl and data/val.jsonl written
+        [*c, "validate", str(where / "data" / "train.jsonl"), "--provider", "together"],
+        [*c, "stats", "--no-tokens"],
+    ]
+
+
 def demo() -> None:
     """Walk the main job offline on the bundled customer-support project."""
     ensure_venv("")
@@ -52,16 +83,15 @@ def demo() -> None:
     if where.exists():
         shutil.rmtree(where)
     where.parent.mkdir(exist_ok=True)
-    steps = [
-        ["init", "--example", "customer-support", str(where)],
-        ["-C", str(where), "stats"],
-    ]
+    steps = demo_steps(where)
     for step in steps:
         print(f"\n$ ait {' '.join(step)}", flush=True)
         rc = subprocess.run([str(ait), *step]).returncode
         if rc != 0:
             sys.exit(rc)
-    print(f"\nThe demo project is in {where.relative_to(ROOT)}; try `{ait} -C {where.relative_to(ROOT)} list`.")
+    rel = where.relative_to(ROOT)
+    print(f"\nThe demo project is in {rel}. Next: `.venv/bin/ait -C {rel} rate --min 8` in a terminal, or")
+    print(f"`.venv/bin/ait -C {rel} train --dry-run` with TOGETHER_API_KEY set (it uploads nothing).")
 
 
 def test(pytest_args: list[str]) -> None:
