@@ -524,14 +524,15 @@ class TokenCollector:
 class SkippedTokens:
     """Stands in for :class:`TokenCollector` when counting was not asked for on a large project."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, reason: str = "size") -> None:
         self.size = size
+        self.reason = reason  # "size" (too large to count by default) or "--no-tokens"
 
     def add(self, record: Mapping[str, Any]) -> None:
         pass
 
     def result(self) -> dict[str, Any]:
-        return {"tokens": {"counted": False, "examplesBytes": self.size}}
+        return {"tokens": {"counted": False, "examplesBytes": self.size, "reason": self.reason}}
 
 
 def stats_collector(
@@ -545,10 +546,10 @@ def stats_collector(
     """The token collector `ait stats` runs: always with --tokens, never with --no-tokens, and by default
     only while examples.jsonl is at most :data:`STATS_AUTO_MAX_BYTES` (counting 100k examples costs about a
     second, more than the rest of `ait stats`)."""
-    if wanted is None:
-        wanted = examples_bytes <= STATS_AUTO_MAX_BYTES
-    if not wanted:
-        return SkippedTokens(examples_bytes)
+    if wanted is False:
+        return SkippedTokens(examples_bytes, "--no-tokens")
+    if wanted is None and examples_bytes > STATS_AUTO_MAX_BYTES:
+        return SkippedTokens(examples_bytes, "size")
     return TokenCollector(provider, model, threshold, config)
 
 

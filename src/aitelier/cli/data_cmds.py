@@ -84,6 +84,8 @@ def token_section_lines(stats: dict[str, Any]) -> list[str]:
     if not t:
         return []
     if not t["counted"]:
+        if t.get("reason") == "--no-tokens":
+            return []  # the user asked for no token section
         mb = t["examplesBytes"] / 1e6
         return [
             "",
