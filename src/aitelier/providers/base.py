@@ -457,6 +457,23 @@ def field_of(obj: Any, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def chat_request(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    max_tokens_field: str,
+    max_tokens: int | None,
+    temperature: float | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The chat-completion arguments both SDKs take; only the name of the length limit differs."""
+    kwargs: dict[str, Any] = {"model": model, "messages": messages}
+    for key, value in ((max_tokens_field, max_tokens), ("temperature", temperature), ("seed", seed)):
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
 def chat_result(resp: Any) -> ChatResult:
     """An OpenAI-shaped chat completion (both SDKs use that shape) as a :class:`ChatResult`."""
     choices = field_of(resp, "choices") or []

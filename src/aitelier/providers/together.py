@@ -29,6 +29,7 @@ from .base import (
     ProviderSettings,
     UploadedFile,
     UploadProgress,
+    chat_request,
     chat_result,
     field_of,
     loss_from_events,
@@ -431,13 +432,14 @@ class TogetherProvider(Provider):
         temperature: float | None = None,
         seed: int | None = None,
     ) -> ChatResult:
-        kwargs: dict[str, Any] = {"model": model, "messages": messages}
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-        if temperature is not None:
-            kwargs["temperature"] = temperature
-        if seed is not None:
-            kwargs["seed"] = seed
+        kwargs = chat_request(
+            model,
+            messages,
+            max_tokens_field="max_tokens",
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
         resp = self._call(f"asking {model}", self._client.chat.completions.create, **kwargs)
         return chat_result(resp)
 
