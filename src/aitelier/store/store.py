@@ -4,7 +4,9 @@ Design (why it looks like this):
 
 * Appends (``ait add``/``ait import``) are one ``write(2)`` + fsync under the project lock, so they are durable
   at once and cheap on a 100 MB file: the next id comes from a scan of line prefixes, not a full JSON parse.
-* Edits that touch many lines (``rm``, ``edit``, ``split``) rewrite the file atomically (temp + fsync + rename).
+* Edits (``rm``, ``edit``, ``split``, the journal fold) rewrite the file atomically (temp + fsync + rename). They
+  check every line as strictly as a full read but parse only the lines they change (or that are not in
+  canonical form) and copy the others as read: see :mod:`aitelier.store.index` (the verified index).
 * Frequent single-example changes (each key press in ``ait rate``) are appended to ``data/.journal.jsonl`` as
   field patches and fsynced: a 30-byte append instead of a 100 MB rewrite. Every read applies pending patches;
   the next rewrite (``compact``) folds them into examples.jsonl and deletes the journal. Replaying a patch is
@@ -18,17 +20,20 @@ import contextlib
 import json
 import mmap
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, DataProblem, NotFound
 from ..fsutil import atomic_write_bytes, durable_append, now_iso
 from .jsonl import TORN_TAIL, decode_line, is_blocking, iter_lines, scan_json
 from .lock import project_lock
 from .records import UNSET, Example, dumps, looks_valid, new_record, normalise_messages, validate_record
+
+if TYPE_CHECKING:
+    from .index import Edit, ExampleIndex
 
 EXAMPLES = "examples.jsonl"
 JOURNAL = ".journal.jsonl"
@@ -274,17 +279,64 @@ class Store:
             self._write_all(new)
             return new
 
+    def verified_index(self) -> ExampleIndex:
+        """Every example as an index row, checked as strictly as :meth:`read` checks it (DataError listing every
+        blocking problem), but with only the lines that are not in canonical form parsed (see store.index)."""
+        from .index import read_index
+
+        return read_index(self, verify=True)
+
+    def rewrite(
+        self,
+        index: ExampleIndex,
+        edits: Mapping[int, Edit | None],
+        splits: Mapping[int, str | None] | None = None,
+    ) -> None:
+        """Write examples.jsonl anew from a verified index read under the lock (hold it throughout).
+
+        ``edits`` maps rows to their change (an :data:`~aitelier.store.index.Edit`; None drops the row);
+        ``splits`` maps rows to a new split (None removes the field), changed as
+        :meth:`~aitelier.store.index.ExampleIndex.split_edit` changes them (the many edits of a first
+        ``ait split``, done here without building an edit per row). A row with a pending journal change is
+        serialised with it applied; every other row keeps its bytes, copied without parsing. The journal is
+        folded in, so it is removed. The result is the file ``_write_all`` writes for the examples :meth:`read`
+        returns with those rows changed.
+        """
+        if not index.verified:
+            raise ValueError("Store.rewrite needs a verified index")
+        ids = index.ids
+        changed: dict[int, Edit | None] = dict(edits)
+        targets = dict(splits or {})
+        if index.changes:
+            for row, ident in enumerate(ids):
+                if ident in index.changes and row not in changed and row not in targets:
+                    changed[row] = index.serialised(row)
+        split_at = index.split_at  # -1: not canonical (see ExampleIndex.split_at)
+        for row in [row for row in targets if split_at[row] < 0 or row in changed]:
+            split = targets.pop(row)
+            if row not in changed:
+                changed[row] = index.split_edit(row, split)
+        atomic_write_bytes(self.path, _pieces(index, changed, targets))
+        dropped = None in changed.values()
+        kept = (i for row, i in enumerate(ids) if not (row in changed and changed[row] is None))
+        self._remember_max_id(self._current_key(), max(kept if dropped else ids, default=0))
+        if self.journal_path.exists():
+            os.unlink(self.journal_path)
+
     def compact(self) -> int:
-        """Fold pending journal patches into examples.jsonl. Returns how many were folded."""
-        with self.locked():
+        """Fold pending journal patches into examples.jsonl. Returns how many were folded.
+
+        Checks the whole file as strictly as :meth:`read` (and refuses the same way) but parses only the lines
+        that change or are not in canonical form; every other line is copied as read.
+        """
+        from .index import gc_paused
+
+        with self.locked(), gc_paused():
             if not self.has_pending_journal():
                 return 0
-            result = self.scan()
-            blocking = [p for p in result.problems if is_blocking(p)]
-            if blocking:
-                raise DataError(blocking)
-            self._write_all(result.examples)
-            return result.journal_applied
+            index = self.verified_index()
+            self.rewrite(index, {})
+            return index.patches
 
     def max_id(self) -> int:
         """Largest id in the file.
@@ -435,33 +487,100 @@ class Store:
             return AppendResult(ids, dups)
 
     def remove(self, ident: int) -> Example:
-        removed: list[Example] = []
-
-        def drop(examples: list[Example]) -> list[Example]:
-            keep = [ex for ex in examples if ex.id != ident]
-            if len(keep) == len(examples):
-                raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
-            removed.extend(ex for ex in examples if ex.id == ident)
-            return keep
-
+        """Delete one example (checked and written like :meth:`update`, without parsing the other lines)."""
         with self.locked():
             floor = max(self.max_id() + 1, self._next_id_floor())
-            self.update(drop)
+            index = self.verified_index()
+            row = _row_of(index, ident)
+            if row is None:
+                raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
+            removed = index.load(row)
+            self.rewrite(index, {row: None})
             # remember the high-water mark so a removed id is never handed out again
             self._raise_next_id_floor(floor)
-        return removed[0]
+        return removed
 
     def replace(self, example: Example) -> None:
         """Rewrite one example in place (used by `ait edit`), bumping its version."""
+        with self.locked():
+            index = self.verified_index()
+            row = _row_of(index, example.id)
+            if row is None:
+                raise NotFound(f"no example with id {example.id}")
+            self.rewrite(index, {row: example.to_line()})
 
-        def swap(examples: list[Example]) -> list[Example]:
-            for i, ex in enumerate(examples):
-                if ex.id == example.id:
-                    examples[i] = example
-                    return examples
-            raise NotFound(f"no example with id {example.id}")
 
-        self.update(swap)
+def _edited(line: bytes, edit: Edit | None) -> bytes | None:
+    if isinstance(edit, tuple):
+        start, stop, new = edit
+        return line[:start] + new + line[stop:]
+    return edit
+
+
+_PIECE = 1 << 20
+
+
+def _pieces(
+    index: ExampleIndex, changed: dict[int, Edit | None], splits: dict[int, str | None]
+) -> Iterator[bytes]:
+    """The new file in pieces of about 1 MiB (one write each, streamed: never the whole file in memory twice).
+
+    ``splits`` holds canonical rows only, edited here as ``index.split_edit`` would edit them.
+    """
+    if not index.tiled:  # read line by line (a byte-level oddity): every row on its own
+        group: list[bytes] = []
+        size = 0
+        for row in range(len(index)):
+            line: bytes | None = index.raw(row)
+            if row in changed:
+                line = _edited(index.raw(row), changed[row])
+            elif row in splits:
+                line = _edited(index.raw(row), index.split_edit(row, splits[row]))
+            if line is not None:
+                group += (line, b"\n")
+                size += len(line) + 1
+                if size >= _PIECE:
+                    yield b"".join(group)
+                    group, size = [], 0
+        yield b"".join(group)
+        return
+    # every line of the file is a row: copy the runs between changes straight from the bytes read
+    from .index import SPLIT_FIELDS, split_field_length
+
+    data, starts, ends = index.data, index.starts, index.ends
+    split_at, old_splits, fields = index.split_at, index.splits, SPLIT_FIELDS
+    view = memoryview(data)
+    chunks: list[bytes | memoryview] = []
+    at = mark = 0  # copied up to ``at``; ``mark``: where the current piece began
+    for row in sorted(changed.keys() | splits.keys()) if changed else sorted(splits):
+        start = starts[row]
+        if row in splits:  # split_edit, written out
+            offset = start + split_at[row]
+            chunks += (view[at:offset], fields[splits[row]])
+            at = offset + split_field_length(data, offset, old_splits[row])
+        else:
+            edit = changed[row]
+            if isinstance(edit, tuple):
+                offset, stop, new = edit
+                chunks += (view[at : start + offset], new)
+                at = start + stop
+            else:
+                chunks.append(view[at:start])
+                if edit is not None:
+                    chunks += (edit, b"\n")
+                at = ends[row] + 1
+        if at - mark >= _PIECE:
+            yield b"".join(chunks)
+            chunks, mark = [], at
+    chunks.append(view[at:])
+    yield b"".join(chunks)
+
+
+def _row_of(index: ExampleIndex, ident: int) -> int | None:
+    try:
+        return index.ids.index(ident)
+    except ValueError:
+        return None
 
 
 def _file_key(st: os.stat_result) -> list[int]:
