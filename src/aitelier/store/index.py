@@ -45,6 +45,7 @@ import json
 import mmap
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -562,24 +563,31 @@ class _Indexer:
         index.tiled = len(index.ids) == lines_read and not index._raws
 
     def _merge(self, data: bytes, part: _Part) -> None:
-        """Add one part's rows and lines in line order, as the one-process loop would."""
-        ids, lines, ratings, created, splits, starts, ends, split_at, others = part
+        """Add one part's rows and lines in line order, as the one-process loop would: the runs of canonical
+        rows between the lines parsed here are added whole when none of their ids was seen before."""
+        *rows, others = part
+        ids, lines = rows[0], rows[1]
         index, seen, where = self.index, self.seen, self.where
-        k, count = 0, len(ids)
+        columns = index._columns()
+        k = 0
         for n, start, end in [*others, (-1, 0, 0)]:
-            while k < count and (n == -1 or lines[k] < n):
-                ident, line = ids[k], lines[k]
-                first = seen.get(ident)
-                if first is None:
-                    seen[ident] = line
-                    index._add(
-                        ident, line, ratings[k], created[k], splits[k], starts[k], ends[k], split_at[k]
-                    )
-                else:
-                    self.problems.append(
-                        DataProblem(where, line, f"duplicate id {ident} (first on line {first})")
-                    )
-                k += 1
+            stop = len(ids) if n == -1 else bisect_left(lines, n, k)  # the rows before line n
+            if seen.keys().isdisjoint(ids[k:stop]):
+                seen.update(zip(ids[k:stop], lines[k:stop], strict=True))
+                for column, values in zip(columns, rows, strict=True):
+                    column.extend(values[k:stop])
+            else:
+                for row in range(k, stop):
+                    ident, line = ids[row], lines[row]
+                    first = seen.get(ident)
+                    if first is None:
+                        seen[ident] = line
+                        index._add(*(column[row] for column in rows))
+                    else:
+                        self.problems.append(
+                            DataProblem(where, line, f"duplicate id {ident} (first on line {first})")
+                        )
+            k = stop
             if n != -1:
                 self.whole_line(data, start, end, n, True)
 
