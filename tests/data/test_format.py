@@ -350,7 +350,6 @@ def test_cli_format_for_another_provider_counts_with_its_default_model(ait, rate
 def test_parallel_build_equals_serial_build(make_project, rec, conv, monkeypatch) -> None:
     import sys
 
-    build_module = sys.modules["aitelier.formats.build"]
     records = [
         rec(i, split="val" if i % 5 == 0 else "train", messages=conv(i, turns=1 + i % 3))
         for i in range(1, 90)
@@ -359,7 +358,9 @@ def test_parallel_build_equals_serial_build(make_project, rec, conv, monkeypatch
     monkeypatch.setenv("AITELIER_NO_FORK", "1")
     serial = formats.build(p)
     monkeypatch.delenv("AITELIER_NO_FORK")
-    monkeypatch.setattr(build_module, "PARALLEL_MIN_LINES", 10)
+    # tokens are counted in forked workers (and examples.jsonl is indexed by them) even for this small project
+    monkeypatch.setattr(sys.modules["aitelier.tokens"], "PARALLEL_MIN_TEXTS", 10)
+    monkeypatch.setattr(sys.modules["aitelier.store.index"], "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     parallel = formats.build(p)
     for a, b in ((serial.train, parallel.train), (serial.val, parallel.val)):

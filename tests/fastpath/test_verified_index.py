@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from aitelier import Project, parallel
 from aitelier.errors import DataError
 from aitelier.store import index as index_module
-from aitelier.store.index import flagged_lines, read_index, scan_index
+from aitelier.store.canonical import ODD, flagged_lines
+from aitelier.store.index import read_index, scan_index
 from aitelier.store.jsonl import is_blocking
 from aitelier.store.records import UNSET, Example, canonical, dumps, validate_record
 from aitelier.store.store import _edited
@@ -342,7 +343,7 @@ def test_flagged_lines_are_the_ones_the_fast_expression_cannot_judge(lines):
         except UnicodeDecodeError:
             utf8 = False
         control = any(b < 32 for b in line)
-        odd_escape = index_module._ODD.search(line) is not None  # \" and every escape json.dumps never writes
+        odd_escape = ODD.search(line) is not None  # \" and every escape json.dumps never writes
         if not utf8 or control or odd_escape:
             assert at in flagged, line
         elif b"\\" not in line:

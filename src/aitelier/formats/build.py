@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from .. import tokens as tok
 from ..errors import ConfigError, UsageError, ValidationFailed
 from ..fsutil import atomic_write_bytes
+from ..store.canonical import plain_messages
+from ..store.index import ExampleIndex, gc_paused
 from ..store.records import Example
-from .checks import check_conversation
+from .checks import check_conversation, check_plain
 from .rules import FEW_EXAMPLES, SPECS, Problem, Problems, ProviderSpec
 
 if TYPE_CHECKING:
@@ -87,10 +89,24 @@ class SplitFile:
     name: str  # train or val
     path: Path
     ids: list[int] = field(default_factory=list)
-    lines: list[dict[str, Any]] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)  # each line serialised, newline included
     token_totals: list[int] = field(default_factory=list)
     token_trained: list[int] = field(default_factory=list)
+    # the lines as objects; `ait format` never needs them (it works on the bytes), so for a build they are
+    # parsed from ``encoded`` the first time anyone asks (but for those it built as objects: ``_known``)
+    _lines: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _known: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        if self._lines is None:
+            known = self._known
+            self._lines = [known[i] if i in known else json.loads(e) for i, e in enumerate(self.encoded)]
+        return self._lines
+
+    @lines.setter
+    def lines(self, value: list[dict[str, Any]]) -> None:
+        self._lines = value
 
     @property
     def count(self) -> int:
@@ -294,40 +310,6 @@ def count_tokens(files: Sequence[SplitFile], choice: tok.EncodingChoice) -> None
         at += n
 
 
-PARALLEL_MIN_LINES = 5_000
-
-
-def encode_and_count(files: Sequence[SplitFile], choice: tok.EncodingChoice) -> None:
-    """Serialise our own lines and count their tokens, in one pass spread over worker processes.
-
-    These two steps are most of the CPU time of `ait format` after reading; both hold the GIL, so they are
-    shared out with :func:`aitelier.parallel.fork_map` (each worker counts the distinct texts of its share).
-    """
-    from ..parallel import fork_map, worker_count
-
-    counter = tok.counter(choice.name)
-    lines = [line for f in files for line in f.lines]
-    encode = _ENCODER.encode
-
-    def work(start: int, end: int) -> tuple[list[bytes], list[int], list[int]]:
-        part = lines[start:end]
-        encoded = [(encode(line) + "\n").encode("utf-8", "surrogatepass") for line in part]
-        counted = tok.count_conversations([line["messages"] for line in part], counter)
-        return encoded, counted.totals, counted.trained
-
-    parts = fork_map(work, len(lines), worker_count(len(lines), PARALLEL_MIN_LINES))
-    encoded = [e for p in parts for e in p[0]]
-    totals = [n for p in parts for n in p[1]]
-    trained = [n for p in parts for n in p[2]]
-    at = 0
-    for f in files:
-        n = len(f.lines)
-        f.encoded = encoded[at : at + n]
-        f.token_totals = totals[at : at + n]
-        f.token_trained = trained[at : at + n]
-        at += n
-
-
 def check_context(
     problems: Problems,
     f: SplitFile,
@@ -376,42 +358,8 @@ def build(
     train = SplitFile("train", project.train_path)
     val = SplitFile("val", project.val_path)
     files = {"train": train, "val": val}
-    excluded = 0
-    unsplit: list[int] = []
-    chosen: list[dict[str, Any]] = []
-    # streamed (strict: a malformed examples.jsonl raises DataError with every problem), keeping only the
-    # examples that go into a file
-    records = project.store.iter_records() if examples is None else (ex.data for ex in examples)
-    for data in records:
-        rating = data.get("rating")
-        split = data.get("split")
-        if rating is None or rating < threshold:
-            if split is not None:
-                excluded += 1
-        elif split is None:
-            unsplit.append(data["id"])
-        else:
-            chosen.append(data)
-    chosen.sort(key=_by_id)
-    unsplit.sort()
-    for data in chosen:
-        ident = data["id"]
-        split = data["split"]
-        msgs, dropped = format_messages(data["messages"], spec, weight)
-        line = format_line(msgs)
-        for k in sorted(dropped):
-            problems.add(
-                "dropped-keys",
-                f"message key `{k}` is not written for {provider}",
-                example_id=ident,
-                split=split,
-            )
-        for rule, message in check_conversation(line, spec):
-            problems.add(rule, message, example_id=ident, split=split)
-        f = files[split]
-        f.ids.append(ident)
-        f.lines.append(line)
-    encode_and_count([train, val], choice)
+    with gc_paused():  # 100,000 examples: nothing built here forms a cycle
+        excluded, unsplit = _fill(project, files, problems, spec, weight, threshold, examples, choice)
     if unsplit:
         problems.add(
             "unsplit",
@@ -453,8 +401,135 @@ def build(
     )
 
 
-def _by_id(data: dict[str, Any]) -> int:
-    return int(data["id"])
+PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and counts in one process
+
+# One share of the examples going into the files, formatted, checked and counted in a worker process: their
+# lines as written (None for a line a worker took as written from the index), the problems found ((position in the share, rule, message)), token totals and trained
+# tokens, and the objects of the lines that were not taken as written ({position: line}).
+_Share = tuple[
+    list[bytes | None], list[tuple[int, str, str]], list[int], list[int], dict[int, dict[str, Any]]
+]
+
+
+def _fill(
+    project: Project,
+    files: dict[str, SplitFile],
+    problems: Problems,
+    spec: ProviderSpec,
+    weight: str,
+    threshold: int,
+    examples: list[Example] | None,
+    choice: tok.EncodingChoice,
+) -> tuple[int, list[int]]:
+    """Format, check and count every example that goes into a file, in id order; returns (excluded, unsplit).
+
+    The project's examples come from the store's verified index: read as strictly as ``Store.read()`` (a
+    malformed examples.jsonl raises DataError listing every problem) but with only the lines that are not in
+    canonical form parsed. A canonical example's messages are plain ``{"role", "content"}`` objects written
+    exactly as a provider file writes them, so its line is its own bytes and it is checked with
+    :func:`check_plain`; any other example is formatted and checked as an object. The examples are shared out
+    between forked worker processes (token counting holds the GIL and is most of the time).
+    """
+    from ..parallel import fork_map, worker_count
+
+    excluded = 0
+    unsplit: list[int] = []
+    chosen: list[tuple[int, Any]] = []  # (id, index row or record)
+    index = project.store.verified_index() if examples is None else None
+    if index is not None:
+        rows: Any = zip(index.ids, index.ratings, index.splits, range(len(index)), strict=True)
+    else:
+        rows = ((d["id"], d.get("rating"), d.get("split"), d) for d in (ex.data for ex in examples or ()))
+    for ident, rating, split, source in rows:
+        if rating is None or rating < threshold:
+            if split is not None:
+                excluded += 1
+        elif split is None:
+            unsplit.append(ident)
+        else:
+            chosen.append((ident, source))
+    chosen.sort(key=_first)
+    unsplit.sort()
+    counter = tok.counter(choice.name)  # built here, before forking (a worker must not wait for a lock)
+    me = os.getpid()
+
+    def work(start: int, end: int) -> _Share:
+        # a worker does not send back the lines it takes as written: copying them here costs less
+        return _format_share(chosen[start:end], index, spec, weight, counter, os.getpid() == me)
+
+    parts = fork_map(work, len(chosen), worker_count(len(chosen), PARALLEL_MIN_EXAMPLES))
+    at = 0
+    for encoded, found, totals, trained, objects in parts:
+        for pos, rule, message in found:
+            ident, source = chosen[at + pos]
+            split = index.splits[source] if index is not None else source["split"]
+            problems.add(rule, message, example_id=ident, split=split)
+        for pos, line in enumerate(encoded):
+            ident, source = chosen[at + pos]
+            f = files[index.splits[source] if index is not None else source["split"]]
+            if pos in objects:
+                f._known[len(f.encoded)] = objects[pos]
+            f.ids.append(ident)
+            f.encoded.append(line if line is not None else index.provider_line(source))  # type: ignore[union-attr]
+            f.token_totals.append(totals[pos])
+            f.token_trained.append(trained[pos])
+        at += len(encoded)
+    return excluded, unsplit
+
+
+def _format_share(
+    chosen: list[tuple[int, Any]],
+    index: ExampleIndex | None,
+    spec: ProviderSpec,
+    weight: str,
+    counter: tok.TokenCounter,
+    keep_lines: bool,
+) -> _Share:
+    encoded: list[bytes | None] = []
+    found: list[tuple[int, str, str]] = []
+    plain_convs: list[tuple[int, list[str], list[str]]] = []
+    object_convs: list[tuple[int, list[dict[str, Any]]]] = []
+    objects: dict[int, dict[str, Any]] = {}
+    provider = spec.name
+    encode = _ENCODER.encode
+    for pos, (_ident, source) in enumerate(chosen):
+        if index is not None:
+            row = source
+            plain = None
+            if index.is_canonical(row):
+                written = index.provider_line(row)
+                plain = plain_messages(written)
+            if plain is not None and (weight == "all" or plain[0].count("assistant") < 2):
+                roles, contents = plain  # format_messages would return them unchanged
+                encoded.append(written if keep_lines else None)
+                found.extend((pos, rule, message) for rule, message in check_plain(roles, contents, spec))
+                plain_convs.append((pos, roles, contents))
+                continue
+            data = index.load(row).data
+        else:
+            data = source
+        msgs, dropped = format_messages(data["messages"], spec, weight)
+        line = format_line(msgs)
+        found.extend(
+            (pos, "dropped-keys", f"message key `{k}` is not written for {provider}") for k in sorted(dropped)
+        )
+        found.extend((pos, rule, message) for rule, message in check_conversation(line, spec))
+        encoded.append((encode(line) + "\n").encode("utf-8", "surrogatepass"))
+        object_convs.append((pos, [m for m in msgs if isinstance(m, dict)]))
+        objects[pos] = line
+    totals = [0] * len(chosen)
+    trained = [0] * len(chosen)
+    counted = tok.count_plain_conversations([(r, c) for _, r, c in plain_convs], counter)
+    for (pos, _, _), total, tr in zip(plain_convs, counted.totals, counted.trained, strict=True):
+        totals[pos], trained[pos] = total, tr
+    counted = tok.count_conversations([m for _, m in object_convs], counter)
+    for (pos, _), total, tr in zip(object_convs, counted.totals, counted.trained, strict=True):
+        totals[pos], trained[pos] = total, tr
+    return encoded, found, totals, trained, objects
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
 
 
 def tok_default_model(provider: str, project_model: str) -> str:
@@ -485,12 +560,25 @@ def write(project: Project, result: Build) -> WriteResult:
     with project.store.locked():
         for f in (result.train, result.val):
             if f.count:
-                atomic_write_bytes(f.path, f.encoded)
+                atomic_write_bytes(f.path, _joined(f.encoded))
                 written.append(f.path)
             elif f.path.exists():
                 os.unlink(f.path)
                 removed.append(f.path)
     return WriteResult(written, removed)
+
+
+def _joined(lines: list[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The lines joined into pieces of about ``size`` bytes: one write each instead of one per line."""
+    group: list[bytes] = []
+    length = 0
+    for line in lines:
+        group.append(line)
+        length += len(line)
+        if length >= size:
+            yield b"".join(group)
+            group, length = [], 0
+    yield b"".join(group)
 
 
 __all__ = [

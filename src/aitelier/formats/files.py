@@ -14,9 +14,10 @@ from typing import Any
 
 from .. import tokens as tok
 from ..errors import UsageError
+from ..store.canonical import PROVIDER_LINE, PROVIDER_LINE_ESCAPED, careful_ok, flagged_lines, plain_messages
 from .build import SplitFile, check_context, check_split_files, count_tokens
-from .checks import check_conversation, check_text_line, line_format
-from .rules import SPECS, Problem, Problems
+from .checks import check_conversation, check_plain, check_text_line, line_format
+from .rules import SPECS, Problem, Problems, ProviderSpec
 
 BOM = b"\xef\xbb\xbf"
 
@@ -63,8 +64,14 @@ class FileReport:
         }
 
 
-def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> SplitFile:
-    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line."""
+def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tuple[SplitFile, bool]:
+    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; and whether
+    every line was a plain conversation in canonical form.
+
+    A line written exactly as `ait format` writes it (``{"messages":[...]}`` with plain ``{"role", "content"}``
+    messages, canonical JSON: see :mod:`aitelier.store.canonical`) is taken apart without a JSON parse and
+    checked with :func:`check_plain`; any other line is parsed and checked in full.
+    """
     spec = SPECS[spec_name]
     where = str(path)
     f = SplitFile(name, path)
@@ -75,58 +82,101 @@ def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> Sp
     if data.startswith(BOM):
         problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
         data = data[len(BOM) :]
-    raw_lines = data.split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
-    first_format: tuple[str, int] | None = None
-    for n, raw in enumerate(raw_lines, 1):
-        if raw.endswith(b"\r"):
-            problems.add("crlf", "CRLF line ending", path=where, line=n)
-            raw = raw[:-1]
-        if not raw.strip():
-            problems.add("blank-line", "blank line", path=where, line=n)
+    state = _LineState()
+    flagged = flagged_lines(data)
+    match, match_escaped, find = PROVIDER_LINE.fullmatch, PROVIDER_LINE_ESCAPED.fullmatch, data.find
+    conversations = "conversation" in spec.file_formats
+    ids, lines, encoded = f.ids, f.lines, f.encoded
+    all_plain = True
+    pos, n, size = 0, 0, len(data)
+    while pos < size:
+        end = find(b"\n", pos)
+        if end == -1:
+            end = size
+        n += 1
+        if pos not in flagged:
+            m = match(data, pos, end)
+        else:
+            m = match_escaped(data, pos, end) if careful_ok(data, pos, end) else None
+        raw = data[pos:end]
+        pos = end + 1
+        plain = plain_messages(raw) if m is not None and conversations else None
+        if plain is None:
+            all_plain = False
+            _parse_line(raw, n, f, problems, spec, where, state)
             continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            problems.add("utf8", f"invalid UTF-8 at byte {e.start + 1}", path=where, line=n)
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            problems.add("json-line", f"invalid JSON: {e.msg} (column {e.colno})", path=where, line=n)
-            continue
-        if not isinstance(obj, dict):
-            problems.add("json-line", f"expected a JSON object, got {type(obj).__name__}", path=where, line=n)
-            continue
-        fmt = line_format(obj)
-        if fmt is None or fmt not in spec.file_formats:
-            kinds = " or ".join(
-                {"conversation": "`messages`", "instruction": "`prompt`+`completion`", "general": "`text`"}[k]
-                for k in spec.file_formats
-            )
-            keys = ", ".join(f"`{k}`" for k in obj) or "none"
-            problems.add("line-format", f"expected {kinds} (keys found: {keys})", path=where, line=n)
-            continue
-        if first_format is None:
-            first_format = (fmt, n)
-        elif fmt != first_format[0]:
+        if state.first is None:
+            state.first = ("conversation", n)
+        elif state.first[0] != "conversation":
             problems.add(
                 "mixed-formats",
-                f"{fmt} line in a file whose line {first_format[1]} is {first_format[0]}",
+                f"conversation line in a file whose line {state.first[1]} is {state.first[0]}",
                 path=where,
                 line=n,
             )
-        found = check_conversation(obj, spec) if fmt == "conversation" else check_text_line(obj, fmt)
-        for rule, message in found:
+        roles, contents = plain
+        for rule, message in check_plain(roles, contents, spec):
             problems.add(rule, message, path=where, line=n)
-        f.ids.append(n)
-        f.lines.append(obj)
-        # the canonical compact form, so the same conversation written with other spacing still matches
-        f.encoded.append(
-            json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        ids.append(n)
+        lines.append({"messages": [{"role": r, "content": c} for r, c in zip(roles, contents, strict=True)]})
+        encoded.append(raw)  # already the canonical compact form
+    return f, all_plain
+
+
+class _LineState:
+    first: tuple[str, int] | None = None  # the format of the first usable line, and its number
+
+
+def _parse_line(
+    raw: bytes, n: int, f: SplitFile, problems: Problems, spec: ProviderSpec, where: str, state: _LineState
+) -> None:
+    """One line that is not a canonical conversation: parsed and checked in full."""
+    if raw.endswith(b"\r"):
+        problems.add("crlf", "CRLF line ending", path=where, line=n)
+        raw = raw[:-1]
+    if not raw.strip():
+        problems.add("blank-line", "blank line", path=where, line=n)
+        return
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        problems.add("utf8", f"invalid UTF-8 at byte {e.start + 1}", path=where, line=n)
+        return
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        problems.add("json-line", f"invalid JSON: {e.msg} (column {e.colno})", path=where, line=n)
+        return
+    if not isinstance(obj, dict):
+        problems.add("json-line", f"expected a JSON object, got {type(obj).__name__}", path=where, line=n)
+        return
+    fmt = line_format(obj)
+    if fmt is None or fmt not in spec.file_formats:
+        kinds = " or ".join(
+            {"conversation": "`messages`", "instruction": "`prompt`+`completion`", "general": "`text`"}[k]
+            for k in spec.file_formats
         )
-    return f
+        keys = ", ".join(f"`{k}`" for k in obj) or "none"
+        problems.add("line-format", f"expected {kinds} (keys found: {keys})", path=where, line=n)
+        return
+    if state.first is None:
+        state.first = (fmt, n)
+    elif fmt != state.first[0]:
+        problems.add(
+            "mixed-formats",
+            f"{fmt} line in a file whose line {state.first[1]} is {state.first[0]}",
+            path=where,
+            line=n,
+        )
+    found = check_conversation(obj, spec) if fmt == "conversation" else check_text_line(obj, fmt)
+    for rule, message in found:
+        problems.add(rule, message, path=where, line=n)
+    f.ids.append(n)
+    f.lines.append(obj)
+    # the canonical compact form, so the same conversation written with other spacing still matches
+    f.encoded.append(
+        json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    )
 
 
 def _text_tokens(f: SplitFile, choice: tok.EncodingChoice) -> None:
@@ -159,12 +209,18 @@ def validate_file(
     if spec is None:
         raise UsageError(f"unknown provider {provider!r} (known: {', '.join(SPECS)})")
     problems = Problems(provider)
-    train = _read_lines(Path(path), "train", problems, provider)
-    val = _read_lines(Path(val_path), "val", problems, provider) if val_path else SplitFile("val", Path("-"))
+    train, plain = _read_lines(Path(path), "train", problems, provider)
+    if val_path:
+        val, plain_val = _read_lines(Path(val_path), "val", problems, provider)
+        plain = plain and plain_val
+    else:
+        val = SplitFile("val", Path("-"))
     where: dict[str, dict[str, Any]] = {"train": {"path": str(path)}}
     if val_path:
         where["val"] = {"path": str(val_path)}
-    check_split_files(problems, train, val, spec, where=where)
+    # every line a plain canonical conversation: prompts compare as bytes (the same answer as comparing them
+    # as (role, content) pairs, since the canonical form of those is one-to-one)
+    check_split_files(problems, train, val, spec, where=where, canonical=plain)
     report = FileReport(
         provider,
         [Path(path)] + ([Path(val_path)] if val_path else []),

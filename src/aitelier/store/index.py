@@ -27,12 +27,12 @@ reported with its file:line when it is loaded), and so does the full read that `
 end of a rating session, so nothing malformed is silently accepted or dropped.
 
 The verified index (``verify=True``) checks every line as strictly as ``Store.scan()`` and still parses almost
-none. A line is accepted without parsing only when it is in *canonical form*: exactly the bytes that
-``dumps(canonical(record))`` writes for a valid record with plain ``{"role","content"}`` messages. A regular
-expression checks the structure (every key, every role, every value's shape), and three byte-level passes over
-the whole file check what the expression cannot cheaply: valid UTF-8, no raw control characters, and no escape
-that our writer would not produce (``\\u00e9`` for ``é``, ``\\/``); a line they flag is matched again on its own
-(``\\"`` inside a string needs the slower expression) or parsed whole. A canonical line is therefore valid JSON
+none. A line is accepted without parsing only when it is in *canonical form* (see :mod:`.canonical`): exactly
+the bytes that ``dumps(canonical(record))`` writes for a valid record with plain ``{"role","content"}``
+messages. A regular expression checks the structure (every key, every role, every value's shape), and byte-level
+passes over the whole file check what the expression cannot cheaply: valid UTF-8, no raw control characters,
+and no escape that our writer would not produce (``\\u00e9`` for ``é``, ``\\/``); a line they flag is matched
+again on its own (``\\"`` inside a string needs the slower expression) or parsed whole. A canonical line is therefore valid JSON
 that passes ``validate_record``, and writing it back after a change to one field is the same byte edit as
 parsing, changing and serialising it (property tests check both claims against the slow path). Every other line
 is parsed whole and validated exactly like ``Store.scan()`` does it.
@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import DataError, DataProblem
+from .canonical import FREE, FREE_ESCAPED, Buffer, careful_ok, flagged_lines, messages_pattern
 from .jsonl import BOM, decode_line, is_blocking, iter_lines
 from .records import Example, canonical, dumps, validate_record
 
@@ -99,37 +100,20 @@ def split_field_length(data: bytes, at: int, split: str | None) -> int:
     return 14 if split == "val" else 16  # ,"split":"val" or ,"split":"train"
 
 
-# -- canonical lines (the verified index) ---------------------------------------------------------------------
-# Inside strings: in the fast expression anything but a quote (the byte passes rule out control characters,
-# invalid UTF-8 and every backslash that is not a canonical escape, \" included, so a quote always ends a
-# string); in the careful one, for a line the passes flagged, escapes too (\" among them).
-_FREE = rb'"[^"]*"'
-_FREE_ESCAPED = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
-
-
+# -- canonical lines (the verified index; see store.canonical) ------------------------------------------------
 def _canonical_line(free: bytes) -> re.Pattern[bytes]:
-    message = rb'\{"role":"(?:system|user|assistant)","content":' + free + rb"\}"
     return re.compile(
-        rb'\{"id":([1-9][0-9]{0,15}),"messages":\[' + message + rb"(?:," + message + rb")*\]," + _tail(free)
+        rb'\{"id":([1-9][0-9]{0,15}),"messages":' + messages_pattern(free) + rb"," + _tail(free)
     )
 
 
-_CANONICAL = _canonical_line(_FREE)  # groups: id, rating, createdAt, split field
-_CANONICAL_ESCAPED = _canonical_line(_FREE_ESCAPED)
+_CANONICAL = _canonical_line(FREE)  # groups: id, rating, createdAt, split field
+_CANONICAL_ESCAPED = _canonical_line(FREE_ESCAPED)
+_MESSAGES_AT = len(b'{"id":,')  # + the id's digits: where a canonical line's "messages" key starts
 
 # A change to one line for Store.rewrite: the whole new line, or (start, stop, new bytes): replace the bytes
 # line[start:stop] (the line's own offsets) with the new ones
 Edit = bytes | tuple[int, int, bytes]
-# A backslash that does not start an escape json.dumps(ensure_ascii=False) writes: \" \\ \n \r \t \b \f and
-# \u00XX for the other control characters (lower-case hex). _ODD also flags \" (the fast expression cannot
-# tell an escaped quote from the end of a string); _NON_CANONICAL does not. A backslash that is itself escaped
-# (\\) may be flagged needlessly: that only sends the line the slower way.
-_ESCAPES = rb"[\\nrtbf]|u00(?:0[0-7bef]|1[0-9a-f])"
-_ODD = re.compile(rb"\\(?!" + _ESCAPES + rb")")
-_NON_CANONICAL = re.compile(rb'\\(?!"|' + _ESCAPES + rb")")
-_CONTROL = bytes(c for c in range(32) if c != 10)  # raw control characters: never in valid JSON strings
-_CONTROL_RE = re.compile(rb"[\x00-\x09\x0b-\x1f]")
-_CHUNK = 1 << 16
 
 # validate_record() wants a conversation; the index checks every other field, the conversation is checked on load
 _PLACEHOLDER_MESSAGES = [{"role": "user", "content": ""}]
@@ -265,6 +249,19 @@ class ExampleIndex:
         data, start = (raw, 0) if raw is not None else (self.data, self.starts[row])
         return at, at + split_field_length(data, start + at, self.splits[row]), SPLIT_FIELDS[split]
 
+    def provider_line(self, row: int) -> bytes:
+        """A canonical row's ``{"messages":[...]}`` line (newline included) as a provider file writes it: the
+        row's own bytes, since its messages are plain ``{"role", "content"}`` objects written canonically."""
+        if self.split_at[row] < 0:
+            raise ValueError("only a canonical row's line can be taken as written")
+        raw = self._raws.get(row)
+        data, start, end = (
+            (raw, 0, len(raw)) if raw is not None else (self.data, self.starts[row], self.ends[row])
+        )
+        # from `"messages":` to the end of the array: the only `],"rating":` in a canonical line
+        at = start + _MESSAGES_AT + len(str(self.ids[row]))
+        return b"{" + data[at : data.rfind(b'],"rating":', start, end) + 1] + b"}\n"
+
     def serialised(self, row: int) -> bytes:
         """The row's line as a rewrite of the file writes it: pending journal changes applied and serialised,
         otherwise the bytes as read."""
@@ -335,72 +332,12 @@ def _tail_fields(data: bytes, start: int, end: int) -> dict[str, Any] | None:
 
 
 def _careful_match(data: Buffer, start: int, end: int) -> re.Match[bytes] | None:
-    """The canonical-line match of one line checked on its own (valid UTF-8, no control character, only
-    canonical escapes), or None: the line must be parsed whole."""
-    line = data[start:end]
-    if not line.isascii():
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if len(line.translate(None, _CONTROL)) != len(line) or _NON_CANONICAL.search(line) is not None:
-        return None
-    return _CANONICAL_ESCAPED.fullmatch(data, start, end)
-
-
-def flagged_lines(data: Buffer, start: int = 0, stop: int | None = None) -> set[int]:
-    """Start offsets of the lines of ``data[start:stop]`` (whole lines) that the fast canonical-line expression
-    cannot judge alone: those with invalid UTF-8, a raw control character, or a backslash that is not a
-    canonical escape other than \\".
-
-    Passes at C speed over the bytes (per newline-aligned chunk of about 64 KiB: an ASCII test, UTF-8 decoding
-    only if that fails, a byte deletion to count control characters; then a regular expression that jumps from
-    backslash to backslash); only where one finds something is a line looked at.
-    """
-    stop = len(data) if stop is None else stop
-    flagged: set[int] = set()
-    find, rfind = data.find, data.rfind
-    control = _CONTROL
-    pos = start
-    while pos < stop:
-        cut = find(b"\n", min(pos + _CHUNK, stop - 1), stop)
-        cut = stop if cut == -1 else cut + 1
-        chunk = data[pos:cut]
-        if len(chunk.translate(None, control)) != len(chunk):
-            for m in _CONTROL_RE.finditer(chunk):
-                flagged.add(rfind(b"\n", 0, pos + m.start()) + 1)
-        if not chunk.isascii():
-            try:
-                chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                line = pos
-                while line < cut:
-                    end = find(b"\n", line, cut)
-                    end = cut if end == -1 else end
-                    try:
-                        data[line:end].decode("utf-8")
-                    except UnicodeDecodeError:
-                        flagged.add(line)
-                    line = end + 1
-        pos = cut
-    if data.find(b"\\", start, stop) == -1:  # memchr speed; the search below is ten times slower per byte
-        return flagged
-    search = _ODD.search
-    hit = search(data, start, stop)
-    while hit is not None:
-        at = hit.start()
-        flagged.add(rfind(b"\n", 0, at) + 1)
-        end = find(b"\n", at, stop)
-        if end == -1:
-            break
-        hit = search(data, end + 1, stop)
-    return flagged
+    """The canonical-line match of one line checked on its own, or None: the line must be parsed whole."""
+    return _CANONICAL_ESCAPED.fullmatch(data, start, end) if careful_ok(data, start, end) else None
 
 
 # One part of a verified index, built in a worker process: the canonical rows as columns (ids, lines, ratings,
 # createdAt, splits, starts, ends, split offsets), and the lines left to the parent as (line, start, end).
-# Buffer: the file's bytes, or (in a worker) a read-only memory map of the file.
-Buffer = bytes | mmap.mmap
 _Part = tuple[
     list[int],
     list[int],
