@@ -21,7 +21,7 @@ from ..store.canonical import plain_messages
 from ..store.index import ExampleIndex, gc_paused
 from ..store.records import Example
 from .checks import check_conversation, check_plain
-from .rules import FEW_EXAMPLES, SPECS, Problem, Problems, ProviderSpec
+from .rules import FEW_EXAMPLES, SPECS, Problem, Problems, ProblemSummary, ProviderSpec
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -117,7 +117,7 @@ class SplitFile:
 
 
 @dataclass
-class Build:
+class Build(ProblemSummary):
     provider: str
     model: str
     weight: str
@@ -130,18 +130,6 @@ class Build:
     excluded: int = 0  # examples with a split that are below the threshold now (kept out of the files)
     unsplit: list[int] = field(default_factory=list)  # eligible examples that have no split yet
     estimate: tok.TrainingEstimate | None = None
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -17,13 +17,13 @@ from ..errors import UsageError
 from ..store.canonical import PROVIDER_LINE, PROVIDER_LINE_ESCAPED, careful_ok, flagged_lines, plain_messages
 from .build import SplitFile, check_context, check_split_files, count_tokens
 from .checks import check_conversation, check_plain, check_text_line, line_format
-from .rules import SPECS, Problem, Problems, ProviderSpec
+from .rules import SPECS, Problem, Problems, ProblemSummary, ProviderSpec
 
 BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
-class FileReport:
+class FileReport(ProblemSummary):
     provider: str
     paths: list[Path]
     counts: dict[str, int]
@@ -31,18 +31,6 @@ class FileReport:
     encoding: tok.EncodingChoice | None = None
     stats: dict[str, tok.TokenStats] = field(default_factory=dict)
     max_tokens: int | None = None
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def as_dict(self) -> dict[str, Any]:
         return {

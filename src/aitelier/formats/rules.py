@@ -214,6 +214,24 @@ class Problem:
         }
 
 
+class ProblemSummary:
+    """`errors`, `warnings` and `ok` for a report that holds a `problems` list (Build and FileReport)."""
+
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
 class Problems:
     """Collects problems for one provider, giving each the severity its rule has there."""
 
