@@ -1,0 +1,79 @@
+"""Helpers every test module can import (``from helpers import record, line``).
+
+One copy of each builder: an example record and its examples.jsonl line as the npm tool writes it, a
+conversation, and writing a project's examples file. ``tests`` is on ``sys.path`` through pytest's
+``pythonpath`` setting, so this package imports under ``--import-mode=importlib`` too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SYSTEM = "You are helpful."
+CREATED = "2026-01-01T00:00:00.000Z"
+
+
+def conversation(
+    i: int | str, *, system: str | None = SYSTEM, turns: int = 1, answer: str = ""
+) -> list[dict[str, Any]]:
+    """A conversation distinct per ``i``: an optional system message, then ``turns`` user/assistant pairs."""
+    msgs: list[dict[str, Any]] = []
+    if system is not None:
+        msgs.append({"role": "system", "content": system})
+    for t in range(turns):
+        msgs.append({"role": "user", "content": f"question {i}.{t}"})
+        msgs.append({"role": "assistant", "content": answer or f"answer {i}.{t}"})
+    return msgs
+
+
+def record(
+    ident: Any,
+    *,
+    rating: Any = None,
+    split: str | None = None,
+    messages: Any = None,
+    original_output: bool = True,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One example record with the npm tool's keys in its order (``split`` only when given)."""
+    rec: dict[str, Any] = {
+        "id": ident,
+        "messages": messages if messages is not None else conversation(ident),
+        "rating": rating,
+    }
+    if original_output:
+        rec["originalOutput"] = None
+    rec["createdAt"] = CREATED
+    rec["version"] = 1
+    if split is not None:
+        rec["split"] = split
+    rec.update(extra)
+    return rec
+
+
+def dumps(rec: Any) -> bytes:
+    """Compact JSON as the npm tool writes a line (no newline)."""
+    return json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def line(ident: Any, **kw: Any) -> bytes:
+    """One examples.jsonl line (no newline): ``record(ident, **kw)`` as compact JSON."""
+    return dumps(record(ident, **kw))
+
+
+def write_lines(path: Path | str, lines: list[bytes], *, tail: bytes = b"\n") -> bytes:
+    """Replace a JSONL file with these lines (newline-joined, then ``tail``); returns the bytes written."""
+    data = b"\n".join(lines) + tail if lines else b""
+    Path(path).write_bytes(data)
+    return data
+
+
+def write_records(path: Path | str, records: list[dict[str, Any]]) -> bytes:
+    """Replace a JSONL file with these records, one compact JSON object per line."""
+    return write_lines(path, [dumps(r) for r in records])
+
+
+def read_jsonl(path: Path | str) -> list[Any]:
+    return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines()]
