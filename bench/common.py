@@ -13,21 +13,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / ".data"
-MAKE_EXAMPLES = Path(
-    os.environ.get("AITELIER_MAKE_EXAMPLES", REPO.parent / "shared" / "tools" / "make-examples")
-)
 N = int(os.environ.get("AITELIER_BENCH_N", "100000"))
 
 
 def examples_file(n: int = N, seed: int = 7) -> Path:
-    """The seeded synthetic examples from shared/tools/make-examples (generated once, then cached)."""
+    """The seeded synthetic examples (bench/make_examples.py), generated once into bench/.data, then reused."""
+    from make_examples import write
+
     DATA.mkdir(parents=True, exist_ok=True)
     out = DATA / f"examples-{n}-{seed}.jsonl"
     if not out.exists():
         tmp = out.with_suffix(".tmp")
-        subprocess.run(
-            [sys.executable, str(MAKE_EXAMPLES), str(n), str(tmp), "--seed", str(seed)], check=True
-        )
+        write(n, str(tmp), seed=seed)
         tmp.rename(out)
     return out
 
