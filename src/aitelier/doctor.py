@@ -23,7 +23,6 @@ from .fsutil import atomic_write_bytes
 from .project import CONFIG_NAME, Project
 from .store.jsonl import BOM, is_blocking, iter_json_lines
 from .store.records import dumps
-from .store.store import CACHE
 
 LEFTOVER_TEMP = "leftover temp file from an interrupted write (the real file is intact)"
 
@@ -71,15 +70,11 @@ def _problem_dict(p: DataProblem) -> dict[str, Any]:
 
 # -- finding --------------------------------------------------------------------------------------------------
 def _temp_files(project: Project) -> list[Path]:
-    """Temp files of writes that never finished: examples.jsonl and the config (written under the project lock)
-    and the id cache (derived data, rewritten whenever needed)."""
-    data, root = project.data_dir, project.root
-    found = [
-        *data.glob(".examples.jsonl.*.tmp"),
-        *root.glob(f".{CONFIG_NAME}.*.tmp"),
-        *data.glob(f"{CACHE}.*.tmp"),
-    ]
-    return sorted(found)
+    """Temp files of writes that never finished (the real file is intact): every ``.*.tmp`` in ``data/`` (the
+    atomic writes of examples.jsonl, train.jsonl, val.jsonl, backups and caches; all made under the project
+    lock, which :func:`repair` holds) and the config's beside ``.aitelier.json``."""
+    found = [*project.data_dir.glob(".*.tmp"), *project.root.glob(f".{CONFIG_NAME}.*.tmp")]
+    return sorted(p for p in found if p.is_file() and not p.is_symlink())
 
 
 def diagnose(project: Project) -> Report:

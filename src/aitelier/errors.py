@@ -65,6 +65,16 @@ class LockTimeout(AitelierError):
     pass
 
 
+class SymlinkRefused(AitelierError):
+    """A file aitelier owns (lock, journal, temp file) is a symbolic link: following it could write elsewhere."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(
+            f"{path} is a symbolic link; aitelier does not follow links for the files it owns",
+            hint="remove the link; aitelier makes a plain file in its place when it needs one",
+        )
+
+
 class DataProblem:
     """One problem found in a data file, addressed by path and line (1-based) or example id."""
 

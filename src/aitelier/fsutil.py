@@ -2,20 +2,42 @@
 
 Every file aitelier writes goes through here, so a crash (even SIGKILL or power loss after fsync) leaves either
 the old or the new content, never a torn file.
+
+Symbolic links: :func:`atomic_write_bytes` writes through a link (the temp file goes next to the link's
+target and is renamed over the target, so a linked ``data/examples.jsonl`` keeps feeding its real file);
+:func:`durable_append` refuses one unless asked to follow it (``O_NOFOLLOW``: the journal and other files ait
+owns must never send bytes to a file elsewhere). Temp files are created with ``O_EXCL`` and so never follow a
+link either. New files get the mode the umask gives (0644 under umask 022), like any other tool's files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import SymlinkRefused
+
 
 def now_iso() -> str:
     """UTC time like JavaScript's toISOString(), which the npm tool writes: 2026-01-01T00:00:00.000Z."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_file_mode() -> int:
+    """The mode a new file gets from the process's umask (0o666 masked), as open(2) would give it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def refuse_symlink(path: Path) -> None:
+    """Raise SymlinkRefused if ``path`` is a symbolic link (a dangling one too)."""
+    if os.path.islink(path):
+        raise SymlinkRefused(path)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -35,16 +57,20 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, mode: int |
     """Write ``data`` to ``path`` through a temp file in the same directory, fsync, then rename over it.
 
     ``data`` may be an iterable of chunks (a generator streaming a large file works); if it raises, the temp
-    file is removed and ``path`` is left as it was.
+    file is removed and ``path`` is left as it was. If ``path`` is a symbolic link, its target is replaced
+    (the temp file is made beside the target), and the link stays. The file keeps its mode; a new one gets
+    the umask's.
     """
     path = Path(path)
+    if os.path.islink(path):
+        path = Path(os.path.realpath(path))
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     if mode is None:
         try:
             mode = os.stat(path).st_mode & 0o777
         except FileNotFoundError:
-            mode = 0o644
+            mode = new_file_mode()
     import tempfile  # here, not at the top: its imports cost every command's start-up ~5 ms
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -56,7 +82,7 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, mode: int |
                 f.writelines(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, mode)  # mkstemp makes it 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -69,15 +95,26 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def durable_append(path: Path, data: bytes) -> None:
+def durable_append(path: Path, data: bytes, *, follow_symlinks: bool = False) -> None:
     """Append ``data`` with a single write(2) and fsync.
 
     One write() to a regular file is not torn by a signal, so SIGKILL leaves the file with all of it or none.
-    A short write (disk full) is rolled back so no partial line is left behind.
+    A short write (disk full) is rolled back so no partial line is left behind. A symbolic link at ``path`` is
+    refused (SymlinkRefused) unless ``follow_symlinks`` (for ``examples.jsonl``, written through like
+    :func:`atomic_write_bytes` does).
     """
     path = Path(path)
-    existed = path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    existed = os.path.lexists(path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+        refuse_symlink(path)  # where O_NOFOLLOW does not exist, and for a clear message
+    try:
+        fd = os.open(path, flags, 0o666)  # the umask applies
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # it became a link after the check
+            raise SymlinkRefused(path) from e
+        raise
     try:
         start = os.fstat(fd).st_size
         try:

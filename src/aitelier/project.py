@@ -155,13 +155,10 @@ class Project:
             (data / "examples.jsonl").touch()
             project._write_config(cfg)
         gi = root / ".gitignore"
-        lines = [
-            "# aitelier: secrets and lock files stay out of git",
+        lines = [  # data/.gitignore (written with the lock) covers the files ait keeps in data/
+            "# aitelier: secrets and temp files stay out of git",
             ".env",
-            "data/.lock",
-            "data/*.bak",
-            "data/*.bak-*",
-            "data/.cache.json",
+            f"/.{CONFIG_NAME}.*.tmp",
         ]
         existing = gi.read_text(encoding="utf-8").splitlines() if gi.exists() else []
         missing = [ln for ln in lines if ln not in existing]

@@ -75,10 +75,13 @@ def test_fix_repairs_only_safe_problems_and_keeps_a_backup(ait, project: Project
     assert f"backup: {backup}" in r.stdout
     assert r.stdout.count("fixed: ") == 5
     assert f"{project.examples_path}:2: invalid JSON" in r.stdout  # renumbered after the blank line went
-    assert "1 problem: 1 to fix by hand: edit the file at the line named" in r.stdout
+    assert "fixed 5, 1 problem left: 1 to fix by hand: edit the file at the line named" in r.stdout
     # running it again changes nothing more and makes no new backup
     again = ait("doctor", "--fix", cwd=project.root)
-    assert again.exit_code == 3 and "nothing needed fixing" in again.stdout and len(backups(project)) == 1
+    assert again.exit_code == 3 and len(backups(project)) == 1
+    assert "nothing needed fixing" not in again.stdout
+    assert "nothing here is safe to fix automatically" in again.stdout
+    assert "fixed 0, 1 problem left: 1 to fix by hand" in again.stdout
 
 
 def test_fix_everything_fixable_exits_zero(ait, filled: Project) -> None:
@@ -87,7 +90,7 @@ def test_fix_everything_fixable_exits_zero(ait, filled: Project) -> None:
     r = ait("doctor", "--fix", cwd=filled.root)
     assert r.exit_code == 0, r.output
     assert filled.examples_path.read_bytes() == b"\n".join(lines) + b"\n"
-    assert "ok: no problems found" in r.stdout
+    assert "ok: no problems left" in r.stdout
     assert [ex.id for ex in filled.store.read()] == list(range(1, 11))
 
 

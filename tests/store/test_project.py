@@ -53,7 +53,7 @@ def test_create_writes_an_npm_compatible_config(tmp_path: Path) -> None:
     assert p.config_path.read_text() == json.dumps(cfg, indent=2) + "\n"
     assert p.examples_path.read_bytes() == b""
     gitignore = (p.root / ".gitignore").read_text().splitlines()
-    assert {".env", "data/.lock", "data/*.bak-*", "data/.cache.json"} <= set(gitignore)
+    assert {".env", "/..aitelier.json.*.tmp"} <= set(gitignore)
     assert (p.name, p.provider, p.threshold, p.system_prompt, p.runs) == ("bot", "openai", 9, "Be brief.", [])
 
 

@@ -150,7 +150,7 @@ def _render_report(report: Any, env: Env, fixing: bool) -> None:
         for b in report.backups:
             out(f"backup: {b}")
         if not report.fixed:
-            out("nothing needed fixing")
+            out("nothing needed fixing" if report.ok else "nothing here is safe to fix automatically")
     out(f"checked: {', '.join(report.checked) or 'no data files yet'}")
     pending = f", {report.pending_changes} pending change(s) in the journal" if report.pending_changes else ""
     out(f"valid examples: {report.examples}{pending}")
@@ -160,7 +160,7 @@ def _render_report(report: Any, env: Env, fixing: bool) -> None:
         out(f"warning: {w}")
     if report.ok:
         out(
-            "ok: no problems found"
+            ("ok: no problems left" if report.fixed else "ok: no problems found")
             + (f" ({_plural(len(report.warnings), 'warning')})" if report.warnings else "")
         )
         return
@@ -171,7 +171,10 @@ def _render_report(report: Any, env: Env, fixing: bool) -> None:
         parts.append(f"{fixable} fixable with `ait doctor --fix` (it keeps a backup)")
     if left:
         parts.append(f"{left} to fix by hand: edit the file at the line named (nothing else is touched)")
-    summary = f"{_plural(len(report.problems), 'problem')}: " + "; ".join(parts)
+    head = _plural(len(report.problems), "problem")
+    if fixing:  # say what --fix did and what it left, never "nothing needed fixing" above problems
+        head = f"fixed {len(report.fixed)}, {head} left"
+    summary = f"{head}: " + "; ".join(parts)
     if any(p.path.endswith(("train.jsonl", "val.jsonl")) for p in report.problems):
         summary += "; train.jsonl and val.jsonl are written by `ait format`: run it again to regenerate them"
     out(summary)

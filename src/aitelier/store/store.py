@@ -73,7 +73,7 @@ class Store:
 
     # -- locking --------------------------------------------------------------------------------------------
     @contextmanager
-    def locked(self, timeout: float = 30.0) -> Iterator[None]:
+    def locked(self, timeout: float | None = None) -> Iterator[None]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with project_lock(self.lock_path, timeout):
             yield
@@ -482,7 +482,7 @@ class Store:
                         f.seek(-1, os.SEEK_END)
                         if f.read(1) != b"\n":
                             payload = b"\n" + payload
-                durable_append(self.path, payload)
+                durable_append(self.path, payload, follow_symlinks=True)  # write through a linked file
                 self._remember_max_id(self._current_key(), max(file_max, ids[-1]))
             return AppendResult(ids, dups)
 
