@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ProjectExists, ProjectNotFound
+from .errors import ConfigError, ProjectExists, ProjectNotFound, UsageError
 from .fsutil import atomic_write_text
 from .store import Store
 from .store.lock import project_lock
@@ -29,6 +29,43 @@ DEFAULT_MODELS = {
 DEFAULT_THRESHOLD = 8
 PROJECT_ENV = "AITELIER_PROJECT"
 SECRET_MARKERS = ("apikey", "secret", "password")  # in a key, ignoring case, "_" and "-"
+
+
+# what `ait config get/set` reads and changes (plus the aliases it accepts)
+SETTINGS = ("provider", "model", "systemPrompt", "qualityThreshold")
+_ALIASES = {
+    "threshold": "qualityThreshold",
+    "quality-threshold": "qualityThreshold",
+    "system-prompt": "systemPrompt",
+    "system_prompt": "systemPrompt",
+}
+
+
+def setting_key(name: str) -> str:
+    """The config key for a setting name or alias; UsageError naming the settings for anything else."""
+    key = _ALIASES.get(name, name)
+    if key not in SETTINGS:
+        raise UsageError(f"unknown setting {name!r} (settings: {', '.join(SETTINGS)})")
+    return key
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """The value ``text`` gives setting ``key``, checked (None: an empty systemPrompt, which removes it)."""
+    if key == "qualityThreshold":
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = 0
+        if not 1 <= value <= 10:
+            raise UsageError(f"qualityThreshold must be an integer 1-10, got {text!r}")
+        return value
+    if key == "provider" and text not in PROVIDERS:
+        raise UsageError(f"provider must be one of {', '.join(PROVIDERS)}, got {text!r}")
+    if key == "model" and not text.strip():
+        raise UsageError("model must not be empty")
+    if key == "systemPrompt":
+        return text.strip() or None
+    return text.strip()
 
 
 def looks_secret(key: str) -> bool:
@@ -211,6 +248,31 @@ class Project:
     @property
     def runs(self) -> list[dict[str, Any]]:
         return list(self.config.get("runs") or [])
+
+    def secret_keys(self) -> list[str]:
+        """Config keys that look like credentials (they belong in the environment or .env, not a file git may
+        track)."""
+        return [key for key in self.config if looks_secret(key)]
+
+    def set_setting(self, name: str, text: str) -> tuple[Any, Any]:
+        """Set one of :data:`SETTINGS` from its text (checked first), atomically under the lock.
+
+        Returns (old value, new value); None is unset. Nothing is written when the value is already set.
+        """
+        key = setting_key(name)
+        value = parse_setting(key, text)
+        with project_lock(self.store.lock_path):
+            cfg = self._fresh_config()
+            old = cfg.get(key)
+            if old != value:
+                if value is None:
+                    del cfg[key]
+                else:
+                    cfg[key] = value
+                validate_config(cfg, self.config_path)
+                self._write_config(cfg)
+            self.config = cfg
+        return old, value
 
     # -- writing the config -----------------------------------------------------------------------------------
     def _fresh_config(self) -> dict[str, Any]:

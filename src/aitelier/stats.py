@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from . import freshness
 from .errors import DataError, DataProblem
 from .project import Project
 from .store.jsonl import is_blocking
@@ -105,22 +106,40 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
         stats.update(c.result())
     # not errors (no data is in doubt), but worth a line on stderr: `ait doctor --fix` repairs them
     stats["notices"] = [str(p) for p in problems]
-    stats["formatted"] = formatted_state(project)
+    fresh = freshness.check(project)
+    stats["formatted"] = fresh.state
+    stats["stale_reasons"] = fresh.reasons
+    stats["last_run"] = last_run(project)
     stats["advice"] = advice(stats)
     stats["next"] = next((a["command"] for a in stats["advice"] if a["level"] == "todo"), None)
     return stats
 
 
-def formatted_state(project: Project) -> str:
-    """ "missing", "stale" (examples changed since `ait format`) or "current"."""
-    train = project.train_path
-    if not train.exists():
-        return "missing"
-    newest = max(
-        (p.stat().st_mtime for p in (project.examples_path, project.store.journal_path) if p.exists()),
-        default=0.0,
-    )
-    return "current" if train.stat().st_mtime >= newest else "stale"
+FINISHED = ("succeeded", "completed")  # "completed": the npm tool's word
+ACTIVE = ("pending", "queued", "running")
+
+
+def last_run(project: Project) -> dict[str, Any] | None:
+    """The latest fine-tuning run: id, status, fine-tuned model, and whether it trained on the train/val files
+    there are now (same sizes; assumed when the record does not say, as the npm tool's records do not)."""
+    runs = [r for r in project.runs if isinstance(r, dict)]
+    if not runs:
+        return None
+    run = runs[-1]
+    files = run.get("files") if isinstance(run.get("files"), dict) else None
+    same = True
+    if files:
+        for name, path in (("train", project.train_path), ("val", project.val_path)):
+            size = path.stat().st_size if path.exists() else None
+            rec = files.get(name)
+            if (rec.get("bytes") if isinstance(rec, dict) else None) != size:
+                same = False
+    return {
+        "id": run.get("id"),
+        "status": run.get("status"),
+        "model": run.get("fineTunedModel") or run.get("modelId"),
+        "sameFiles": same,
+    }
 
 
 def _item(level: str, message: str, command: str | None = None) -> dict[str, Any]:
@@ -179,9 +198,29 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     if not out or all(a["level"] != "todo" for a in out):
+        run = stats.get("last_run") or {}
+        trained = run.get("sameFiles") and run.get("status") in FINISHED
         if split_done and stats["formatted"] != "current":
-            what = "write" if stats["formatted"] == "missing" else "rewrite (the examples changed)"
+            reasons = "; ".join(stats.get("stale_reasons") or []) or "the examples changed"
+            what = "write" if stats["formatted"] == "missing" else f"rewrite ({reasons})"
             out.append(_item("todo", f"{what} data/train.jsonl and data/val.jsonl", "ait format"))
+        elif split_done and trained:
+            model = run.get("model") or "the fine-tuned model"
+            out.append(
+                _item(
+                    "todo",
+                    f"the fine-tune on these files finished (run {run['id']}): evaluate {model} on your "
+                    "validation examples (data/val.jsonl) before training again",
+                )
+            )
+        elif split_done and run.get("sameFiles") and run.get("status") in ACTIVE:
+            out.append(
+                _item(
+                    "todo",
+                    f"a fine-tune on these files is {run['status']} (run {run['id']})",
+                    "ait status --watch",
+                )
+            )
         elif split_done:
             out.append(_item("todo", "the training files are up to date: start a fine-tune", "ait train"))
     return out

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import runs
+from . import freshness, runs
 from .errors import AitelierError, DataProblem, JobFailed, NotFound, UsageError, ValidationFailed
 from .fsutil import now_iso
 from .project import Project
@@ -104,19 +104,18 @@ def _rel(project: Project, path: Path) -> str:
         return str(path)
 
 
-def _examples_mtime(project: Project) -> float:
-    """When the examples last changed: examples.jsonl or its journal of pending rating patches."""
-    times = [p.stat().st_mtime for p in (project.examples_path, project.store.journal_path) if p.exists()]
-    return max(times, default=0.0)
-
-
 def preflight(project: Project, provider: str, model: str, *, epochs: int | None = None) -> Preflight:
     """Refuse (with advice) when the formatted files are missing, empty, stale or break the provider's rules."""
     train_path, val_path = project.train_path, project.val_path
     fix = "run `ait format` to write it from your rated examples"
     if not train_path.exists():
         raise NotFound(f"{_rel(project, train_path)} does not exist", hint=fix)
-    examples_changed = _examples_mtime(project)
+    fresh = freshness.check(project, provider)
+    if fresh.state == "stale":
+        raise ValidationFailed(
+            f"data/train.jsonl and data/val.jsonl are stale ({'; '.join(fresh.reasons)})",
+            hint="run `ait format` so the upload holds your latest examples, ratings and settings",
+        )
     files: list[DataFile] = []
     for role, path in (("train", train_path), ("val", val_path)):
         if not path.exists():
@@ -127,11 +126,6 @@ def preflight(project: Project, provider: str, model: str, *, epochs: int | None
             if role == "val":
                 continue  # no validation set: the job runs without one
             raise ValidationFailed(f"{rel} is empty", hint=fix)
-        if path.stat().st_mtime < examples_changed:
-            raise ValidationFailed(
-                f"{rel} is older than your examples (they changed after the last `ait format`)",
-                hint="run `ait format` so the upload holds your latest ratings and edits",
-            )
         files.append(DataFile(role, path, rel, sha, count, size))
     train = files[0]
     val = files[1] if len(files) > 1 else None

@@ -32,7 +32,7 @@ def test_train_file_older_than_the_examples_is_refused(ait, train_project, toget
     later = train_project.train_path.stat().st_mtime + 50
     os.utime(train_project.examples_path, (later, later))
     r = ait("train", "--yes", cwd=train_project.root)
-    assert r.exit_code == 3 and "older than your examples" in r.stderr and "ait format" in r.stderr
+    assert r.exit_code == 3 and "stale (the examples changed since `ait format`)" in r.stderr
     assert together_env.requests == []
 
 
@@ -42,7 +42,7 @@ def test_pending_ratings_in_the_journal_make_the_files_stale(ait, train_project,
     later = train_project.train_path.stat().st_mtime + 50
     os.utime(journal, (later, later))
     r = ait("train", "--yes", cwd=train_project.root)
-    assert r.exit_code == 3 and "older than your examples" in r.stderr
+    assert r.exit_code == 3 and "stale (the examples changed since `ait format`)" in r.stderr
 
 
 def test_broken_provider_rules_are_listed_by_line(ait, train_project, together_env):

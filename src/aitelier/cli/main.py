@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("train_cmds", "train", "Upload the formatted files and start a fine-tune."),
     "status": ("train_cmds", "status", "Show fine-tuning runs; --watch follows one."),
     "cancel": ("train_cmds", "cancel", "Cancel a running fine-tune."),
+    "config": ("config_cmd", "config", "Read or change settings: threshold, model, prompt, provider."),
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import freshness
 from .. import tokens as tok
 from ..errors import ConfigError, UsageError, ValidationFailed
 from ..fsutil import atomic_write_bytes
@@ -130,6 +131,7 @@ class Build(ProblemSummary):
     excluded: int = 0  # examples with a split that are below the threshold now (kept out of the files)
     unsplit: list[int] = field(default_factory=list)  # eligible examples that have no split yet
     estimate: tok.TrainingEstimate | None = None
+    source: dict[str, Any] = field(default_factory=dict)  # what was read (freshness.snapshot), for write()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -336,6 +338,7 @@ def build(
         raise UsageError(f"--weight must be one of {', '.join(WEIGHT_POLICIES)}, got {weight!r}")
     if weight == "last" and not spec.carries_weight:
         raise UsageError(f"the {provider} format has no per-message weights, so --weight last cannot apply")
+    inputs = freshness.snapshot(project)  # before reading: a change made while we read makes the files stale
     config = project.config
     limit = resolve_max_tokens(spec, config, max_tokens)
     model = project.model if provider == project.provider else tok_default_model(provider, project.model)
@@ -386,6 +389,7 @@ def build(
         excluded=excluded,
         unsplit=unsplit,
         estimate=estimate,
+        source=inputs,
     )
 
 
@@ -546,6 +550,7 @@ def write(project: Project, result: Build) -> WriteResult:
     removed: list[Path] = []
     # under the project lock so two concurrent runs cannot leave train from one and val from the other
     with project.store.locked():
+        freshness.begin(project)  # a kill from here on leaves the files marked stale
         for f in (result.train, result.val):
             if f.count:
                 atomic_write_bytes(f.path, _joined(f.encoded))
@@ -553,6 +558,7 @@ def write(project: Project, result: Build) -> WriteResult:
             elif f.path.exists():
                 os.unlink(f.path)
                 removed.append(f.path)
+        freshness.record(project, result.source, provider=result.provider, weight=result.weight)
     return WriteResult(written, removed)
 
 

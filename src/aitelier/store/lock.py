@@ -31,6 +31,7 @@ DATA_GITIGNORE = """\
 # written by aitelier: files it keeps here besides the examples (lock, caches, journal, backups, temp files)
 .lock
 .cache.json
+.format.json
 .journal.jsonl
 *.bak
 *.bak-*

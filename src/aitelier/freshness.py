@@ -1,0 +1,143 @@
+"""Whether data/train.jsonl and data/val.jsonl still match what `ait format` would write now.
+
+`ait format` records what it read in ``data/.format.json`` beside the files it wrote: the provider and model
+it formatted for, the quality threshold and token limit it applied, the state (size, modification time, inode)
+of ``examples.jsonl`` and of the journal when it started reading, and the state of each file it wrote. The
+files are stale when any of that differs now: an example, rating or split changed (examples.jsonl or the journal
+changed), ``qualityThreshold``, ``model`` or ``maxTokens`` changed in the config, the files were written by
+something else, or a format was killed half way (the record is marked pending before the first file is
+replaced). Without a record (files written by the npm tool, or before this version) the files are stale when
+they are older than the examples, as before. The system prompt is not an input of `ait format`: each example
+carries its own system message, so changing it affects only examples added later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from .project import Project
+
+STAMP = ".format.json"
+INPUT_KEYS = ("qualityThreshold", "model", "maxTokens")
+
+
+@dataclass
+class Freshness:
+    state: str  # "missing" (no train.jsonl), "stale" or "current"
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def current(self) -> bool:
+        return self.state == "current"
+
+
+def _signature(path: Path) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _journal_signature(project: Project) -> list[int] | None:
+    sig = _signature(project.store.journal_path)
+    return None if sig is None or sig[0] == 0 else sig
+
+
+def _inputs(project: Project) -> dict[str, Any]:
+    cfg = project.config
+    return {
+        "qualityThreshold": project.threshold,
+        "model": project.model,
+        "maxTokens": cfg.get("maxTokens"),
+    }
+
+
+def snapshot(project: Project) -> dict[str, Any]:
+    """What `ait format` is about to read: take it before reading the examples."""
+    return {
+        "config": _inputs(project),
+        "examples": _signature(project.examples_path),
+        "journal": _journal_signature(project),
+    }
+
+
+def stamp_path(project: Project) -> Path:
+    return project.data_dir / STAMP
+
+
+def begin(project: Project) -> None:
+    """Mark the record pending before the files are replaced (hold the project lock)."""
+    atomic_write_text(stamp_path(project), json.dumps({"pending": True}) + "\n")
+
+
+def record(project: Project, source: dict[str, Any], *, provider: str, weight: str) -> None:
+    """Record the inputs of a format whose files were just written (hold the project lock)."""
+    stamp = {
+        **source,
+        "provider": provider,
+        "weight": weight,
+        "files": {
+            "train": _signature(project.train_path),
+            "val": _signature(project.val_path),
+        },
+    }
+    atomic_write_text(stamp_path(project), json.dumps(stamp) + "\n")
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def check(project: Project, provider: str | None = None) -> Freshness:
+    """Whether the formatted files are current for ``provider`` (default: the project's)."""
+    if not project.train_path.exists():
+        return Freshness("missing")
+    provider = provider or project.provider
+    try:
+        stamp = json.loads(stamp_path(project).read_bytes())
+        if not isinstance(stamp, dict):
+            stamp = None
+    except (OSError, ValueError):
+        stamp = None
+    if stamp is None:
+        return _by_time(project)
+    if stamp.get("pending"):
+        return Freshness("stale", ["the last `ait format` did not finish"])
+    reasons: list[str] = []
+    files = stamp.get("files") or {}
+    for name, path in (("train", project.train_path), ("val", project.val_path)):
+        if _signature(path) != files.get(name):
+            reasons.append(f"data/{name}.jsonl changed after `ait format` wrote it")
+    if stamp.get("provider") != provider:
+        reasons.append(f"the files are formatted for {stamp.get('provider')}, not {provider}")
+    recorded = stamp.get("config") or {}
+    for key, now in _inputs(project).items():
+        if recorded.get(key) != now:
+            reasons.append(f"`{key}` changed from {_show(recorded.get(key))} to {_show(now)}")
+    if stamp.get("examples") != _signature(project.examples_path):
+        reasons.append("the examples changed since `ait format`")
+    elif stamp.get("journal") != _journal_signature(project):
+        reasons.append("ratings or edits were saved since `ait format`")
+    return Freshness("stale" if reasons else "current", reasons)
+
+
+def _by_time(project: Project) -> Freshness:
+    """No record of the last format: stale when the examples are newer than train.jsonl."""
+    newest = max(
+        (p.stat().st_mtime for p in (project.examples_path, project.store.journal_path) if p.exists()),
+        default=0.0,
+    )
+    if project.train_path.stat().st_mtime >= newest:
+        return Freshness("current")
+    return Freshness("stale", ["the examples changed since `ait format`"])
+
+
+__all__ = ["Freshness", "begin", "check", "record", "snapshot"]
