@@ -49,26 +49,38 @@ class Result:
 
 @pytest.fixture
 def ait(monkeypatch):
-    """Run `ait ARGS` in-process (the real main(), error boundary included) and capture what it wrote."""
+    """Run `ait ARGS` in-process through the real main() and error boundary, in a fake Env.
+
+    Nothing in ``sys`` is patched: the command reads ``input`` and writes to string buffers handed in through
+    :class:`aitelier.cli.env.Env`. ``tty=True`` makes the fake streams terminals, so prompts and questions are
+    answered from ``input``; ``size`` is then the terminal's (columns, lines). ``cwd`` is the working directory
+    (relative paths in arguments are read from there).
+    """
+    from aitelier.cli.env import Env
     from aitelier.cli.main import main
 
-    def run(*args: str, input: str | None = None, cwd: Path | None = None) -> Result:
+    def run(
+        *args: str,
+        input: str | None = None,
+        cwd: Path | None = None,
+        tty: bool = False,
+        size: tuple[int, int] = (100, 40),
+        environ: dict[str, str] | None = None,
+    ) -> Result:
         if cwd is not None:
             monkeypatch.chdir(cwd)
         out, err = io.StringIO(), io.StringIO()
-        monkeypatch.setattr(sys, "stdin", io.StringIO(input or ""))
-        monkeypatch.setattr(sys, "stdout", out)
-        monkeypatch.setattr(sys, "stderr", err)
-        code = 0
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        finally:
-            monkeypatch.setattr(sys, "stdin", sys.__stdin__)
-            monkeypatch.setattr(sys, "stdout", sys.__stdout__)
-            monkeypatch.setattr(sys, "stderr", sys.__stderr__)
-        return Result(code, out.getvalue(), err.getvalue())
+        env = Env(
+            stdin=io.StringIO(input or ""),
+            stdout=out,
+            stderr=err,
+            stdin_isatty=tty,
+            stdout_isatty=tty,
+            terminal_size=size if tty else None,
+            environ={**os.environ, **(environ or {})},
+        )
+        status = main(list(args), env)
+        return Result(int(status), out.getvalue(), err.getvalue())
 
     return run
 

@@ -1,4 +1,4 @@
-from aitelier.cli.main import main
+from aitelier.cli.main import run
 
 if __name__ == "__main__":
-    main()
+    run()

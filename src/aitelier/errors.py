@@ -10,13 +10,31 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
+    """Every status `ait` exits with. The README's table and the `--help` epilog list each one (tests check)."""
+
     OK = 0
-    ERROR = 1  # anything else that went wrong
+    ERROR = 1  # anything else that went wrong, including "no" at a question
     USAGE = 2  # bad flags or arguments, or a prompt that needs a terminal or a flag
-    VALIDATION = 3  # malformed data files or provider rules broken
+    VALIDATION = 3  # malformed data files, an invalid config, provider rules broken, doctor found problems
     PROVIDER = 4  # the provider API refused or failed (after retries)
     JOB_FAILED = 5  # a watched fine-tuning job failed or was cancelled
-    INTERRUPTED = 130  # Ctrl-C
+    HANGUP = 129  # 128 + SIGHUP: the terminal was closed (`ait rate` saves everything first)
+    INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+    TERMINATED = 143  # 128 + SIGTERM: asked to stop (`ait rate` saves everything first)
+
+
+# What each status means, in a few words (`ait --help` lists them; the README's table says more).
+EXIT_MEANINGS = {
+    ExitStatus.OK: "ok",
+    ExitStatus.ERROR: "error",
+    ExitStatus.USAGE: "usage",
+    ExitStatus.VALIDATION: "validation problems",
+    ExitStatus.PROVIDER: "provider error",
+    ExitStatus.JOB_FAILED: "fine-tune failed or cancelled",
+    ExitStatus.HANGUP: "terminal closed (SIGHUP)",
+    ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitStatus.TERMINATED: "terminated (SIGTERM)",
+}
 
 
 class AitelierError(Exception):
@@ -39,6 +57,31 @@ class UsageError(AitelierError):
 
 class NeedsTerminal(UsageError):
     """An interactive prompt was needed but there is no terminal; the message names the flag to pass."""
+
+
+class Declined(AitelierError):
+    """The person answered "no" to a question; nothing was done. Shown as the message alone, not as an error."""
+
+
+class ProblemsFound(AitelierError):
+    """A command finished and reported problems it found (already printed); the status says so to scripts."""
+
+    def __init__(self, message: str, *, status: ExitStatus = ExitStatus.VALIDATION) -> None:
+        super().__init__(message)
+        self.exit_status = status
+
+
+class Interrupted(AitelierError):
+    """Stopped by a signal after saving what was done: SIGINT (Ctrl-C), SIGHUP (terminal closed) or SIGTERM."""
+
+    # by number: SIGHUP 1, SIGINT 2 and SIGTERM 15 are the same on every platform Python runs on
+    _BY_SIGNAL = {1: ("the terminal was closed", ExitStatus.HANGUP), 15: ("SIGTERM", ExitStatus.TERMINATED)}
+
+    def __init__(self, signum: int = 2) -> None:
+        why, status = self._BY_SIGNAL.get(signum, ("Ctrl-C", ExitStatus.INTERRUPTED))
+        super().__init__(f"interrupted ({why})")
+        self.signum = signum
+        self.exit_status = status
 
 
 class ProjectNotFound(AitelierError):
@@ -138,3 +181,22 @@ class MissingDependency(AitelierError):
 
 class JobFailed(AitelierError):
     exit_status = ExitStatus.JOB_FAILED
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line for a failed file operation: which file, why, and what to do about it."""
+    import errno
+
+    hints = {
+        errno.ENOSPC: "the disk is full; free some space and run the command again",
+        errno.EDQUOT: "the disk quota is used up; free some space and run the command again",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "check the permissions of the file and its directory",
+        errno.EPERM: "check the permissions of the file and its directory",
+        errno.EISDIR: "a directory is where a file should be",
+        errno.ENOTDIR: "a file is where a directory should be",
+    }
+    where = f"{e.filename}: " if e.filename else ""
+    why = e.strerror or str(e)
+    hint = hints.get(e.errno or 0)
+    return f"{where}{why}" + (f" ({hint})" if hint else "")

@@ -1,4 +1,4 @@
-"""Helpers shared by command modules: opening the project, prompts that respect --yes and TTYs."""
+"""Helpers shared by command modules: the Env a command runs in, and opening its project."""
 
 from __future__ import annotations
 
@@ -14,23 +14,12 @@ def get_env(ctx: click.Context | None = None) -> Env:
     ctx = ctx or click.get_current_context()
     obj = ctx.find_object(Env)
     if obj is None:  # called outside `cli` (e.g. a command invoked directly in a test)
-        obj = Env()
-        obj.project_dir = None  # type: ignore[attr-defined]
-        ctx.obj = obj
+        obj = ctx.obj = Env()
     return obj
 
 
 def open_project(ctx: click.Context | None = None) -> Project:
-    env = get_env(ctx)
-    return Project.find(getattr(env, "project_dir", None))
-
-
-def confirm(env: Env, question: str, *, yes: bool, flag: str = "--yes", default: bool = False) -> bool:
-    """Ask a yes/no question on a terminal; `yes` answers it; without a terminal, name the flag."""
-    if yes:
-        return True
-    env.require_terminal(f"confirming ({question})", flag)
-    return bool(click.confirm(question, default=default))
+    return Project.find(get_env(ctx).project_dir)
 
 
 def echo_json(env: Env, obj: Any) -> None:

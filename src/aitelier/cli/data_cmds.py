@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import AitelierError, UsageError, ValidationFailed
+from ..errors import AitelierError, Declined, UsageError, ValidationFailed
 from .common import echo_json, get_env, open_project
+from .env import NoTerminal
 
 if TYPE_CHECKING:
     from ..formats import Problem
@@ -122,6 +123,11 @@ def _fail(errors: int) -> ValidationFailed:
 
 
 # -- ait split ---------------------------------------------------------------------------------------------------
+_ASKS_RESHUFFLE = NoTerminal(
+    "ait split --reshuffle asks before moving examples between train and val", "--yes", "reshuffle"
+)
+
+
 @click.command("split")
 @click.option(
     "--ratio", type=float, default=None, help="Train fraction, 0-1 (default 0.8, or the recorded one)."
@@ -143,14 +149,14 @@ def split(ratio: float | None, seed: int | None, reshuffle: bool, yes: bool, as_
     if ratio is not None:
         splitting.check_ratio(ratio)
     if reshuffle and not yes:
-        env.require_terminal("confirming --reshuffle", "--yes")
+        env.require_terminal(_ASKS_RESHUFFLE)
         plan, _, _ = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
         question = (
             f"Reshuffle moves {plan.val_to_train} validation example(s) to train and {plan.train_to_val} "
             "training example(s) to val; evals on the old val set stop being comparable. Continue?"
         )
-        if not click.confirm(question, default=False, err=True):
-            raise AitelierError("reshuffle cancelled; nothing changed")
+        if not env.confirm(question, _ASKS_RESHUFFLE):
+            raise Declined("Reshuffle cancelled; nothing changed.")
     result = splitting.split_project(project, ratio=ratio, seed=seed, reshuffle=reshuffle)
     s = result.summary
     plan = result.plan

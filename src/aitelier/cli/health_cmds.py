@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from ..errors import ExitStatus
+from ..errors import ProblemsFound
 from .common import echo_json, get_env, open_project
 from .env import Env
 
@@ -208,5 +207,4 @@ def doctor(fix: bool, as_json: bool) -> None:
     else:
         _render_report(report, env, fix)
     if not report.ok:
-        # not click's Exit: with standalone_mode off, click returns its code instead of exiting
-        sys.exit(ExitStatus.VALIDATION)
+        raise ProblemsFound(f"{len(report.problems)} problem(s) found")

@@ -6,15 +6,29 @@ Commands are registered by name with their one-line help, and their modules are 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
-from typing import Any
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
 from .. import __version__
-from ..errors import AitelierError, ExitStatus
+from ..errors import (
+    EXIT_MEANINGS,
+    AitelierError,
+    Declined,
+    ExitStatus,
+    Interrupted,
+    ProblemsFound,
+    describe_os_error,
+)
+from .env import Env
+
+SHOWN_PROBLEMS = 50  # a DataError lists this many problems, then "... and N more"
 
 # name -> (module under aitelier.cli, function, one-line help). The order is the order `ait --help` shows.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -38,7 +52,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+class ReaderGone(Exception):
+    """Whoever read our output went away (`ait list | head -1`). Raised instead of BrokenPipeError, which click
+    would turn into exit status 1."""
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as e:
+            raise ReaderGone() from e
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -58,8 +83,9 @@ class LazyGroup(click.Group):
 
 
 EPILOG = (
-    "Exit status: 0 ok, 1 error, 2 usage, 3 validation problems, 4 provider error, "
-    "5 fine-tune failed or cancelled, 130 interrupted. Docs: README.md"
+    "Exit status: "
+    + ", ".join(f"{int(status)} {meaning}" for status, meaning in EXIT_MEANINGS.items())
+    + ". Docs: README.md"
 )
 
 
@@ -70,66 +96,96 @@ EPILOG = (
     "--project",
     "project_dir",
     type=click.Path(file_okay=False),
-    envvar="AITELIER_PROJECT",
-    help="Project directory (default: the current directory or the nearest parent with .aitelier.json).",
+    help="Project directory (default: $AITELIER_PROJECT, else the current directory or the nearest parent "
+    "with .aitelier.json).",
 )
 @click.option(
-    "--traceback", is_flag=True, help="Show the full Python traceback on errors (or AITELIER_TRACEBACK=1)."
+    "--traceback",
+    is_flag=True,
+    help="Show the full Python traceback of an error (or AITELIER_TRACEBACK=1); the exit status stays the same.",
 )
 @click.pass_context
 def cli(ctx: click.Context, project_dir: str | None, traceback: bool) -> None:
     """aitelier: collect, rate, split, format, train and evaluate a LoRA fine-tune for one narrow task."""
-    from .env import Env
-
-    env = Env()
-    ctx.obj = env
-    env.project_dir = project_dir  # type: ignore[attr-defined]
+    env = ctx.find_object(Env)
+    if env is None:  # `cli` invoked directly rather than through main()
+        env = ctx.obj = Env()
+    if project_dir:
+        env.project_dir = project_dir
     if traceback:
-        os.environ["AITELIER_TRACEBACK"] = "1"
+        env.traceback = True
 
 
-def _traceback_wanted(argv: list[str]) -> bool:
-    return "--traceback" in argv or os.environ.get("AITELIER_TRACEBACK", "") not in ("", "0")
+def run() -> NoReturn:
+    """The console scripts and `python -m aitelier`: the one place where the process exits."""
+    sys.exit(main())
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI and map every outcome to an exit status. Returns only in tests (via SystemExit)."""
+def main(argv: Sequence[str] | None = None, env: Env | None = None) -> ExitStatus:
+    """Run `ait ARGV` in ``env`` (the real terminal by default) and return its exit status; never exits.
+
+    This is the one error boundary: every outcome, from success to an unexpected exception, becomes an
+    :class:`ExitStatus` here, with at most one line on stderr (plus the traceback when asked for).
+    """
+    env = Env() if env is None else env
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        # with standalone_mode=False click returns (rather than raises) the code a command passed to ctx.exit()
-        rv = cli.main(args=args, prog_name="ait", standalone_mode=False)
-        if isinstance(rv, int) and rv != 0:
-            sys.exit(rv)
+        # click writes help, --version and its usage errors to sys.stdout/sys.stderr: point those at env
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            # with standalone_mode=False click returns (rather than raises) the code given to ctx.exit()
+            rv = cli.main(args=args, prog_name="ait", standalone_mode=False, obj=env)
+        return _status(rv if isinstance(rv, int) else 0)
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        return _status(e.exit_code)
     except click.ClickException as e:
-        e.show()
-        sys.exit(ExitStatus.USAGE if isinstance(e, click.UsageError) else ExitStatus.ERROR)
-    except (KeyboardInterrupt, click.Abort):
-        if _traceback_wanted(args):
-            raise
-        sys.stderr.write("\nait: interrupted\n")
-        sys.exit(ExitStatus.INTERRUPTED)
-    except AitelierError as e:
-        if _traceback_wanted(args):
-            raise
-        sys.stderr.write(f"ait: error: {e}\n")
+        with contextlib.suppress(OSError):
+            e.show(file=env.stderr)
+        return ExitStatus.USAGE if isinstance(e, click.UsageError) else ExitStatus.ERROR
+    except (BrokenPipeError, ReaderGone):
+        # the reader went away (`ait list | head`): not an error. Later writes (and Python's final flush of
+        # stdout) go to /dev/null instead of failing again.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, env.stdout.fileno())
+        return ExitStatus.OK
+    except BaseException as e:  # noqa: B036 - the boundary: every outcome becomes a status
+        status, message = _outcome(e)
+        with contextlib.suppress(OSError):  # stderr may be gone too (a closed terminal)
+            if env.traceback and not isinstance(e, SystemExit):
+                traceback.print_exception(type(e), e, e.__traceback__, file=env.stderr)
+            if message:
+                env.stderr.write(message)
+                env.stderr.flush()
+        return status
+
+
+def _outcome(e: BaseException) -> tuple[ExitStatus, str]:
+    """The exit status and the stderr text for an exception that reached the boundary."""
+    if isinstance(e, (KeyboardInterrupt, click.Abort)):  # click turns Ctrl-C inside a command into Abort
+        return ExitStatus.INTERRUPTED, "\nait: interrupted\n"
+    if isinstance(e, SystemExit):  # a library called sys.exit(); keep its status
+        return _status(e.code if isinstance(e.code, int) else (0 if e.code is None else 1)), ""
+    if isinstance(e, Declined):  # the answer to the person's "no": no "ait: error" in front
+        return e.exit_status, f"{e}\n"
+    if isinstance(e, (ProblemsFound, Interrupted)):  # an outcome already reported, not a failure
+        return e.exit_status, f"ait: {e}\n"
+    if isinstance(e, AitelierError):
+        lines = [f"ait: error: {e}"]
         problems = getattr(e, "problems", None) or []
-        for p in problems[1:50]:
-            sys.stderr.write(f"  {p}\n")
-        if len(problems) > 50:
-            sys.stderr.write(f"  ... and {len(problems) - 50} more\n")
-        sys.exit(e.exit_status)
-    except BrokenPipeError:
-        # the reader went away (e.g. `ait list | head`); not an error worth a trace
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(ExitStatus.OK)
-    except Exception as e:  # the boundary: anything unexpected becomes one line unless asked for the trace
-        if _traceback_wanted(args):
-            raise
-        sys.stderr.write(
-            f"ait: internal error: {type(e).__name__}: {e} (rerun with --traceback for details)\n"
-        )
-        sys.exit(ExitStatus.ERROR)
-    sys.exit(ExitStatus.OK)
+        lines += [f"  {p}" for p in problems[1:SHOWN_PROBLEMS]]
+        if len(problems) > SHOWN_PROBLEMS:
+            lines.append(f"  ... and {len(problems) - SHOWN_PROBLEMS} more")
+        return e.exit_status, "\n".join(lines) + "\n"
+    if isinstance(e, OSError):  # the disk, not the code: full, read-only, a directory where a file should be
+        return ExitStatus.ERROR, f"ait: error: {describe_os_error(e)}\n"
+    return (
+        ExitStatus.ERROR,
+        f"ait: internal error: {type(e).__name__}: {e} (rerun with --traceback for details)\n",
+    )
+
+
+def _status(code: int) -> ExitStatus:
+    try:
+        return ExitStatus(code)
+    except ValueError:
+        return ExitStatus.ERROR

@@ -16,12 +16,20 @@ import click
 from ..bundled import NAMES as EXAMPLE_NAMES
 from ..errors import NeedsTerminal, ProjectExists, UsageError, ValidationFailed
 from ..project import CONFIG_NAME, DEFAULT_MODELS, DEFAULT_THRESHOLD, PROVIDERS
-from .common import confirm, echo_json, get_env, open_project
+from .common import echo_json, get_env, open_project
+from .env import Env, NoTerminal
 
 if TYPE_CHECKING:
     from ..project import Project
     from ..store import Example
-    from .env import Env
+
+# What each command asks a person, and the flags that do without a terminal.
+_INIT = NoTerminal("ait init asks for the project's settings", "--name NAME --yes", "take the defaults")
+_ADD = NoTerminal(
+    "ait add asks for the example's text", "--input FILE --output FILE (or --messages FILE)", "add one"
+)
+_EDIT = NoTerminal("ait edit opens $EDITOR", "--from FILE", "edit")
+_RM = NoTerminal("ait rm asks before removing", "--yes", "remove")
 
 
 # -- small helpers ------------------------------------------------------------------------------------------------
@@ -137,14 +145,17 @@ def init(
                 "--provider, --model and --system-prompt set them",
             )
         if name is None:
-            name = click.prompt("Project name", default=root.name)
+            name = env.prompt("Project name", _INIT, default=root.name)
         if provider is None:
-            provider = click.prompt("Provider", type=click.Choice(PROVIDERS), default="together")
+            provider = env.prompt("Provider", _INIT, choices=PROVIDERS, default="together")
         if model is None:
-            model = click.prompt("Base model", default=DEFAULT_MODELS[provider or "together"])
+            model = env.prompt("Base model", _INIT, default=DEFAULT_MODELS[provider or "together"])
         if system_prompt is None:
-            system_prompt = click.prompt(
-                "System prompt (put first in every example; Enter for none)", default="", show_default=False
+            system_prompt = env.prompt(
+                "System prompt (put first in every example; Enter for none)",
+                _INIT,
+                default="",
+                show_default=False,
             )
     provider = provider or "together"
 
@@ -258,13 +269,11 @@ def add(
         messages = from_turns([(user, assistant)], system_for(project.system_prompt, system))
         check_conversation(messages, f"{input_file} + {output_file}")
     else:
-        env.require_terminal(
-            "adding an example interactively", "--input FILE --output FILE, or --messages FILE"
-        )
+        env.require_terminal(_ADD)
         sys_prompt = system_for(project.system_prompt, system)
         messages = from_turns(_ask_turns(env, project, sys_prompt), sys_prompt)
         if rating is None:
-            rating = _ask_rating()
+            rating = _ask_rating(env)
 
     added = add_example(project, messages, rating=rating)
     env.out(f"Added example {added.id}" + (f" (rated {rating})" if rating is not None else ""))
@@ -282,14 +291,12 @@ def _ask_turns(env: Env, project: Project, system: str | None) -> list[tuple[str
     if system:
         env.out(f"System prompt: {_one_line(system, 90)}")
     use_editor = (
-        click.prompt(
-            "Paste the text here (p) or write it in your editor (e)?",
-            type=click.Choice(["p", "e"]),
-            default="p",
+        env.prompt(
+            "Paste the text here (p) or write it in your editor (e)?", _ADD, choices=["p", "e"], default="p"
         )
         == "e"
     )
-    if use_editor and not has_editor():
+    if use_editor and not has_editor(env.environ):
         env.warn("no editor is set ($VISUAL or $EDITOR); paste the text here instead")
         use_editor = False
     turns: list[tuple[str, str]] = []
@@ -301,7 +308,7 @@ def _ask_turns(env: Env, project: Project, system: str | None) -> list[tuple[str
             user = _read_paste(env, f"User input{label}")
             assistant = _read_paste(env, f"Ideal assistant reply{label}")
             turns.append((user, assistant))
-        if not click.confirm("Add another turn?", default=False):
+        if not env.confirm("Add another turn?", _ADD):
             return turns
 
 
@@ -354,24 +361,23 @@ def _editor_turn(env: Env, label: str) -> tuple[str, str]:
     text = f"{USER_MARK}\n\n{ASSISTANT_MARK}\n\n"
     while True:
         env.out(f"Opening your editor{label}; save and close it to continue.")
-        text = edit_text(text, suffix=".md", prefix="ait-add-")
+        text = edit_text(text, suffix=".md", prefix="ait-add-", environ=env.environ)
         try:
             return parse_editor_turn(text)
         except ValidationFailed as e:
             env.err(f"ait: {e}")
-            if not click.confirm("Open the editor again?", default=True):
+            if not env.confirm("Open the editor again?", _ADD, default=True):
                 raise UsageError("nothing was added") from e
 
 
-def _ask_rating() -> int | None:
+def _ask_rating(env: Env) -> int | None:
     while True:
-        answer = click.prompt("Rating 1-10 (Enter to leave it unrated)", default="", show_default=False)
-        answer = answer.strip()
+        answer = env.prompt("Rating 1-10 (Enter to leave it unrated)", _ADD, default="", show_default=False)
         if not answer:
             return None
         if answer.isdigit() and 1 <= int(answer) <= 10:
             return int(answer)
-        click.echo("Type a whole number from 1 to 10, or press Enter.")
+        env.out("Type a whole number from 1 to 10, or press Enter.")
 
 
 # -- import -------------------------------------------------------------------------------------------------------
@@ -668,18 +674,18 @@ def edit(ident: int, from_file: str | None) -> None:
     if from_file:
         edited = apply_edit(original, _read_text(env, from_file, "the edited record"))
     else:
-        env.require_terminal("editing in $EDITOR", "--from FILE")
+        env.require_terminal(_EDIT)
         from ..editor import edit_text
 
         text = edit_document(original)
         while True:
-            text = edit_text(text, suffix=".json", prefix=f"ait-example-{ident}-")
+            text = edit_text(text, suffix=".json", prefix=f"ait-example-{ident}-", environ=env.environ)
             try:
                 edited = apply_edit(original, text)
                 break
             except ValidationFailed as e:
                 env.err(f"ait: {e}")
-                if not click.confirm("Open the editor again?", default=True):
+                if not env.confirm("Open the editor again?", _EDIT, default=True):
                     _keep_edit(ident, text, e)
     if edited is None:
         env.out(f"No changes; example {ident} is as it was.")
@@ -721,7 +727,7 @@ def rm(ident: int, yes: bool) -> None:
         ex = project.store.get(ident)
         rating = "unrated" if ex.rating is None else f"rated {ex.rating}"
         question = f"Remove example {ident} ({rating}: {_one_line(ex.last_user, 50)!r})?"
-        if not confirm(env, question, yes=yes):
+        if not env.confirm(question, _RM):
             env.out("Nothing removed.")
             return
     remove_example(project, ident)

@@ -1,48 +1,25 @@
-"""``ait rate``: the terminal front end over :class:`aitelier.rating.RatingSession`.
+"""``ait rate``: flags, the no-terminal ways (--set, --rewrite), and starting the screen in :mod:`aitelier.ui`.
 
-This module reads keys, draws and asks; every decision about the queue, undo and what is written lives in
-:mod:`aitelier.rating`. Each key that changes an example is saved (one fsynced journal append) before the screen
-is drawn again. Signals: Ctrl-C, a closed terminal (SIGHUP) and SIGTERM end the session cleanly: the journal is
-folded into examples.jsonl and the summary printed. A signal that arrives while a key is being handled waits until
-the key's change is saved, so the summary never misses a saved rating.
+The queue, undo and what is written live in :mod:`aitelier.rating`; the drawing and the keys in
+:mod:`aitelier.ui.rate_screen`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import ExitStatus, UsageError, ValidationFailed
+from ..errors import Interrupted, UsageError, ValidationFailed
 from .common import echo_json, get_env, open_project
+from .env import NoTerminal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from types import FrameType
-
-    from ..rating import RatingSession, Summary
-    from ..ui.keys import KeyReader
+    from ..rating import RatingSession
     from .env import Env
 
 ORDERS = ("id", "random", "oldest")  # aitelier.rating.ORDERS, repeated so `--help` does not import it
-KEYS_LINE = "1-9 0 rate (0 = 10)   r rewrite   s skip   u undo   ? keys   q quit"
-HELP = """\
-Keys (no Enter needed):
-
-  1 ... 9   rate the output 1 to 9
-  0         rate it 10
-  r         rewrite the assistant output in $VISUAL / $EDITOR (or here if
-            neither is set), then rate the new text; the text before the
-            first rewrite is kept in originalOutput
-  s         skip: leave this example as it is (it comes back next session)
-  u         undo the last action (also one on an earlier example)
-  ?         this help
-  q         quit (Ctrl-C too); the summary follows
-
-Every key is saved the moment you press it."""
 
 
 @click.command()
@@ -137,8 +114,15 @@ def rate(
         return
     if as_json:
         raise UsageError("--json goes with --set or --rewrite")
-    env.require_terminal("rating interactively", "--set ID=SCORE [--set ...] or --rewrite ID --output FILE")
+    env.require_terminal(
+        NoTerminal(
+            "ait rate reads single key presses",
+            "--set ID=SCORE [--set ...] or --rewrite ID --output FILE",
+            "rate",
+        )
+    )
     from ..rating import RatingSession
+    from ..ui.rate_screen import RateScreen
 
     project = open_project()
     session = RatingSession.open(
@@ -150,10 +134,9 @@ def rate(
         if min_rating is None:
             env.out("`ait rate --min 8` re-reviews those rated below 8; `ait rate --id N` rates one example.")
         return
-    code = _Screen(env, session).run()
-    if code:
-        # not ctx.exit(): with standalone_mode=False click returns that status and main() would drop it
-        raise SystemExit(code)
+    stopped_by = RateScreen(env, session).run()
+    if stopped_by is not None:
+        raise Interrupted(stopped_by)
 
 
 _NONINT = "ait rate --set ID=SCORE [--set ...] or ait rate --rewrite ID --output FILE [--rating N]"
@@ -197,6 +180,7 @@ def _non_interactive(
 ) -> None:
     from ..curation import clean_text
     from ..rating import RatingSession
+    from ..ui.rate_screen import close_session
 
     if rewrite_id is not None and not output_file:
         raise UsageError("--rewrite ID needs --output FILE (the new text; '-' reads standard input)")
@@ -236,7 +220,7 @@ def _non_interactive(
         for _ident, score in pairs:
             _rate(env, session, score, changes, as_json)
     finally:
-        _close(env, session)
+        close_session(env, session)
     if as_json:
         echo_json(env, {"changes": changes, "summary": session.summary().as_dict()})
 
@@ -248,328 +232,3 @@ def _rate(env: Env, session: RatingSession, score: int, changes: list[dict[str, 
     if not as_json:
         was = "unrated" if before is None else before
         env.out(f"Example {step.id}: rated {score} (was {was}).")
-
-
-def _close(env: Env, session: RatingSession) -> None:
-    """Fold the journal into examples.jsonl; on failure say why the ratings are still safe."""
-    from ..errors import AitelierError
-
-    try:
-        session.close()
-    except (AitelierError, OSError) as e:  # a problem in the file, the lock, or the disk (full?)
-        with contextlib.suppress(OSError):  # the terminal may be gone too (SIGHUP)
-            env.warn(
-                f"could not fold the ratings into {session.store.path.name}: {e}. Every rating is saved in "
-                f"{session.store.journal_path} and every command applies it; run `ait doctor`"
-            )
-
-
-# -- the terminal session -----------------------------------------------------------------------------------------
-class _Stop(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-class _Cancel(Exception):
-    """Ctrl-C while typing a rewrite in the inline editor: drop the rewrite, not the session."""
-
-
-# What a signal does depends on what the screen is doing: waiting for a key (stop now), saving (stop once the
-# change is saved), or running the editor (Ctrl-C belongs to the editor; a hang-up still stops after it).
-_WAITING, _BUSY, _EDITOR, _TYPING = "waiting", "busy", "editor", "typing"
-_HANGUP = getattr(signal, "SIGHUP", signal.SIGTERM)  # Windows has no SIGHUP
-_STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-
-
-class _Screen:
-    def __init__(self, env: Env, session: RatingSession) -> None:
-        self.env = env
-        self.session = session
-        self.mode = _BUSY
-        self.pending: int | None = None
-        self.message = ""
-
-    # -- signals --------------------------------------------------------------------------------------------
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.mode == _WAITING:
-            raise _Stop(signum)
-        if signum == signal.SIGINT:
-            if self.mode == _EDITOR:
-                return  # the editor got it too; it decides what Ctrl-C means
-            if self.mode == _TYPING:
-                raise _Cancel()
-        if self.mode == _TYPING:
-            raise _Stop(signum)
-        if self.pending is None:
-            self.pending = signum
-
-    def _check_pending(self) -> None:
-        if self.pending is not None:
-            raise _Stop(self.pending)
-
-    # -- main loop ------------------------------------------------------------------------------------------
-    def run(self) -> int:
-        from ..ui.keys import KeyReader
-
-        previous = {s: signal.signal(s, self._on_signal) for s in _STOP_SIGNALS}
-        code = 0
-        try:
-            with KeyReader(self.env.stdin) as keys:
-                try:
-                    self._loop(keys)
-                except _Stop as e:
-                    code = ExitStatus.INTERRUPTED if e.signum == signal.SIGINT else 128 + e.signum
-        finally:
-            self.mode = _BUSY  # a second Ctrl-C must not cut the folding of the journal short
-            try:
-                self._finish()
-            finally:
-                for s, handler in previous.items():
-                    signal.signal(s, handler)
-        return int(code)
-
-    def _loop(self, keys: KeyReader) -> None:
-        from ..rating import parse_score
-        from ..ui.keys import CTRL_C, CTRL_D, EOF
-
-        s = self.session
-        first = True
-        while True:
-            if s.done:
-                self._draw_done()
-                key = self._key(keys)
-                if key == "u" and s.can_undo:
-                    self._undo()
-                    continue
-                return
-            self._draw()
-            if first:
-                s.warm_up()  # while the person reads the first example
-                first = False
-            key = self._key(keys)
-            self.message = ""
-            if key == EOF:  # Ctrl-D arrives as a key in cbreak mode: an end of input is a closed terminal
-                raise _Stop(_HANGUP)
-            if key in ("q", "Q", CTRL_D):
-                return
-            if key == CTRL_C:  # only when the terminal does not turn it into SIGINT
-                raise _Stop(signal.SIGINT)
-            score = parse_score(key)
-            if score is not None:
-                step = s.rate(score)
-                self.message = f"Saved: example {step.id} rated {score}."
-            elif key in ("s", "S"):
-                step = s.skip()
-                self.message = f"Skipped example {step.id}."
-            elif key in ("u", "U"):
-                self._undo()
-            elif key in ("r", "R"):
-                self._rewrite(keys)
-            elif key == "?":
-                self._draw_help()
-                self._key(keys)
-            elif key.startswith("\x1b") or key in ("enter", "esc"):
-                pass
-            else:
-                self.message = f"The key {key!r} does nothing here; ? shows the keys."
-            self._check_pending()
-
-    def _key(self, keys: KeyReader) -> str:
-        self._check_pending()
-        self.mode = _WAITING
-        try:
-            return keys.read()
-        finally:
-            self.mode = _BUSY
-
-    def _undo(self) -> None:
-        step = self.session.undo()
-        if step is None:
-            self.message = "Nothing to undo."
-        else:
-            what = {"rate": f"rating {step.score}", "skip": "skip", "rewrite": "rewrite"}[step.kind]
-            self.message = f"Undone: the {what} of example {step.id}."
-
-    # -- rewrite --------------------------------------------------------------------------------------------
-    def _rewrite(self, keys: KeyReader) -> None:
-        from ..curation import clean_text
-        from ..editor import EditorFailed, edit_text, has_editor
-        from ..rating import assistant_turn_text
-
-        ex = self.session.current
-        count = len(ex.assistant_indexes())
-        if count == 0:
-            self.message = "This example has no assistant message to rewrite."
-            return
-        turn = count
-        if count > 1:
-            chosen = self._choose_turn(keys, count)
-            if chosen is None:
-                self.message = "Rewrite cancelled."
-                return
-            turn = chosen
-        original = assistant_turn_text(ex, turn)
-        try:
-            with keys.cooked():
-                if has_editor():
-                    self.mode = _EDITOR
-                    text = edit_text(original, suffix=".md", prefix=f"ait-rewrite-{ex.id}-")
-                else:
-                    text = self._type_text(original)
-        except EditorFailed as e:
-            self.message = f"Rewrite not saved: {e}."
-            return
-        except _Cancel:
-            self.message = "Rewrite cancelled; nothing was saved."
-            return
-        finally:
-            self.mode = _BUSY
-        text = clean_text(text)
-        if not text:
-            self.message = "The new text is empty; nothing was saved."
-            return
-        if text == clean_text(original):
-            self.message = "The text is unchanged; nothing was saved."
-            return
-        step = self.session.rewrite(text, turn)
-        if step is not None and step.after is not None:
-            self.message = f"Saved the rewrite (version {step.after.version})."
-
-    def _choose_turn(self, keys: KeyReader, count: int) -> int | None:
-        from ..ui.keys import ENTER
-
-        if count > 9:
-            self._say(f"Rewrite which assistant turn? Type 1-{count}, then Enter (empty: the last).")
-            with keys.cooked():
-                self.mode = _TYPING
-                try:
-                    line = self.env.stdin.readline().strip()
-                except _Cancel:
-                    return None
-                finally:
-                    self.mode = _BUSY
-            if not line:
-                return count
-            return int(line) if line.isdigit() and 1 <= int(line) <= count else None
-        self._say(f"Rewrite which assistant turn? 1-{count} (Enter: the last, any other key cancels)")
-        key = self._key(keys)
-        if key == ENTER:
-            return count
-        return int(key) if key.isdigit() and 1 <= int(key) <= count else None
-
-    def _type_text(self, original: str) -> str:
-        """The inline editor, for when no $VISUAL / $EDITOR is set: lines up to one holding only '.'."""
-        self._say("")
-        self._say("No $EDITOR is set, so type the new text here (or set EDITOR, e.g. `export EDITOR=nano`).")
-        self._say("The current text, for reference:")
-        self._say("")
-        self._say(original)
-        self._say("")
-        self._say("New text: end with a line holding only '.' (Ctrl-D also ends it, Ctrl-C cancels).")
-        self.mode = _TYPING
-        lines: list[str] = []
-        while True:
-            line = self.env.stdin.readline()
-            if line == "" or line.rstrip("\r\n") == ".":
-                break
-            lines.append(line)
-        self.mode = _BUSY
-        return "".join(lines)
-
-    # -- drawing --------------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _terminal(self) -> Iterator[None]:
-        """Writing to a terminal that was closed fails (EIO) before its SIGHUP may arrive: stop the same way."""
-        try:
-            yield
-        except OSError as e:
-            raise _Stop(_HANGUP) from e
-
-    def _say(self, text: str) -> None:
-        with self._terminal():
-            self.env.stdout.write(text + "\n")
-            self.env.stdout.flush()
-
-    def _clear(self) -> None:
-        if self.env.stdout_isatty:
-            with self._terminal():
-                self.env.stdout.write("\x1b[H\x1b[2J")
-
-    def _draw(self) -> None:
-        with self._terminal():
-            self._draw_example()
-
-    def _draw_example(self) -> None:
-        from rich.text import Text
-
-        from ..ui.conversation import conversation
-
-        s = self.session
-        ex = s.current
-        color = self.env.color
-        console = self.env.console
-        self._clear()
-        rated = "unrated" if ex.rating is None else f"rated {ex.rating}"
-        head = Text()
-        head.append(f"{s.position + 1}/{s.total}", style="bold" if color else "")
-        head.append(f"   example {ex.id}   {rated}")
-        if ex.split:
-            head.append(f"   {ex.split} split")
-        if ex.version > 1:
-            head.append(f"   version {ex.version}")
-        console.print(head)
-        pending = s.pending_rewrite
-        console.print(conversation(ex, color=color, highlight_turn=pending.turn if pending else None))
-        console.print()
-        if pending is not None:
-            console.print(
-                Text(
-                    "Rewritten: rate the new text (s leaves it unrated, u undoes the rewrite).",
-                    style="bold yellow" if color else "",
-                )
-            )
-        if self.message:
-            console.print(Text(self.message, style="yellow" if color else ""))
-        console.print(Text(KEYS_LINE, style="dim" if color else ""))
-        self.env.stdout.flush()
-
-    def _draw_help(self) -> None:
-        self._clear()
-        self._say(HELP)
-        self._say("")
-        self._say("Press any key to go back.")
-
-    def _draw_done(self) -> None:
-        self._clear()
-        if self.message:
-            self._say(self.message)
-        self._say(f"That was the last of the {self.session.total} example(s) in this session.")
-        if self.session.can_undo:
-            self._say("Press u to undo the last action, or any other key to finish.")
-        else:
-            self._say("Press any key to finish.")
-
-    # -- the end --------------------------------------------------------------------------------------------
-    def _finish(self) -> None:
-        """Print the summary, then fold the journal (seconds on a big file; every rating is already saved).
-
-        The terminal may be gone (SIGHUP), so writing to it may fail; the folding happens regardless.
-        """
-        with contextlib.suppress(OSError):
-            self.env.out("")
-            for line in summary_lines(self.session.summary()):
-                self.env.out(line)
-        _close(self.env, self.session)
-
-
-def summary_lines(summary: Summary) -> list[str]:
-    average = "no ratings" if summary.average is None else f"average {summary.average:.1f}"
-    lines = [
-        f"Shown {summary.shown}, rated {summary.rated}, rewritten {summary.rewritten}, "
-        f"skipped {summary.skipped}; {average}."
-    ]
-    left = summary.remaining + summary.skipped
-    if left:
-        lines.append(f"{left} example(s) of this queue are left; `ait rate` picks them up next time.")
-    return lines

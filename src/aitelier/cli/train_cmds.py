@@ -6,14 +6,13 @@ and `ait status` on finished runs never imports an SDK.
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import AitelierError, ExitStatus, NotFound, UsageError
-from .common import confirm, echo_json, get_env, open_project
+from ..errors import AitelierError, Declined, ExitStatus, NotFound, ProblemsFound, UsageError
+from .common import echo_json, get_env, open_project
+from .env import NoTerminal
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from .env import Env
 
 DEFAULT_INTERVAL = 10.0
+_ASKS_PRICE = NoTerminal("ait train shows the price and asks before creating the job", "--yes", "create it")
 
 
 # -- ait train -----------------------------------------------------------------------------------------------------
@@ -42,8 +42,10 @@ class CliTrainUI:
             f"{record.get('baseModel')} on the same files with the same settings"
         )
         # --yes answers the price question only: a retried script must not start a duplicate by accident
-        self.env.require_terminal("starting a second identical run", "--force-new")
-        return bool(click.confirm("Start another identical run anyway?", default=False))
+        return self.env.confirm(
+            "Start another identical run anyway?",
+            NoTerminal("ait train asks before starting a second identical run", "--force-new", "start one"),
+        )
 
     def confirm(self, plan: Plan, request: JobRequest, estimate: PriceEstimate | None) -> bool:
         out = self.env.err if self.quiet else self.env.out
@@ -65,7 +67,7 @@ class CliTrainUI:
                 f"{plan.provider.title} says this costs more than your credit limit and balance{limit}: "
                 "the job would likely be cancelled for insufficient funds"
             )
-        return confirm(self.env, "Create the fine-tuning job?", yes=self.yes)
+        return self.env.confirm("Create the fine-tuning job?", _ASKS_PRICE, yes=self.yes)
 
 
 def _price_text(provider: Provider, est: PriceEstimate | None) -> str:
@@ -153,7 +155,7 @@ def train(
     env = get_env()
     project = open_project()
     if not (dry_run or yes):  # the price question comes after the upload: know now that it can be asked
-        env.require_terminal("confirming the price before the job is created", "--yes")
+        env.require_terminal(_ASKS_PRICE)
     name, model = _provider_and_model(project, provider, model)
     prov = registry.connect(name, project.root)  # a missing key fails here, before any work
     try:
@@ -178,9 +180,8 @@ def train(
             return
         ui = CliTrainUI(env, yes=yes, quiet=as_json)
         record = training.start(project, plan, ui, force_new=force_new, poll_interval=_poll_interval(None))
-        if record.get("status") == "declined":  # sys.exit: click's Exit is swallowed outside standalone mode
-            env.err("Not started: nothing was created and nothing will be charged.")
-            sys.exit(ExitStatus.ERROR)
+        if record.get("status") == "declined":
+            raise Declined("Not started: nothing was created and nothing will be charged.")
         if as_json and not watch:
             echo_json(env, record)
         elif not as_json:
@@ -400,7 +401,7 @@ def _status_all(
         for run_id, message in errors.items():
             env.warn(f"{run_id}: not refreshed: {message}")
     if errors:
-        sys.exit(ExitStatus.PROVIDER)
+        raise ProblemsFound(f"{len(errors)} run(s) not refreshed", status=ExitStatus.PROVIDER)
 
 
 def _status_one(
@@ -485,12 +486,7 @@ def _render_run(env: Env, snap: Snapshot, loss: list[Any], *, events: int = 10) 
 
 
 def _width(env: Env) -> int:
-    if env.stdout_isatty:
-        try:
-            return os.get_terminal_size(env.stdout.fileno()).columns
-        except (OSError, ValueError):
-            pass
-    return 80
+    return env.terminal_size[0] if env.stdout_isatty else 80
 
 
 def _watch(
@@ -612,9 +608,8 @@ def cancel(ref: str | None, yes: bool) -> None:
     question = (
         f"Cancel fine-tune {record['jobId']} on {record.get('provider')} (status {record.get('status')})?"
     )
-    if not confirm(env, question, yes=yes):
-        env.err("Not cancelled.")
-        sys.exit(ExitStatus.ERROR)
+    if not env.confirm(question, NoTerminal("ait cancel asks before cancelling", "--yes", "cancel"), yes=yes):
+        raise Declined("Not cancelled.")
     providers = _Providers(project)
     try:
         snap = training.cancel(project, providers.get(str(record["provider"])), record)
