@@ -190,10 +190,10 @@ def describe_os_error(e: OSError) -> str:
     hints = {
         errno.ENOSPC: "the disk is full; free some space and run the command again",
         errno.EDQUOT: "the disk quota is used up; free some space and run the command again",
-        errno.EROFS: "the file system is read-only",
+        errno.EROFS: "nothing can be saved there",
         errno.EACCES: "check the permissions of the file and its directory",
         errno.EPERM: "check the permissions of the file and its directory",
-        errno.EISDIR: "a directory is where a file should be",
+        errno.EISDIR: "it should be a file",
         errno.ENOTDIR: "a file is where a directory should be",
     }
     where = f"{e.filename}: " if e.filename else ""

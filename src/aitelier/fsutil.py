@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import SymlinkRefused
 
@@ -53,6 +54,13 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _raise_naming(e: OSError, path: Path, tmp: str | None = None) -> NoReturn:
+    """Raise ``e`` naming ``path``: write(2) and fsync(2) errors (a full disk) do not say which file failed."""
+    if e.errno is None or e.filename not in (None, tmp):
+        raise e
+    raise OSError(e.errno, e.strerror, str(path)) from e  # OSError(errno, ...) builds the matching subclass
+
+
 def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` through a temp file in the same directory, fsync, then rename over it.
 
@@ -84,9 +92,11 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, mode: int |
             os.fsync(f.fileno())
         os.chmod(tmp, mode)  # mkstemp makes it 0600
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            _raise_naming(e, path, tmp)
         raise
     _fsync_dir(directory)
 
@@ -119,13 +129,17 @@ def durable_append(path: Path, data: bytes, *, follow_symlinks: bool = False) ->
         start = os.fstat(fd).st_size
         try:
             written = os.write(fd, data)
-        except OSError:
-            os.ftruncate(fd, start)
-            raise
+        except OSError as e:
+            with contextlib.suppress(OSError):  # not every file can be truncated (a device); report the write
+                os.ftruncate(fd, start)
+            _raise_naming(e, path)
         if written != len(data):
             os.ftruncate(fd, start)
             raise OSError(f"short write to {path} ({written} of {len(data)} bytes); nothing was appended")
-        os.fsync(fd)
+        try:
+            os.fsync(fd)
+        except OSError as e:
+            _raise_naming(e, path)
     finally:
         os.close(fd)
     if not existed:

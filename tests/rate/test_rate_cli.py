@@ -184,7 +184,7 @@ def test_a_bad_conversation_elsewhere_keeps_the_rating_in_the_journal(ait, make_
     assert r.exit_code == 0, r.output
     assert "Example 1: rated 5" in r.stdout
     assert (
-        "could not fold the ratings into examples.jsonl" in r.stderr
+        "could not fold this session's 1 change(s) into examples.jsonl" in r.stderr
         and "message 2 has role 'tool'" in r.stderr
     )
     journal = Path(project.store.journal_path).read_text()

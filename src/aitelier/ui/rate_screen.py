@@ -39,16 +39,26 @@ Every key is saved the moment you press it."""
 
 
 def close_session(env: Env, session: RatingSession) -> None:
-    """Fold the journal into examples.jsonl; on failure say why the ratings are still safe."""
-    from ..errors import AitelierError
+    """Fold the journal into examples.jsonl; on failure say why what this session saved is still safe.
+
+    Only changes that reached the journal are claimed: when nothing was saved (say the disk refused the very
+    first one, and the command is already failing with that error), there is nothing to report.
+    """
+    from ..errors import AitelierError, describe_os_error
 
     try:
         session.close()
     except (AitelierError, OSError) as e:  # a problem in the file, the lock, or the disk (full?)
+        summary = session.summary()
+        saved = summary.rated + summary.rewritten
+        if not saved:
+            return
+        why = describe_os_error(e) if isinstance(e, OSError) else str(e)
         with contextlib.suppress(OSError):  # the terminal may be gone too (SIGHUP)
             env.warn(
-                f"could not fold the ratings into {session.store.path.name}: {e}. Every rating is saved in "
-                f"{session.store.journal_path} and every command applies it; run `ait doctor`"
+                f"could not fold this session's {saved} change(s) into {session.store.path.name}: {why}. "
+                f"They are saved in {session.store.journal_path} and every command applies them; "
+                "run `ait doctor`"
             )
 
 
