@@ -94,9 +94,13 @@ def check_conversation(messages: list[dict[str, Any]], where: str = "the example
 
 
 def clean_text(text: str) -> str:
-    """Text from a file, paste or editor: CRLF becomes LF, surrounding blank lines and trailing spaces go."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.strip("\n").rstrip()
+    """Text from a file, paste or editor: CRLF becomes LF; blank or whitespace-only lines at either end and
+    trailing whitespace go. The first kept line keeps its indentation (code)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    start = 0
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    return "\n".join(lines[start:]).rstrip()
 
 
 # -- adding ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..project import Project
+from ..project import CONFIG_NAME, Project
 from .env import Env
 
 
@@ -19,7 +19,15 @@ def get_env(ctx: click.Context | None = None) -> Env:
 
 
 def open_project(ctx: click.Context | None = None) -> Project:
-    return Project.find(get_env(ctx).project_dir)
+    """The project, with a warning for each credential-like field in its config (a file git may track)."""
+    env = get_env(ctx)
+    project = Project.find(env.project_dir)
+    for key in project.secret_keys():
+        env.warn(
+            f"{CONFIG_NAME} holds `{key}`, which looks like a credential, in a file git may track: move it to "
+            "the environment or .env (and rotate it if it was ever committed)"
+        )
+    return project
 
 
 def echo_json(env: Env, obj: Any) -> None:

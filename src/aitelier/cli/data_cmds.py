@@ -148,9 +148,15 @@ def split(ratio: float | None, seed: int | None, reshuffle: bool, yes: bool, as_
     project = open_project()
     if ratio is not None:
         splitting.check_ratio(ratio)
+    old_ratio = splitting.project_settings(project, None, None)[0]
+    if reshuffle:
+        plan, _, _ = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
+        first, _, _ = splitting.preview(project, ratio=ratio, seed=seed)
+        if not plan.clear and len(first.assign) == len(plan.assign):  # every eligible example is new
+            env.err("Nothing to reshuffle: no example has a split yet, so this is a first split.")
+            reshuffle = yes = False
     if reshuffle and not yes:
         env.require_terminal(_ASKS_RESHUFFLE)
-        plan, _, _ = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
         question = (
             f"Reshuffle moves {plan.val_to_train} validation example(s) to train and {plan.train_to_val} "
             "training example(s) to val; evals on the old val set stop being comparable. Continue?"
@@ -205,6 +211,13 @@ def split(ratio: float | None, seed: int | None, reshuffle: bool, yes: bool, as_
         )
     if s.train + s.val == 0:
         env.out(f"No example is rated {s.threshold} or higher yet: rate some with `ait rate`.")
+    kept = s.train + s.val - len(plan.assign)
+    if ratio is not None and ratio != old_ratio and not reshuffle and kept > 0:
+        env.out(
+            f"Note: the train ratio {ratio:g} (was {old_ratio:g}) applies to examples assigned from now on; "
+            f"the {kept:,} example(s) that already had a split keep it. `ait split --reshuffle --ratio {ratio:g}` "
+            "assigns them all again (examples may move between train and val)."
+        )
 
 
 # -- ait format --------------------------------------------------------------------------------------------------
@@ -265,6 +278,7 @@ def format_(
     result = formats.build(
         project, provider, weight=weight, max_tokens=max_tokens, epochs=epochs, price_per_1m=price_per_1m
     )
+    _nothing_to_format(result)
     _render_problems(env, result.problems)
     written: list[str] = []
     removed: list[str] = []
@@ -278,6 +292,22 @@ def format_(
         _render_build(env, result, written, removed)
     if not result.ok:
         raise _fail(len(result.errors))
+
+
+def _nothing_to_format(result: Any) -> None:
+    """Neither file would get an example: say what to run instead of listing a table of zeros."""
+    if result.train.count or result.val.count:
+        return
+    t = result.threshold
+    if result.unsplit:
+        raise ValidationFailed(
+            f"no example has a split yet ({len(result.unsplit):,} rated {t}+ wait for one); nothing was written",
+            hint="run `ait split` first",
+        )
+    raise ValidationFailed(
+        f"no example with a split is rated {t} or higher; nothing was written",
+        hint="rate examples with `ait rate` (or lower the threshold: `ait config set qualityThreshold N`)",
+    )
 
 
 def _render_build(env: Env, result: Any, written: list[str], removed: list[str]) -> None:
@@ -332,6 +362,7 @@ def validate(
             raise UsageError("--val and --model go with a FILE argument")
         project = open_project()
         result = formats.build(project, provider, weight=weight, max_tokens=max_tokens)
+        _nothing_to_format(result)
         _render_problems(env, result.problems)
         if as_json:
             echo_json(env, result.as_dict())
@@ -359,7 +390,8 @@ def validate(
         echo_json(env, report.as_dict())
     else:
         sizes = ", ".join(
-            f"{path}: {n:,} line(s)" for path, n in zip(report.paths, report.counts.values(), strict=True)
+            f"{path}: {report.lines[name]:,} line(s), {n:,} example(s)"
+            for path, (name, n) in zip(report.paths, report.counts.items(), strict=True)
         )
         env.out(
             f"{sizes}; checked for {provider}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"

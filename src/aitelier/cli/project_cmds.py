@@ -464,6 +464,13 @@ def import_(file: str, fmt: str | None, skip_invalid: bool, dry_run: bool, as_js
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N examples.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full records as a JSON array.")
+@click.option(
+    "--no-interactive",
+    "no_interactive",
+    is_flag=True,
+    hidden=True,
+    help="Accepted for the npm tool's scripts.",
+)
 def list_(
     rated: bool,
     unrated: bool,
@@ -472,8 +479,9 @@ def list_(
     split: str | None,
     limit: int | None,
     as_json: bool,
+    no_interactive: bool,
 ) -> None:
-    """List examples: id, rating, split, turns, input and output, one per line.
+    """List examples by id: id, rating, split, turns, input and output, one per line.
 
     \b
     Examples:
@@ -499,6 +507,7 @@ def list_(
         if _matches(ex, rated, unrated, min_, max_, split):
             shown.append(ex)
     matched = len(shown)
+    shown.sort(key=_by_id)  # the file is in the order examples were written, which a merge can change
     if limit is not None:
         shown = shown[:limit]
 
@@ -521,6 +530,10 @@ def list_(
         env.console.print(_count_line(len(shown), matched, total), style="dim", highlight=False)
     else:
         _plain_table(env, shown)
+
+
+def _by_id(ex: Any) -> int:
+    return int(ex.id)
 
 
 def _count_line(shown: int, matched: int, total: int) -> str:

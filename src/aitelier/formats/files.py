@@ -26,11 +26,12 @@ BOM = b"\xef\xbb\xbf"
 class FileReport(ProblemSummary):
     provider: str
     paths: list[Path]
-    counts: dict[str, int]
+    counts: dict[str, int]  # examples (usable lines) per file
     problems: list[Problem]
     encoding: tok.EncodingChoice | None = None
     stats: dict[str, tok.TokenStats] = field(default_factory=dict)
     max_tokens: int | None = None
+    lines: dict[str, int] = field(default_factory=dict)  # lines in each file, blank and broken ones included
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +39,7 @@ class FileReport(ProblemSummary):
             "provider": self.provider,
             "files": [str(p) for p in self.paths],
             "counts": dict(self.counts),
+            "lines": dict(self.lines),
             "tokens": None
             if self.encoding is None
             else {
@@ -52,9 +54,9 @@ class FileReport(ProblemSummary):
         }
 
 
-def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tuple[SplitFile, bool]:
-    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; and whether
-    every line was a plain conversation in canonical form.
+def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tuple[SplitFile, bool, int]:
+    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; whether
+    every line was a plain conversation in canonical form; and how many lines the file has.
 
     A line written exactly as `ait format` writes it (``{"messages":[...]}`` with plain ``{"role", "content"}``
     messages, canonical JSON: see :mod:`aitelier.store.canonical`) is taken apart without a JSON parse and
@@ -108,7 +110,7 @@ def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tu
         ids.append(n)
         lines.append({"messages": [{"role": r, "content": c} for r, c in zip(roles, contents, strict=True)]})
         encoded.append(raw)  # already the canonical compact form
-    return f, all_plain
+    return f, all_plain, n
 
 
 class _LineState:
@@ -197,9 +199,10 @@ def validate_file(
     if spec is None:
         raise UsageError(f"unknown provider {provider!r} (known: {', '.join(SPECS)})")
     problems = Problems(provider)
-    train, plain = _read_lines(Path(path), "train", problems, provider)
+    train, plain, lines = _read_lines(Path(path), "train", problems, provider)
+    line_counts = {"train": lines}
     if val_path:
-        val, plain_val = _read_lines(Path(val_path), "val", problems, provider)
+        val, plain_val, line_counts["val"] = _read_lines(Path(val_path), "val", problems, provider)
         plain = plain and plain_val
     else:
         val = SplitFile("val", Path("-"))
@@ -214,6 +217,7 @@ def validate_file(
         [Path(path)] + ([Path(val_path)] if val_path else []),
         {"train": train.count, **({"val": val.count} if val_path else {})},
         problems.items,
+        lines=line_counts,
     )
     if count:
         from ..project import DEFAULT_MODELS
