@@ -308,7 +308,7 @@ def test_cli_validate_a_file_outside_a_project(ait, tmp_path: Path) -> None:
     assert f"{f}:2: unexpected key `id`" in r.stderr and f"{f}:3: invalid JSON" in r.stderr
     f.write_text(json.dumps(good) + "\n")
     r = ait("validate", str(f), "--provider", "together", cwd=tmp_path)
-    assert r.exit_code == 0 and f"{f}: 1 line(s); checked for together: 0 error(s)" in r.stdout
+    assert r.exit_code == 0 and f"{f}: 1 line(s), 1 example(s); checked for together: 0 error(s)" in r.stdout
 
 
 def test_cli_validate_file_with_val_finds_leakage(ait, tmp_path: Path) -> None:
