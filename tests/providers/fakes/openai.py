@@ -238,9 +238,9 @@ class FakeOpenAI(FakeServer):
         if (deny := self._deny(req)) is not None:
             return deny
         body = req.json or {}
-        last = next(
-            (m.get("content", "") for m in reversed(body.get("messages", [])) if m.get("role") == "user"), ""
-        )
+        if body.get("model") in self.unservable:
+            status, error = self.unservable[body["model"]]
+            return Response(status, error)
         return Response(
             200,
             {
@@ -253,7 +253,7 @@ class FakeOpenAI(FakeServer):
                         "index": 0,
                         "message": {
                             "role": "assistant",
-                            "content": f"echo: {last}",
+                            "content": self.chat_text(body),
                             "refusal": None,
                             "annotations": [],
                         },

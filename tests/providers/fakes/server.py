@@ -85,6 +85,12 @@ class Fault:
 Handler = Callable[[Request], Response]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = (
+        128  # a real API takes many connections at once; the default 5 makes clients wait 1 s
+    )
+
+
 class FakeServer:
     """Routes are ``(METHOD, regex)`` -> handler; every request is recorded in :attr:`requests`."""
 
@@ -100,6 +106,10 @@ class FakeServer:
         self.lock = threading.RLock()
         self.httpd: ThreadingHTTPServer | None = None
         self.down_after: tuple[str, re.Pattern[str]] | None = None  # stop listening once this is answered
+        self.latencies: list[tuple[str, re.Pattern[str], float]] = []  # (method, path, seconds) per answer
+        # chat completions: models answered with an error (model -> (status, body)), and what a model says
+        self.unservable: dict[str, tuple[int, Any]] = {}
+        self.chat_answer: Callable[[dict[str, Any]], str] | None = None
         self.url = ""
 
     # -- setup ------------------------------------------------------------------------------------------------
@@ -123,11 +133,17 @@ class FakeServer:
                 Fault(method, re.compile(f"^{pattern}$"), kind, times, process, delay, retry_after, body)
             )
 
+    def latency(self, method: str, pattern: str, seconds: float) -> None:
+        """Answer every ``method pattern`` request after ``seconds`` (requests wait in parallel, like a real API)."""
+        self.latencies.append((method, re.compile(f"^{pattern}$"), seconds))
+
     def start(self) -> FakeServer:
         server = self
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle and delayed ACKs add 40 ms
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
@@ -137,7 +153,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = _Server(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
@@ -147,6 +163,15 @@ class FakeServer:
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
+
+    def chat_text(self, body: dict[str, Any]) -> str:
+        """The assistant's answer to a chat request: ``chat_answer(body)``, else "echo: <last user message>"."""
+        if self.chat_answer is not None:
+            return self.chat_answer(body)
+        last = next(
+            (m.get("content", "") for m in reversed(body.get("messages", [])) if m.get("role") == "user"), ""
+        )
+        return f"echo: {last}"
 
     # -- inspection -------------------------------------------------------------------------------------------
     def go_down_after(self, method: str, pattern: str) -> None:
@@ -198,6 +223,10 @@ class FakeServer:
             )
             if fault is not None:
                 fault.times -= 1
+        for method, rx, seconds in self.latencies:
+            if method == req.method and rx.match(req.path):
+                time.sleep(seconds)  # outside the lock: concurrent requests overlap
+                break
         handler = None
         for method, rx, fn in self.routes:
             m = rx.match(req.path)

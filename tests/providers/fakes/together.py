@@ -380,9 +380,9 @@ class FakeTogether(FakeServer):
         if (deny := self._deny(req)) is not None:
             return deny
         body = req.json or {}
-        last = next(
-            (m.get("content", "") for m in reversed(body.get("messages", [])) if m.get("role") == "user"), ""
-        )
+        if body.get("model") in self.unservable:
+            status, error = self.unservable[body["model"]]
+            return Response(status, error)
         return Response(
             200,
             {
@@ -393,7 +393,7 @@ class FakeTogether(FakeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": f"echo: {last}"},
+                        "message": {"role": "assistant", "content": self.chat_text(body)},
                         "finish_reason": "stop",
                     }
                 ],

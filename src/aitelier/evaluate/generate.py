@@ -1,0 +1,345 @@
+"""Making an eval: the validation examples, the model(s) to run, the calls (concurrent, cached) and the new file.
+
+A model the provider cannot serve stops the run at its first answer with one line saying why and what to do
+(exit 4), and no eval file is written; the answers that did arrive stay in the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import runs as run_records
+from ..errors import ProviderError, UsageError
+from ..project import Project
+from ..providers.base import ChatResult, Provider, ProviderRequestError
+from . import judge as judging
+from .results import COMPARE, SCORE, Eval, create, evals_dir, load_all, slug
+from .runner import Cache, Call, Progress, Settings, run_calls
+from .summary import summarize
+
+CACHE_NAME = ".cache.jsonl"  # in data/evals: derived, safe to delete
+RUBRIC_NAME = "eval-rubric.md"  # in the project root: replaces the judge's default rubric
+COMPATIBLE = "openai-compatible"
+
+
+class UnservableModel(ProviderError):
+    """The provider answered that it cannot run this model (unknown, not deployed, not finished)."""
+
+
+@dataclass(frozen=True)
+class ValItem:
+    id: int
+    input: list[dict[str, Any]]
+    expected: str
+
+
+def val_items(project: Project) -> list[ValItem]:
+    """Every example in the val split: its conversation up to the last assistant turn, and that turn."""
+    out = []
+    for ex in project.store.read():
+        if ex.split != "val":
+            continue
+        msgs = [{"role": m["role"], "content": m["content"]} for m in ex.messages]
+        last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
+        if last is None:
+            continue  # nothing to compare against (the format rules reject such examples too)
+        out.append(ValItem(ex.id, msgs[:last], str(msgs[last]["content"])))
+    if not out:
+        raise UsageError('no validation examples (split "val") to evaluate on', hint="run `ait split` first")
+    return out
+
+
+def fingerprint(items: Sequence[ValItem]) -> str:
+    blob = json.dumps([[v.id, v.input, v.expected] for v in items], sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# -- who answers ---------------------------------------------------------------------------------------------------
+@dataclass
+class Endpoint:
+    provider: Provider
+    name: str  # the registry name, or "openai-compatible" with base_url
+    base_url: str | None
+
+    @property
+    def cache_scope(self) -> str:
+        return f"{self.name}|{self.base_url or ''}"
+
+    def chat(self, settings: Settings) -> Callable[[Call], ChatResult]:
+        def ask(call: Call) -> ChatResult:
+            try:
+                return self.provider.chat(
+                    call.model,
+                    call.messages,
+                    max_tokens=settings.max_tokens,
+                    temperature=settings.temperature,
+                )
+            except ProviderRequestError as e:
+                raise unservable(self, call.model, e) or e from None
+
+        return ask
+
+
+def connect(
+    project: Project, provider: str | None, base_url: str | None, environ: Mapping[str, str] | None = None
+) -> Endpoint:
+    """The project's provider (or ``provider``), or any OpenAI-compatible server at ``base_url``.
+
+    A server at ``base_url`` (vLLM, Ollama, llama.cpp, LM Studio) gets the key in AITELIER_EVAL_API_KEY, or a
+    placeholder: the provider keys in the environment are never sent to an address the user typed.
+    """
+    from ..providers import registry
+
+    env = dict(os.environ if environ is None else environ)
+    if base_url:
+        if provider:
+            raise UsageError(
+                "--provider and --base-url exclude each other (--base-url speaks the OpenAI API)"
+            )
+        env["OPENAI_BASE_URL"] = base_url
+        env["OPENAI_API_KEY"] = env.get("AITELIER_EVAL_API_KEY") or "not-needed"
+        env.pop("OPENAI_ORG_ID", None)
+        env.pop("OPENAI_PROJECT_ID", None)
+        return Endpoint(registry.connect("openai", None, environ=env), COMPATIBLE, base_url)
+    name = provider or project.provider
+    return Endpoint(registry.connect(name, project.root, environ=env), name, None)
+
+
+def unservable(endpoint: Endpoint, model: str, e: ProviderRequestError) -> UnservableModel | None:
+    """Our one-line error when ``e`` says the model cannot be served; None for other failures."""
+    said = (e.detail or str(e)).lower()
+    if e.status_code not in (400, 403, 404, 422) or (e.status_code != 404 and "model" not in said):
+        return None
+    if endpoint.name == "together":
+        hint = (
+            "Together serves a LoRA fine-tune serverless only on some base models: deploy it on a dedicated "
+            "endpoint, fine-tune a base model with serverless LoRA inference, or serve it yourself and pass "
+            "--base-url URL"
+        )
+    elif endpoint.base_url:
+        hint = f"check the model name the server at {endpoint.base_url} knows"
+    else:
+        hint = "check the name (`ait status` shows fine-tuned models), or serve it yourself and pass --base-url URL"
+    where = endpoint.base_url or endpoint.provider.title
+    return UnservableModel(f"{where} cannot serve {model}: {e.detail or e.message}", hint=hint)
+
+
+def default_model(project: Project) -> str:
+    """The latest succeeded run's fine-tuned model; a clear error when there is none yet."""
+    records = run_records.all_runs(project)
+    for r in reversed(records):
+        if r.get("status") == "succeeded" and r.get("fineTunedModel"):
+            return str(r["fineTunedModel"])
+    active = [r for r in records if run_records.is_active(r)]
+    if active:
+        r = active[-1]
+        raise UnservableModel(
+            f"the fine-tune {r.get('jobId') or r.get('id')} has not finished (status {r.get('status')})",
+            hint="`ait status --watch` follows it; or pass --model M",
+        )
+    raise UsageError("no fine-tuned model yet", hint="train one with `ait train`, or pass --model M")
+
+
+# -- the new eval ------------------------------------------------------------------------------------------------
+def _stamp() -> tuple[str, str]:
+    now = datetime.now(timezone.utc)
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z"), now.strftime("%Y%m%d-%H%M%S")
+
+
+def _header(endpoint: Endpoint, items: Sequence[ValItem], settings: Settings) -> dict[str, Any]:
+    created, _ = _stamp()
+    return {
+        "provider": endpoint.name,
+        "base_url": endpoint.base_url,
+        "settings": settings.as_dict(),
+        "created": created,
+        "val_set": {"fingerprint": fingerprint(items), "examples": len(items)},
+        "judge": None,
+    }
+
+
+def generate_score(
+    project: Project,
+    endpoint: Endpoint,
+    model: str,
+    settings: Settings,
+    *,
+    cache: Cache,
+    concurrency: int = 8,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Eval:
+    items = val_items(project)
+    calls = [Call(model, v.input) for v in items]
+    answers = run_calls(
+        endpoint.chat(settings),
+        calls,
+        endpoint=endpoint.cache_scope,
+        settings=settings,
+        cache=cache,
+        concurrency=concurrency,
+        on_progress=on_progress,
+    )
+    doc = {
+        "kind": SCORE,
+        "model": model,
+        **_header(endpoint, items, settings),
+        "summary": {},
+        "items": [
+            {
+                "id": v.id,
+                "input": v.input,
+                "expected": v.expected,
+                "output": a.text,
+                "score": None,
+                "skipped": False,
+            }
+            for v, a in zip(items, answers, strict=True)
+        ],
+    }
+    return _create(project, f"{_stamp()[1]}-score-{slug(model)}", doc)
+
+
+def generate_compare(
+    project: Project,
+    endpoint: Endpoint,
+    model: str,
+    base: str,
+    settings: Settings,
+    *,
+    cache: Cache,
+    seed: int | None = None,
+    concurrency: int = 8,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Eval:
+    if model == base:
+        raise UsageError(f"--model and --base are the same model ({model}); compare two different ones")
+    items = val_items(project)
+    calls = [Call(model, v.input) for v in items] + [Call(base, v.input) for v in items]
+    answers = run_calls(
+        endpoint.chat(settings),
+        calls,
+        endpoint=endpoint.cache_scope,
+        settings=settings,
+        cache=cache,
+        concurrency=concurrency,
+        on_progress=on_progress,
+    )
+    n = len(items)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)
+    rows = []
+    for i, v in enumerate(items):
+        outs = {model: answers[i].text, base: answers[n + i].text}
+        a, b = (model, base) if rng.random() < 0.5 else (base, model)
+        rows.append(
+            {
+                "id": v.id,
+                "input": v.input,
+                "expected": v.expected,
+                "a_model": a,
+                "b_model": b,
+                "a_output": outs[a],
+                "b_output": outs[b],
+                "choice": None,
+                "winner": None,
+                "skipped": False,
+            }
+        )
+    doc = {
+        "kind": COMPARE,
+        "model": model,
+        "base": base,
+        "seed": seed,
+        **_header(endpoint, items, settings),
+        "summary": {},
+        "items": rows,
+    }
+    # no model name in a comparison's file name: it is shown while the person chooses
+    return _create(project, f"{_stamp()[1]}-compare", doc)
+
+
+def _create(project: Project, stem: str, doc: dict[str, Any]) -> Eval:
+    directory = evals_dir(project.root)
+    history, _ = load_all(directory)
+    ev = Eval(directory / "unsaved.json", doc)
+    doc["summary"] = summarize(ev, history)
+    return create(directory, stem, doc)
+
+
+# -- the judge ---------------------------------------------------------------------------------------------------
+def rubric_text(project: Project, path: str | None) -> str:
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot read the rubric {path}: {e.strerror or e}") from e
+    own = project.root / RUBRIC_NAME
+    return own.read_text(encoding="utf-8") if own.is_file() else judging.DEFAULT_RUBRIC
+
+
+def run_judge(
+    ev: Eval,
+    endpoint: Endpoint,
+    judge_model: str,
+    rubric: str,
+    *,
+    cache: Cache,
+    concurrency: int = 8,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> None:
+    """Judge every item of ``ev`` (cached like generation) and save the verdicts into its file."""
+    settings = Settings(temperature=0.0, max_tokens=400)
+    items = ev.items
+    if ev.kind == SCORE:
+        calls = [Call(judge_model, judging.score_messages(rubric, it)) for it in items]
+    else:
+        calls = [
+            Call(judge_model, judging.compare_messages(rubric, it, it["a_output"], it["b_output"]))
+            for it in items
+        ]
+        calls += [
+            Call(judge_model, judging.compare_messages(rubric, it, it["b_output"], it["a_output"]))
+            for it in items
+        ]
+    answers = run_calls(
+        endpoint.chat(settings),
+        calls,
+        endpoint=endpoint.cache_scope,
+        settings=settings,
+        cache=cache,
+        concurrency=concurrency,
+        on_progress=on_progress,
+    )
+    n = len(items)
+    for i, it in enumerate(ev.data["items"]):
+        if ev.kind == SCORE:
+            score, reason = judging.parse_score(answers[i].text)
+            it["judge"] = {"score": score, "reason": reason}
+        else:
+            first, reason = judging.parse_winner(answers[i].text)
+            second, reason2 = judging.parse_winner(answers[n + i].text)
+            choice = judging.combine(first, second)
+            winner = None if choice is None else ("tie" if choice == "tie" else it[f"{choice}_model"])
+            it["judge"] = {
+                "choice": choice,
+                "winner": winner,
+                "votes": [first, second],
+                "reason": reason,
+                "reason_swapped": reason2,
+            }
+    ev.data["judge"] = {
+        "model": judge_model,
+        "provider": endpoint.name,
+        "rubric_sha256": hashlib.sha256(rubric.encode()).hexdigest(),
+    }
+    history, _ = load_all(ev.path.parent)
+    ev.fold(summarize(ev, history))

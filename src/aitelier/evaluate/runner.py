@@ -1,0 +1,218 @@
+"""Concurrent, cached chat calls: the engine under generation and the judge.
+
+Every call is keyed by (provider, endpoint, model, settings, messages). A result is appended to the cache file
+the moment it arrives, so re-running an eval, or resuming after a crash or Ctrl-C, never pays twice for the same
+call. The cache is a plain JSONL file that is safe to delete. Its appends are one ``write(2)`` each without an
+fsync: they survive a crash or SIGKILL of the process (the data is in the kernel), and a power cut can lose at
+most a few answers, which then cost one call each again; fsyncing 16 answers in flight would cost more time
+than the calls.
+
+Failures: an error the provider marks retryable (rate limit, server error, timeout, connection) is retried with
+exponential backoff, waiting at least as long as its Retry-After says; any other error stops the run at once
+(calls not started are cancelled) and is raised, so a model the provider cannot serve fails in one line
+instead of once per example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..providers.base import ChatResult, ProviderRequestError
+
+MAX_ATTEMPTS = 5  # per call, on top of the SDK's own retries
+MAX_WAIT = 120.0  # seconds, the longest Retry-After honoured before giving up on that call
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What changes a model's answer besides the messages; recorded with the results."""
+
+    temperature: float = 0.0
+    max_tokens: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+
+
+@dataclass(frozen=True)
+class Call:
+    model: str
+    messages: list[dict[str, Any]] = field(hash=False)
+
+
+def call_key(endpoint: str, call: Call, settings: Settings) -> str:
+    """The cache key: a hash of everything that decides the answer (``endpoint``: provider name and base URL)."""
+    blob = json.dumps(
+        [endpoint, call.model, settings.as_dict(), call.messages],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Cache:
+    """Answers by key, loaded from and appended to one JSONL file. ``read=False`` (``--no-cache``) ignores what
+    is stored but still records new answers, so the next run can use them."""
+
+    def __init__(self, path: Path, *, read: bool = True) -> None:
+        self.path = Path(path)
+        self.read = read
+        self._entries: dict[str, ChatResult] = {}
+        if read:
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        for raw in data.splitlines():
+            # a line that does not parse (a torn write after a power cut) is a missing entry: one more call
+            try:
+                obj = json.loads(raw)
+                self._entries[str(obj["key"])] = ChatResult(
+                    text=str(obj["text"]),
+                    model=obj.get("model"),
+                    finish_reason=obj.get("finish_reason"),
+                    prompt_tokens=obj.get("prompt_tokens"),
+                    completion_tokens=obj.get("completion_tokens"),
+                )
+            except (ValueError, KeyError, TypeError):
+                continue
+
+    def get(self, key: str) -> ChatResult | None:
+        return self._entries.get(key) if self.read else None
+
+    def put(self, key: str, result: ChatResult) -> None:
+        self._entries[key] = result
+        line = json.dumps(
+            {
+                "key": key,
+                "text": result.text,
+                "model": result.model,
+                "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+            },
+            ensure_ascii=False,
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(
+                fd, (line + "\n").encode("utf-8")
+            )  # one write: a concurrent run's lines never interleave
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int = 0
+    cached: int = 0  # answers taken from the cache (no call made)
+    calls: int = 0  # calls made (retries not counted)
+    retries: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, from the pace of the calls made so far (cached answers cost nothing)."""
+        fresh = self.done - self.cached
+        if fresh <= 0 or self.done >= self.total:
+            return None
+        elapsed = time.monotonic() - self.started
+        return elapsed / fresh * (self.total - self.done)
+
+
+Chat = Callable[[Call], ChatResult]
+
+
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: Retry-After when the provider gave one, else
+    exponential with jitter (0.5 s, 1 s, 2 s ... capped at 30 s)."""
+    if retry_after is not None:
+        return min(MAX_WAIT, max(0.0, retry_after))
+    return min(30.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2)
+
+
+def call_with_retries(
+    chat: Chat, call: Call, *, attempts: int = MAX_ATTEMPTS, sleep: Callable[[float], None] = time.sleep
+) -> tuple[ChatResult, int]:
+    """``chat(call)``, retrying retryable failures; returns the answer and how many retries it took."""
+    for attempt in range(attempts):
+        try:
+            return chat(call), attempt
+        except ProviderRequestError as e:
+            if not e.retryable or attempt == attempts - 1:
+                raise
+            if e.retry_after is not None and e.retry_after > MAX_WAIT:
+                raise
+            sleep(backoff(attempt, e.retry_after))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_calls(
+    chat: Chat,
+    calls: Sequence[Call],
+    *,
+    endpoint: str,
+    settings: Settings,
+    cache: Cache,
+    concurrency: int = 8,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> list[ChatResult]:
+    """The answer to every call, in order: cached ones at once, the rest ``concurrency`` at a time.
+
+    Raises the first non-retryable failure (or a retryable one that outlasted its retries) after cancelling
+    the calls not started; the answers that did arrive are in the cache.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    progress = Progress(total=len(calls))
+    results: list[ChatResult | None] = [None] * len(calls)
+    keys = [call_key(endpoint, c, settings) for c in calls]
+    todo: dict[str, list[int]] = {}  # one call per distinct key, however many items share it
+    for i, key in enumerate(keys):
+        hit = cache.get(key)
+        if hit is not None:
+            results[i] = hit
+            progress.done += 1
+            progress.cached += 1
+        else:
+            todo.setdefault(key, []).append(i)
+    if on_progress is not None:
+        on_progress(progress)
+    if todo:
+        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="ait-eval")
+        futures: dict[Future[tuple[ChatResult, int]], str] = {}
+        try:
+            for key, rows in todo.items():
+                futures[pool.submit(call_with_retries, chat, calls[rows[0]])] = key
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    key = futures[fut]
+                    answer, retries = fut.result()  # raises the call's error: the finally cancels the rest
+                    cache.put(key, answer)
+                    progress.calls += 1
+                    progress.retries += retries
+                    for i in todo[key]:
+                        results[i] = answer
+                        progress.done += 1
+                if on_progress is not None:
+                    on_progress(progress)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return [r for r in results if r is not None]
