@@ -7,15 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import NotFound, UsageError
+from ..errors import Interrupted, NotFound, UsageError
 from .common import echo_json, get_env, open_project
+from .env import NoTerminal
 
 if TYPE_CHECKING:
     from ..evaluate.results import Eval
     from ..project import Project
     from .env import Env
 
-NO_TERMINAL = "--no-score (generate only), --judge MODEL (an LLM scores) or --json"
+NO_TERMINAL = NoTerminal(
+    "ait eval scores with single key presses",
+    "--no-score (generate only), --judge MODEL (an LLM scores) or --json",
+    "evaluate",
+)
 
 
 @click.command("eval")
@@ -105,7 +110,7 @@ def eval_(
     if resume and (model or base or base_url or provider or seed is not None):
         raise UsageError("--resume continues an eval with its own models and settings; drop the other flags")
     if interactive:
-        env.require_terminal("scoring interactively", NO_TERMINAL)
+        env.require_terminal(NO_TERMINAL)
     project = open_project()
     directory = results.evals_dir(project.root)
     cache = Cache(directory / generate.CACHE_NAME, read=not no_cache)
@@ -113,7 +118,7 @@ def eval_(
         ev = _resume_target(directory, "compare" if compare else None)
     else:
         settings = Settings(temperature=temperature, max_tokens=max_tokens)
-        endpoint = generate.connect(project, provider, base_url)
+        endpoint = generate.connect(project, provider, base_url, env.environ)
         try:
             if compare:
                 the_model = model or generate.default_model(project)
@@ -146,7 +151,7 @@ def eval_(
         finally:
             endpoint.provider.close()
     if judge_model:
-        judge_endpoint = generate.connect(project, judge_provider, None)
+        judge_endpoint = generate.connect(project, judge_provider, None, env.environ)
         try:
             generate.run_judge(
                 ev,
@@ -160,9 +165,9 @@ def eval_(
         finally:
             judge_endpoint.provider.close()
     if interactive:
-        code = _score(env, project, ev, show_expected=show_expected or ev.kind == "score")
-        if code:
-            raise SystemExit(code)
+        stopped_by = _score(env, project, ev, show_expected=show_expected or ev.kind == "score")
+        if stopped_by is not None:
+            raise Interrupted(stopped_by)
         return
     ev = results.load(ev.path)
     if as_json:
@@ -182,16 +187,16 @@ def _resume_target(directory: Path, kind: str | None) -> Eval:
     raise NotFound(f"no unfinished {what} to resume in data/evals", hint="`ait evals` lists them")
 
 
-def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int:
+def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int | None:
     from ..evaluate import results
     from ..evaluate.session import Session
     from ..evaluate.summary import summarize
     from ..ui.eval_screen import EvalScreen
 
     session = Session(ev)
-    code = 0
+    stopped_by = None
     if session.total:
-        code = EvalScreen(env, session, show_expected=show_expected).run()
+        stopped_by = EvalScreen(env, session, show_expected=show_expected).run()
     # fold even after Ctrl-C: every answer is already in the journal, this only writes it into the file
     fresh = results.load(ev.path)
     history, _ = results.load_all(ev.path.parent)
@@ -209,7 +214,7 @@ def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int:
     if not fresh.finished:
         env.out(f"Some items are not scored yet; `ait eval --resume` continues {fresh.name}.")
     env.out(f"Saved in {_relative(project, fresh.path)}")
-    return code
+    return stopped_by
 
 
 def _relative(project: Project, path: Path) -> Path:

@@ -13,8 +13,6 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ExitStatus
-
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -51,23 +49,23 @@ class EvalScreen:
             raise _Stop(signum)
         self.pending = signum  # a key is being saved: stop right after
 
-    def run(self) -> int:
-        """Show the queue until it ends or the person quits; returns the exit status (130 for Ctrl-C)."""
+    def run(self) -> int | None:
+        """Show the queue until it ends or the person quits; the number of the signal that stopped it, or None."""
         from .keys import KeyReader
 
         previous = {s: signal.signal(s, self._on_signal) for s in _STOP_SIGNALS}
-        code = 0
+        stopped_by: int | None = None
         try:
             with KeyReader(self.env.stdin) as keys:
                 self._loop(keys)
         except KeyboardInterrupt:
-            code = ExitStatus.INTERRUPTED
+            stopped_by = signal.SIGINT
         except _Stop as e:
-            code = 128 + e.signum
+            stopped_by = e.signum
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-        return int(code)
+        return stopped_by
 
     def _key(self, keys: KeyReader) -> str:
         if self.pending is not None:
@@ -126,8 +124,8 @@ class EvalScreen:
 
     # -- drawing --------------------------------------------------------------------------------------------
     def _size(self) -> tuple[int, int]:
-        size = self.env.console.size
-        return max(40, size.width), max(8, size.height)
+        columns, lines = self.env.terminal_size
+        return max(40, columns), max(8, lines)
 
     def _page(self) -> int:
         return max(1, self._size()[1] - 4)
