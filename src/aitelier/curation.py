@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import AitelierError, DataProblem, ExitStatus, UsageError, ValidationFailed
 from .fsutil import now_iso
 from .store import UNSET, Example, validate_messages, validate_record
-from .store.records import canonical, normalise_messages
+from .store.records import ORIGINAL_TURN, canonical, normalise_messages
 
 if TYPE_CHECKING:
     from .project import Project
@@ -177,16 +177,30 @@ def apply_edit(original: Example, text: str, *, now: str | None = None) -> Examp
     data["messages"] = normalise_messages(data["messages"])
     edited = Example(data)
     fields: dict[str, Any] = {"version": original.version + 1, "updatedAt": now}
-    old_output = original.output
-    if (
-        edited.output != old_output
-        and original.original_output is None
-        and data.get("originalOutput") is None
-    ):
-        fields["originalOutput"] = old_output
+    if original.original_output is None and data.get("originalOutput") is None:
+        fields.update(_original_fields(original, edited))
     if data.get("rating") != original.rating:
         fields["ratedAt"] = now if data.get("rating") is not None else UNSET
     return Example(canonical(edited.updated(**fields).data))
+
+
+def _original_fields(original: Example, edited: Example) -> dict[str, Any]:
+    """``originalOutput`` (and in a multi-turn example ``originalOutputTurn``) for an edit that changed an
+    assistant reply: the last one if it changed, else the last changed turn; {} when no reply changed."""
+    old = [original.data["messages"][i]["content"] for i in original.assistant_indexes()]
+    new = [edited.data["messages"][i]["content"] for i in edited.assistant_indexes()]
+    if not old or not new or old == new:
+        return {}
+    if old[-1] != new[-1]:
+        turn = len(old)
+    elif len(old) == len(new):
+        turn = max(k for k in range(len(old)) if old[k] != new[k]) + 1
+    else:  # turns added or removed before an unchanged last reply: no reply was rewritten
+        return {}
+    fields: dict[str, Any] = {"originalOutput": old[turn - 1]}
+    if len(old) > 1:
+        fields[ORIGINAL_TURN] = turn
+    return fields
 
 
 def save_edit(project: Project, original: Example, edited: Example) -> None:

@@ -21,7 +21,7 @@ from .errors import NotFound, UsageError
 from .fsutil import now_iso
 from .store import Store
 from .store.index import ExampleIndex, IndexEntry, read_index
-from .store.records import Example
+from .store.records import ORIGINAL_TURN, Example
 
 ORDERS = ("id", "random", "oldest")
 RATE, SKIP, REWRITE = "rate", "skip", "rewrite"
@@ -247,7 +247,8 @@ class RatingSession:
         """Replace assistant turn ``turn`` (1-based, default the last) with ``text``; stays on the example,
         which then waits for a rating of the new text. Returns None (and writes nothing) if the text is the same.
 
-        The text before the first rewrite is kept in ``originalOutput``; ``version`` goes up by one.
+        The text before the first rewrite is kept in ``originalOutput`` and, in a multi-turn example, the
+        number of the assistant turn it belongs to in ``originalOutputTurn``; ``version`` goes up by one.
         """
         if not text.strip():
             raise UsageError("the new output is empty; nothing was saved")
@@ -262,6 +263,9 @@ class RatingSession:
         }
         if before.original_output is None:
             fields["originalOutput"] = assistant_turn_text(before, turn)
+            n = len(before.assistant_indexes())
+            if n > 1:  # which turn it was; without the field (one turn, the npm tool) it is the last one
+                fields[ORIGINAL_TURN] = n if turn is None else turn
         after = before.updated(**fields)
         self._write(before, after, tuple(fields))
         turn = turn if turn is not None else len(before.assistant_indexes())

@@ -15,12 +15,16 @@ from typing import Any
 ROLES = ("system", "user", "assistant")
 SPLITS = ("train", "val")
 
+# Which assistant turn (1 = the first) ``originalOutput`` belongs to; absent means the last, as the npm tool has it.
+ORIGINAL_TURN = "originalOutputTurn"
+
 # The npm tool's keys first (its order), then ours. Unknown keys follow in the order they were read.
 KEY_ORDER = (
     "id",
     "messages",
     "rating",
     "originalOutput",
+    "originalOutputTurn",
     "createdAt",
     "version",
     "split",
@@ -98,6 +102,9 @@ def looks_valid(data: Any) -> bool:
         v = data.get(key)
         if v is not None and type(v) is not str:
             return False
+    turn = data.get(ORIGINAL_TURN)
+    if turn is not None and (type(turn) is not int or turn < 1):
+        return False
     split = data.get("split")
     return (split is None or split in SPLITS) and data.get("tags") is None
 
@@ -135,6 +142,9 @@ def validate_record(data: Any) -> list[str]:
     oo = data.get("originalOutput")
     if oo is not None and not isinstance(oo, str):
         problems.append("`originalOutput` must be a string or null")
+    turn = data.get(ORIGINAL_TURN)
+    if turn is not None and (not isinstance(turn, int) or isinstance(turn, bool) or turn < 1):
+        problems.append(f"`{ORIGINAL_TURN}` must be a positive integer or null, got {turn!r}")
     tags = data.get("tags")
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         problems.append("`tags` must be a list of strings")
