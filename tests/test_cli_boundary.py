@@ -184,6 +184,13 @@ def test_declined_and_problems_found_are_outcomes_not_errors(ait, fake_command):
     r = ait("boom")
     assert (r.exit_code, r.stderr) == (3, "ait: 2 problem(s) found\n")
 
+    def reported(ctx):
+        raise ProblemsFound(status=ExitStatus.PROVIDER)
+
+    fake_command(reported)
+    r = ait("boom")
+    assert (r.exit_code, r.stderr) == (4, "")
+
 
 def test_a_data_error_lists_fifty_problems_then_says_how_many_more(ait, fake_command):
     problems = [DataProblem("data/examples.jsonl", n, "not JSON") for n in range(1, 61)]
@@ -352,3 +359,16 @@ def test_a_reader_that_goes_away_is_not_an_error(project, when):
     err = p.stderr.read()
     assert p.wait(timeout=60) == 0
     assert err == b""
+
+
+def test_the_project_comes_from_the_env_not_the_process(ait, project, tmp_path):
+    """AITELIER_PROJECT is read from the Env's variables; -C wins over it."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = ait("list", cwd=elsewhere, environ={"AITELIER_PROJECT": str(project.root)})
+    assert r.exit_code == 0 and r.stderr.startswith("No examples yet")
+    r = ait("-C", str(project.root), "list", cwd=elsewhere, environ={"AITELIER_PROJECT": str(elsewhere)})
+    assert r.exit_code == 0 and r.stderr.startswith("No examples yet")
+    r = ait("list", cwd=elsewhere, environ={"AITELIER_PROJECT": str(elsewhere)})
+    assert r.exit_code == 1 and "no aitelier project found" in r.stderr
+    assert "AITELIER_PROJECT" not in os.environ

@@ -64,9 +64,10 @@ class Declined(AitelierError):
 
 
 class ProblemsFound(AitelierError):
-    """A command finished and reported problems it found (already printed); the status says so to scripts."""
+    """A command finished and reported the problems it found; the status tells scripts. Nothing more is shown
+    unless ``message`` says something the report did not."""
 
-    def __init__(self, message: str, *, status: ExitStatus = ExitStatus.VALIDATION) -> None:
+    def __init__(self, message: str = "", *, status: ExitStatus = ExitStatus.VALIDATION) -> None:
         super().__init__(message)
         self.exit_status = status
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -311,8 +310,8 @@ def parse_csv(data: bytes, path: str, *, system: str | None = None) -> Parsed:
 
 
 def read_input(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
+    if path == "-":  # the command line reads its standard input (through its Env) and passes the bytes
+        raise UsageError("'-' (standard input) needs the bytes passed as data=")
     try:
         return Path(path).read_bytes()
     except OSError as e:

@@ -170,8 +170,21 @@ def test_hangup_folds_the_journal_and_exits(spawn, make_project, records):
     child.expect_exact("q quit")
     press(child, "6", "Saved: example 1 rated 6.")
     child.kill(signal.SIGHUP)
-    assert finish(child) == 128 + signal.SIGHUP
+    assert finish(child) == 129  # ExitStatus.HANGUP
     assert records(project)[1]["rating"] == 6
+    assert not Path(project.store.journal_path).exists()
+
+
+def test_sigterm_folds_the_journal_says_so_and_exits_143(spawn, make_project, records):
+    project = make_project(3)
+    child = spawn("rate", cwd=project.root)
+    child.expect_exact("q quit")
+    press(child, "7", "Saved: example 1 rated 7.")
+    child.kill(signal.SIGTERM)
+    child.expect_exact("Shown 2, rated 1, rewritten 0, skipped 0; average 7.0.")
+    child.expect_exact("ait: interrupted (SIGTERM)")
+    assert finish(child) == 143  # ExitStatus.TERMINATED
+    assert records(project)[1]["rating"] == 7
     assert not Path(project.store.journal_path).exists()
 
 
@@ -223,6 +236,6 @@ def test_closing_the_terminal_keeps_every_rating_and_folds_them(spawn, make_proj
     press(child, "6", "Saved: example 1 rated 6.")
     press(child, "s", "Skipped example 2.")
     child.ptyproc.fileobj.close()  # the terminal window goes away: the kernel hangs up on the session
-    assert child.wait() == 128 + signal.SIGHUP
+    assert child.wait() == 129
     assert records(project)[1]["rating"] == 6
     assert not Path(project.store.journal_path).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -19,9 +20,10 @@ def get_env(ctx: click.Context | None = None) -> Env:
 
 
 def open_project(ctx: click.Context | None = None) -> Project:
-    """The project, with a warning for each credential-like field in its config (a file git may track)."""
+    """The project of -C DIR or $AITELIER_PROJECT (as the Env says), else of the working directory, with a
+    warning for each credential-like field in its config (a file git may track)."""
     env = get_env(ctx)
-    project = Project.find(env.project_dir)
+    project = Project.find(env.project_dir or os.getcwd())
     for key in project.secret_keys():
         env.warn(
             f"{CONFIG_NAME} holds `{key}`, which looks like a credential, in a file git may track: move it to "

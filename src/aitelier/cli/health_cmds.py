@@ -207,4 +207,4 @@ def doctor(fix: bool, as_json: bool) -> None:
     else:
         _render_report(report, env, fix)
     if not report.ok:
-        raise ProblemsFound(f"{len(report.problems)} problem(s) found")
+        raise ProblemsFound()  # the report lists them

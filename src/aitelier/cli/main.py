@@ -170,7 +170,7 @@ def _outcome(e: BaseException) -> tuple[ExitStatus, str]:
     if isinstance(e, Declined):  # the answer to the person's "no": no "ait: error" in front
         return e.exit_status, f"{e}\n"
     if isinstance(e, (ProblemsFound, Interrupted)):  # an outcome already reported, not a failure
-        return e.exit_status, f"ait: {e}\n"
+        return e.exit_status, f"ait: {e}\n" if e.message else ""
     if isinstance(e, AitelierError):
         lines = [f"ait: error: {e}"]
         problems = getattr(e, "problems", None) or []

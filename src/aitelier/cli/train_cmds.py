@@ -401,7 +401,7 @@ def _status_all(
         for run_id, message in errors.items():
             env.warn(f"{run_id}: not refreshed: {message}")
     if errors:
-        raise ProblemsFound(f"{len(errors)} run(s) not refreshed", status=ExitStatus.PROVIDER)
+        raise ProblemsFound(status=ExitStatus.PROVIDER)  # each one was named above
 
 
 def _status_one(
