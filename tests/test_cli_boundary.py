@@ -372,3 +372,22 @@ def test_the_project_comes_from_the_env_not_the_process(ait, project, tmp_path):
     r = ait("list", cwd=elsewhere, environ={"AITELIER_PROJECT": str(elsewhere)})
     assert r.exit_code == 1 and "no aitelier project found" in r.stderr
     assert "AITELIER_PROJECT" not in os.environ
+
+
+def test_add_asks_every_question_through_the_env(ait, project):
+    r = ait("add", input="x\np\nWhat time is it?\n.\nNoon.\n.\nn\n11\n7\n", tty=True, cwd=project.root)
+    assert r.exit_code == 0, r.output
+    assert "Paste the text here (p) or write it in your editor (e)? (p, e) [p]: " in r.stdout
+    assert "Error: 'x' is not one of 'p', 'e'." in r.stdout
+    assert "Add another turn? [y/N]: " in r.stdout
+    assert "Type a whole number from 1 to 10, or press Enter." in r.stdout
+    assert r.stdout.endswith("Added example 1 (rated 7)\n")
+    [ex] = project.store.read()
+    assert (ex.rating, ex.data["messages"][-1]["content"]) == (7, "Noon.")
+
+
+def test_the_input_ending_at_a_question_is_a_no(ait, project):
+    r = ait("add", input="p\nWhat time is it?\n.\nNoon.\n.\n", tty=True, cwd=project.root)
+    assert r.exit_code == 1
+    assert r.stderr == "no answer (the input ended); nothing was changed\n"
+    assert project.examples_path.read_bytes() == b""
