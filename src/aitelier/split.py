@@ -188,6 +188,8 @@ def _plan(
     n_total = n_val + sum(locked_train.values()) + sum(len(v) for v in new.values())
     n_new = sum(len(v) for v in new.values())
     need = min(max(val_target(n_total, ratio) - n_val, 0), n_new)
+    if n_total >= 2 and n_val + need == 0:
+        need = 1  # an empty validation set evaluates nothing: keep one once there are two or more
     # give each new val place to the rating furthest below its own target share (ties: lower rating first)
     val_share = 1 - ratio
     alloc = {r: 0 for r in new}

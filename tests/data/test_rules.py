@@ -84,6 +84,7 @@ FILE_CASES: dict[str, tuple[str, bytes, bytes, dict[str, Any]]] = {
         {},
     ),
     "has-assistant": ("together", lines(msgs(("system", "s"), ("user", "q"))), lines(OK), {}),
+    "has-user": ("together", lines(msgs(("system", "s"), ("assistant", "a"))), lines(OK), {}),
     "content-type": ("together", lines(msgs(("user", 5), ("assistant", None))), lines(OK), {}),
     "empty-content": ("together", lines(msgs(("user", "q"), ("assistant", " \n"))), lines(OK), {}),
     "empty-system-prompt": (

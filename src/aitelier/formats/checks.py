@@ -80,6 +80,7 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
     weighted = spec.carries_weight
     prev: Any = None
     assistants = 0
+    users = 0
     trained = 0
     for i, m in enumerate(messages, 1):
         if not isinstance(m, dict):
@@ -125,6 +126,10 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
             assistants += 1
             if weight != 0:
                 trained += 1
+        elif role == "user":
+            users += 1
+    if not users:
+        found.append(("has-user", "no user message"))
     if not assistants:
         found.append(("has-assistant", "no assistant message"))
     elif not trained:
@@ -161,6 +166,8 @@ def check_plain(roles: list[str], contents: list[str], spec: ProviderSpec) -> Fo
         prev = role
         if role == "assistant":
             assistants += 1
+    if "user" not in roles:
+        found.append(("has-user", "no user message"))
     if not assistants:
         found.append(("has-assistant", "no assistant message"))
     return found

@@ -98,6 +98,7 @@ _register(
     providers=("together", "local"),
 )
 _register("has-assistant", ERROR, "At least one assistant message.")
+_register("has-user", ERROR, "At least one user message (an example with no input teaches nothing).")
 _register("content-type", ERROR, "`content` is a string.")
 _register("empty-content", ERROR, "`content` of user and assistant messages is not empty or only whitespace.")
 _register("empty-system-prompt", ERROR, "A system message is not empty (leave it out instead).")
