@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import AitelierError, DataProblem, ExitStatus, UsageError, ValidationFailed
 from .fsutil import now_iso
 from .store import UNSET, Example, validate_messages, validate_record
-from .store.records import ORIGINAL_TURN, canonical, normalise_messages
+from .store.records import ORIGINAL_TURN, normalise_messages
 
 if TYPE_CHECKING:
     from .project import Project
@@ -36,6 +36,12 @@ def conversation_problems(messages: Any) -> list[str]:
             problems.append(f"message {i} is a system message; only the first message may be one")
         if m["role"] in ("user", "assistant") and not m["content"].strip():
             problems.append(f"message {i} ({m['role']}) is empty")
+    for i, m in enumerate(messages, 1):
+        if not m["content"].isascii():
+            try:
+                m["content"].encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append(f"message {i} holds an unpaired surrogate (like \\ud800), which is not text")
     if not any(m["role"] == "user" for m in messages):
         problems.append("there is no user message")
     if messages[-1]["role"] != "assistant":
@@ -108,6 +114,7 @@ def clean_text(text: str) -> str:
 class Added:
     id: int
     duplicate_of: int | None
+    malformed: list[int]  # lines of examples.jsonl that are not valid examples (the first few)
 
 
 def add_example(project: Project, messages: list[dict[str, Any]], *, rating: int | None = None) -> Added:
@@ -117,7 +124,7 @@ def add_example(project: Project, messages: list[dict[str, Any]], *, rating: int
         raise UsageError(f"rating must be an integer 1-10, got {rating!r}")
     result = project.store.append([{"messages": messages, "rating": rating}])
     dup = result.duplicates[0][1] if result.duplicates else None
-    return Added(result.ids[0], dup)
+    return Added(result.ids[0], dup, result.malformed)
 
 
 # -- editing --------------------------------------------------------------------------------------------------
@@ -146,9 +153,11 @@ def apply_edit(original: Example, text: str, *, now: str | None = None) -> Examp
         raise ValidationFailed(
             f"{where}: the edited text is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
         ) from e
-    problems = validate_record(data)
+    problems = (
+        conversation_problems(data["messages"]) if isinstance(data, dict) and "messages" in data else []
+    )
     if not problems:
-        problems = conversation_problems(data["messages"])
+        problems = validate_record(data)
     if problems:
         raise ValidationFailed(
             f"{where}: {'; '.join(problems)}", [DataProblem(where, None, p) for p in problems]
@@ -158,11 +167,20 @@ def apply_edit(original: Example, text: str, *, now: str | None = None) -> Examp
             f"{where}: the id cannot be changed (it was changed to {data['id']})",
             hint="ids are permanent; use `ait add` to make a new example",
         )
-    # the version is the edit's concurrency token: a stale export must not undo a later change
-    if (data.get("version") or 1) != original.version:
+    # the concurrency token: `version` (bumped by every edit and rewrite) and `ratedAt` (set by every rating). A
+    # text taken before a later change must not undo it: refuse, naming the fields that differ now.
+    stale_version = (data.get("version") or 1) != original.version
+    if stale_version or data.get("ratedAt") != original.data.get("ratedAt"):
+        differ = sorted(changed_fields(original.data, data) - {"version", "ratedAt"})
+        named = ", ".join(f"`{k}`" for k in differ) or "none"
+        what = (
+            f"is at version {original.version}, but the edited text says version {data.get('version')!r}"
+            if stale_version
+            else f"was rated at {original.data.get('ratedAt')}, after this text was taken"
+        )
         raise ValidationFailed(
-            f"{where} is at version {original.version}, but the edited text says version "
-            f"{data.get('version')!r} (it is from before a later change, or the version was edited)",
+            f"{where} {what}: the text is from before a later change (fields that differ now: {named}), "
+            "so saving it could undo that change; nothing was written",
             hint=f"start again from `ait show {original.id} --json` or `ait edit {original.id}`; "
             "the version is bumped by aitelier",
         )
@@ -181,7 +199,7 @@ def apply_edit(original: Example, text: str, *, now: str | None = None) -> Examp
         fields.update(_original_fields(original, edited))
     if data.get("rating") != original.rating:
         fields["ratedAt"] = now if data.get("rating") is not None else UNSET
-    return Example(canonical(edited.updated(**fields).data))
+    return edited.updated(**fields)
 
 
 def _original_fields(original: Example, edited: Example) -> dict[str, Any]:
@@ -203,29 +221,41 @@ def _original_fields(original: Example, edited: Example) -> dict[str, Any]:
     return fields
 
 
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The top-level fields whose values differ (a missing field differs from any value, null included)."""
+    missing = object()
+    return {k for k in {*before, *after} if before.get(k, missing) != after.get(k, missing)}
+
+
 def save_edit(project: Project, original: Example, edited: Example) -> None:
-    """Write ``edited`` in place of ``original`` under the lock, unless the example changed meanwhile."""
-
-    def swap(examples: list[Example]) -> list[Example]:
-        for i, ex in enumerate(examples):
-            if ex.id == original.id:
-                if ex.data != original.data:
-                    raise EditConflict(
-                        f"example {original.id} was changed by another command while you were editing it",
-                        hint="nothing was written; open it again with `ait edit`",
-                    )
-                examples[i] = edited
-                return examples
-        raise EditConflict(f"example {original.id} was removed while you were editing it")
-
-    project.store.update(swap)
+    """Record the fields that ``edited`` changes as one journal patch, unless the example changed meanwhile
+    (then nothing is written and :class:`EditConflict` names the fields that changed since)."""
+    store = project.store
+    with store.locked():  # checked and written under one lock: no change can slip in between
+        snap = store.read()
+        if snap.row_of(original.id) is None:
+            raise EditConflict(f"example {original.id} was removed while you were editing it")
+        current = snap.get(original.id).data
+        since = changed_fields(original.data, current)
+        if since:
+            raise EditConflict(
+                f"example {original.id} was changed by another command while you were editing it "
+                f"({', '.join(f'`{k}`' for k in sorted(since))} changed); nothing was written",
+                hint="open it again with `ait edit`",
+            )
+        keys = changed_fields(original.data, edited.data)
+        store.patch(
+            original.id,
+            {k: edited.data[k] for k in keys if k in edited.data},
+            [k for k in keys if k not in edited.data],
+        )
 
 
 def edit_example(
     project: Project, ident: int, edit: Callable[[str], str], *, now: str | None = None
 ) -> Example | None:
     """Read example ``ident``, let ``edit`` change its document (no lock held meanwhile), validate and save."""
-    original = project.store.get(ident)
+    original = project.store.read(full=True).get(ident)
     edited = apply_edit(original, edit(edit_document(original)), now=now)
     if edited is not None:
         save_edit(project, original, edited)

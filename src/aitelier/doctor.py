@@ -10,7 +10,6 @@ touched, only reported, so the user decides.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from .errors import DataProblem
 from .fsutil import atomic_write_bytes
 from .project import CONFIG_NAME, Project
 from .store.jsonl import BOM, is_blocking, iter_json_lines
-from .store.records import dumps
+from .store.store import content_key
 
 LEFTOVER_TEMP = "leftover temp file from an interrupted write (the real file is intact)"
 
@@ -87,12 +86,18 @@ def diagnose(project: Project) -> Report:
         checked.append(str(store.journal_path))
     where = str(store.path)
 
-    count = 0
-    seen: dict[bytes, tuple[int, str | None]] = {}  # hash of the conversation -> (first id, its split)
-    for record in store.iter_records(problems):
-        count += 1
-        key = hashlib.blake2b(dumps(record["messages"]).encode("utf-8"), digest_size=16).digest()
+    snap = store.read(full=True, strict=False)
+    problems.extend(snap.problems)
+    count = len(snap)
+    seen: dict[str, tuple[int, str | None]] = {}  # the conversation's key -> (first id, its split)
+    for row in range(count):
+        record = snap.record(row)
         ident, split = record["id"], record.get("split")
+        if not any(m["role"] == "user" for m in record["messages"]):  # add, import, edit and format refuse it
+            problems.append(
+                DataProblem(where, snap.lines[row], f"example {ident} has no user message", example_id=ident)
+            )
+        key = content_key(record["messages"])
         first = seen.setdefault(key, (ident, split))
         if first[0] != ident:
             if {first[1], split} == {"train", "val"}:
@@ -170,10 +175,16 @@ def _backup(path: Path, stamp: str) -> Path:
     return backup
 
 
-def repair(project: Project) -> Report:
+REJECTS = "examples.rejects.jsonl"
+
+
+def repair(project: Project, *, reject: bool = False) -> Report:
     """Fix what is safe (after a backup), under the project lock, and report what is left.
 
-    The returned report is a fresh diagnosis after the repairs, with ``fixed`` and ``backups`` filled in.
+    With ``reject``, lines of examples.jsonl that are not valid examples (bad JSON, a field of the wrong type,
+    a duplicate id) are moved, byte for byte, to ``data/examples.rejects.jsonl`` (after the backup), so one bad
+    line no longer blocks every command. The returned report is a fresh diagnosis after the repairs, with
+    ``fixed`` and ``backups`` filled in.
     """
     store = project.store
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -182,11 +193,25 @@ def repair(project: Project) -> Report:
     with store.locked():
         before = diagnose(project)
         mine = [p for p in before.fixable if p.path == str(store.path)]
-        if mine:
+        bad = [
+            p
+            for p in before.problems
+            if reject and p.path == str(store.path) and p.line and not p.fixable and p.example_id is None
+        ]
+        if mine or bad:
             backups.append(_backup(store.path, stamp))
             with open(store.path, "rb") as f:
-                atomic_write_bytes(store.path, repaired_lines(f))
+                lines = f.read().split(b"\n")
+            drop = {p.line for p in bad if p.line is not None}
+            rejected = [lines[n - 1] + b"\n" for n in sorted(drop)]
+            if rejected:
+                rejects = store.data_dir / REJECTS
+                old = rejects.read_bytes() if rejects.exists() else b""
+                atomic_write_bytes(rejects, old + b"".join(rejected))
+            kept = (line + b"\n" for n, line in enumerate(lines, 1) if n not in drop)
+            atomic_write_bytes(store.path, repaired_lines(kept))
             fixed.extend(mine)
+            fixed.extend(DataProblem(p.path, p.line, f"{p.message} (moved to {REJECTS})") for p in bad)
         torn = [p for p in before.fixable if p.path == str(store.journal_path)]
         if torn:
             backups.append(_backup(store.journal_path, stamp))
@@ -202,4 +227,4 @@ def repair(project: Project) -> Report:
     return after
 
 
-__all__ = ["Report", "diagnose", "repair", "repair_bytes", "repaired_lines", "LEFTOVER_TEMP"]
+__all__ = ["LEFTOVER_TEMP", "REJECTS", "Report", "diagnose", "repair", "repair_bytes", "repaired_lines"]

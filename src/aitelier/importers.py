@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from .curation import conversation_problems, with_system
 from .errors import DataError, DataProblem, UsageError
-from .store import dumps, validate_record
-from .store.records import normalise_messages
+from .store import validate_record
+from .store.store import content_key
 
 if TYPE_CHECKING:
     from .project import Project
@@ -39,8 +39,6 @@ FORMATS = ("jsonl", "csv")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv"}
 # example-line fields that are not carried over
 _DROPPED = ("id", "split")
-# past this many lines, look duplicates up in a parsed copy of the store instead of one byte search per line
-_BYTE_SEARCH_MAX = 32
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        return dumps(normalise_messages(self.record["messages"]))
+        return content_key(self.record["messages"])
 
 
 @dataclass
@@ -338,20 +336,8 @@ def parse_file(
 # -- duplicates and writing -----------------------------------------------------------------------------------
 def _existing_ids(store: Store, candidates: list[Candidate]) -> dict[str, int]:
     """Content key -> id of the existing example with exactly that conversation, for these candidates."""
-    if len(candidates) <= _BYTE_SEARCH_MAX:
-        found: dict[str, int] = {}
-        for c in candidates:
-            ident = store.find_duplicate(c.record["messages"])
-            if ident is not None:
-                found[c.key] = ident
-        return found
-    wanted = {c.key for c in candidates}
-    found = {}
-    for rec in store.iter_records():  # strict: a malformed store stops the import with file:line
-        key = dumps(normalise_messages(rec["messages"]))
-        if key in wanted and key not in found:
-            found[key] = rec["id"]
-    return found
+    known = store.known_conversations()  # strict: a malformed store stops the import with file:line
+    return {c.key: known[c.key] for c in candidates if c.key in known}
 
 
 def _dedupe(store: Store, candidates: list[Candidate]) -> tuple[list[Candidate], list[Duplicate]]:

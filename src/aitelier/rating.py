@@ -19,8 +19,7 @@ from typing import Any
 
 from .errors import NotFound, UsageError
 from .fsutil import now_iso
-from .store import Store
-from .store.index import ExampleIndex, IndexEntry, read_index
+from .store import Snapshot, Store
 from .store.records import ORIGINAL_TURN, Example
 
 ORDERS = ("id", "random", "oldest")
@@ -86,27 +85,51 @@ def _when(value: str | None) -> tuple[int, datetime]:
     return (0, datetime.min.replace(tzinfo=timezone.utc))
 
 
+class Entry:
+    """One example of the queue: its id and rating at hand, the full example loaded when it is shown."""
+
+    __slots__ = ("snapshot", "row")
+
+    def __init__(self, snapshot: Snapshot, row: int) -> None:
+        self.snapshot = snapshot
+        self.row = row
+
+    @property
+    def id(self) -> int:
+        return self.snapshot.heads[self.row].id
+
+    @property
+    def rating(self) -> int | None:
+        return self.snapshot.heads[self.row].rating
+
+    def load(self) -> Example:
+        """The full example (pending journal changes applied); DataError with path:line if it is invalid."""
+        return self.snapshot.example(self.row)
+
+    def __repr__(self) -> str:
+        return f"Entry(id={self.id}, rating={self.rating!r})"
+
+
 def select(
-    index: ExampleIndex,
+    index: Snapshot,
     *,
     min_rating: int | None = None,
     ids: Sequence[int] = (),
     order: str = "id",
     seed: int | None = None,
-) -> list[IndexEntry]:
+) -> list[Entry]:
     """The queue: the examples named by ``ids`` (in that order, rated or not), else the unrated ones plus, with
     ``min_rating``, those rated below it; in ``order`` (``id``: lowest first, ``oldest``: by createdAt, then
     id; ``random``: shuffled, reproducibly with ``seed``)."""
     if order not in ORDERS:
         raise UsageError(f"unknown order {order!r} (expected one of {', '.join(ORDERS)})")
     if ids:
-        row_of = {ident: row for row, ident in enumerate(index.ids)}
-        missing = [i for i in ids if i not in row_of]
+        missing = [i for i in ids if index.row_of(i) is None]
         if missing:
             raise NotFound(
                 f"no example with id {', '.join(map(str, missing))}", hint="`ait list` shows the ids"
             )
-        return [index.entry(row_of[i]) for i in dict.fromkeys(ids)]
+        return [Entry(index, index.find(i)) for i in dict.fromkeys(ids)]
     ratings = index.ratings
     if min_rating is not None:
         check_score(min_rating)
@@ -116,10 +139,11 @@ def select(
     ident = index.ids.__getitem__
     rows.sort(key=ident)  # also the fixed starting point of a shuffle, so one seed always gives one queue
     if order == "oldest":
-        rows.sort(key=lambda row: _when(index.created[row]))  # stable: ties stay in id order
+        created = index.created
+        rows.sort(key=lambda row: _when(created[row]))  # stable: ties stay in id order
     elif order == "random":
         random.Random(seed).shuffle(rows)
-    return [index.entry(row) for row in rows]
+    return [Entry(index, row) for row in rows]
 
 
 def replace_turn(example: Example, text: str, turn: int | None = None) -> list[dict[str, Any]]:
@@ -149,9 +173,7 @@ def assistant_turn_text(example: Example, turn: int | None = None) -> str:
 class RatingSession:
     """A queue of examples to rate, a cursor into it and an undo stack. See the module docstring."""
 
-    def __init__(
-        self, store: Store, queue: Sequence[IndexEntry], *, clock: Callable[[], str] = now_iso
-    ) -> None:
+    def __init__(self, store: Store, queue: Sequence[Entry], *, clock: Callable[[], str] = now_iso) -> None:
         self.store = store
         self.queue = list(queue)
         self.position = 0
@@ -174,7 +196,7 @@ class RatingSession:
         clock: Callable[[], str] = now_iso,
     ) -> RatingSession:
         """Read the project's examples (strictly: DataError on any problem) and build the queue."""
-        queue = select(read_index(store), min_rating=min_rating, ids=ids, order=order, seed=seed)
+        queue = select(store.read(), min_rating=min_rating, ids=ids, order=order, seed=seed)
         return cls(store, queue, clock=clock)
 
     # -- where we are ---------------------------------------------------------------------------------------

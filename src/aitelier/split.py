@@ -13,35 +13,31 @@ Rules (the npm tool re-split train on every run, so its val set grew each time; 
   ("excluded"); if it is rated up again it returns to the same side.
 * ``reshuffle`` clears every split and assigns all eligible examples afresh (the caller confirms first).
 
-Pure functions plan and summarise; :func:`split_project` plans on the store's verified index (under the project
-lock, on fresh data), rewrites only the lines whose split changes (``Store.rewrite``) and records the seed and
-ratio in the config.
+Pure functions plan and summarise; :func:`split_project` plans on the store's data read under the project lock,
+records the seed and ratio in the config and rewrites only the lines whose split changes (``Store.rewrite``).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, UsageError
-from .store.records import UNSET, Example
+from .store.records import UNSET
 
 if TYPE_CHECKING:
     from .project import Project
+    from .store import Snapshot
+    from .store.store import Change
 
 DEFAULT_RATIO = 0.8
 DEFAULT_SEED = 42
 SEED_KEY = "splitSeed"
 RATIO_KEY = "splitRatio"
-
-
-def is_eligible(data: dict[str, Any], threshold: int) -> bool:
-    return _eligible(data.get("rating"), threshold)
 
 
 def check_ratio(ratio: float) -> float:
@@ -58,17 +54,9 @@ def val_target(n: int, ratio: float) -> int:
 _MASK = (1 << 64) - 1
 
 
-def order_key(seed: int, ident: int) -> int:
-    """A stable pseudo-random rank of one example under a seed (splitmix64 of seed and id: pure integer
-    arithmetic, so identical on every platform and Python version, and cheap enough for 100k examples)."""
-    z = (seed * 0x9E3779B97F4A7C15 + ident * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
-
-
 def order_keys(seed: int, idents: Iterable[int]) -> list[int]:
-    """``[order_key(seed, i) for i in idents]`` without a call per id (a test keeps the two equal)."""
+    """A stable pseudo-random rank of each example under a seed (splitmix64 of seed and id: pure integer
+    arithmetic, so identical on every platform and Python version, and cheap enough for 100k examples)."""
     base = seed * 0x9E3779B97F4A7C15 + 0x94D049BB133111EB
     mask, m1, m2 = _MASK, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
     out: list[int] = []
@@ -93,36 +81,6 @@ class Plan:
         return not self.assign and not self.clear
 
 
-Row = tuple[int, Any, Any]  # (id, rating, split) of one example
-
-
-def rows_of(examples: Iterable[Example]) -> Iterator[Row]:
-    for ex in examples:
-        data = ex.data
-        yield data["id"], data.get("rating"), data.get("split")
-
-
-def _eligible(rating: Any, threshold: int) -> bool:
-    return rating.__class__ is int and rating >= threshold  # an int, and not a bool
-
-
-def plan_split(
-    examples: Iterable[Example], *, threshold: int, ratio: float, seed: int, reshuffle: bool = False
-) -> Plan:
-    """What to change so every eligible example has a split (see the module notes for the rules)."""
-    return plan_rows(rows_of(examples), threshold=threshold, ratio=ratio, seed=seed, reshuffle=reshuffle)
-
-
-def plan_rows(
-    rows: Iterable[Row], *, threshold: int, ratio: float, seed: int, reshuffle: bool = False
-) -> Plan:
-    """:func:`plan_split` from (id, rating, split) rows."""
-    ids, ratings, splits = _columns(rows)
-    return plan_columns(
-        ids, ratings, splits, threshold=threshold, ratio=ratio, seed=seed, reshuffle=reshuffle
-    )
-
-
 def plan_columns(
     ids: Sequence[int],
     ratings: Sequence[Any],
@@ -133,7 +91,8 @@ def plan_columns(
     seed: int,
     reshuffle: bool = False,
 ) -> Plan:
-    """:func:`plan_split` from columns (e.g. a store index's ``ids``, ``ratings`` and ``splits``)."""
+    """What to change so every eligible example has a split (see the module notes for the rules), from
+    columns of ids, ratings and splits (a snapshot's)."""
     return _plan(ids, ratings, splits, threshold=threshold, ratio=ratio, seed=seed, reshuffle=reshuffle)[0]
 
 
@@ -224,25 +183,6 @@ def _plan(
     return plan, changes
 
 
-def apply_plan(examples: list[Example], plan: Plan) -> list[Example]:
-    """The examples with the plan applied; untouched examples are the same objects (byte-identical lines)."""
-    if plan.empty:
-        return examples
-    clear = set(plan.clear)
-    out = []
-    assign = plan.assign
-    for ex in examples:
-        ident = ex.data["id"]
-        target = assign.get(ident)
-        if target is not None:
-            if ex.data.get("split") != target:
-                ex = ex.updated(split=target)
-        elif ident in clear and "split" in ex.data:
-            ex = ex.updated(split=UNSET)
-        out.append(ex)
-    return out
-
-
 @dataclass
 class Summary:
     threshold: int
@@ -274,15 +214,6 @@ class Summary:
             "excluded": {"train": self.excluded_train, "val": self.excluded_val},
             "byRating": {str(r): dict(v) for r, v in sorted(self.by_rating.items())},
         }
-
-
-def summarize(examples: Iterable[Example], *, threshold: int, ratio: float = DEFAULT_RATIO) -> Summary:
-    return summarize_rows(rows_of(examples), threshold=threshold, ratio=ratio)
-
-
-def summarize_rows(rows: Iterable[Row], *, threshold: int, ratio: float = DEFAULT_RATIO) -> Summary:
-    _ids, ratings, splits = _columns(rows)
-    return summarize_columns(ratings, splits, threshold=threshold, ratio=ratio)
 
 
 def summarize_columns(
@@ -319,11 +250,6 @@ def _count_pairs(ratings: Sequence[Any], splits: Sequence[Any]) -> Counter[tuple
     return Counter(zip(ratings, splits, strict=True))
 
 
-def _columns(rows: Iterable[Row]) -> tuple[Sequence[int], Sequence[Any], Sequence[Any]]:
-    listed = rows if isinstance(rows, list) else list(rows)
-    return tuple(list(map(itemgetter(k), listed)) for k in range(3))  # type: ignore[return-value]
-
-
 def project_settings(project: Project, ratio: float | None, seed: int | None) -> tuple[float, int]:
     """The ratio and seed to use: the flags, else the ones recorded in the config, else the defaults."""
     cfg = project.config
@@ -358,12 +284,12 @@ def preview(
 ) -> tuple[Plan, float, int]:
     """The plan a run would apply now (nothing is written); used to ask before a reshuffle."""
     ratio, seed = project_settings(project, ratio, seed)
-    index = project.store.verified_index()
+    snap = project.store.read()
     return (
         plan_columns(
-            index.ids,
-            index.ratings,
-            index.splits,
+            snap.ids,
+            snap.ratings,
+            snap.splits,
             threshold=project.threshold,
             ratio=ratio,
             seed=seed,
@@ -380,32 +306,20 @@ def split_project(
     """Assign splits in the project's examples.jsonl (and record seed and ratio in the config).
 
     The plan is made on the data read under the project lock, so a concurrent `ait add` or rating cannot be
-    lost or mis-assigned. The file is read as strictly as ``Store.read()`` (a malformed line stops the run
-    with its file:line) through the store's verified index, so only the lines whose split changes are written
-    anew (the others are copied as read); when nothing changes, examples.jsonl is not rewritten.
+    lost or mis-assigned; a malformed line stops the run with its file:line. Only the lines whose split
+    changes are written anew (the others are copied as read); when nothing changes, examples.jsonl is not
+    rewritten. The config is written first, so a config that cannot be written leaves the examples untouched.
     """
     ratio, seed = project_settings(project, ratio, seed)
     threshold = project.threshold
-    store = project.store
-    from .store.index import gc_paused
+    made: list[tuple[Plan, dict[int, str | None], list[Any], list[Any]]] = []
 
-    with store.locked(), gc_paused():
-        index = store.verified_index()
+    def assign(snap: Snapshot) -> dict[int, Change | None]:
+        ratings, splits = snap.ratings, snap.splits
         plan, changes = _plan(
-            index.ids,
-            index.ratings,
-            index.splits,
-            threshold=threshold,
-            ratio=ratio,
-            seed=seed,
-            reshuffle=reshuffle,
+            snap.ids, ratings, splits, threshold=threshold, ratio=ratio, seed=seed, reshuffle=reshuffle
         )
-        rewritten = bool(changes) or (not plan.empty and bool(index.changes))
-        if rewritten:
-            store.rewrite(index, {}, changes)
-        splits = list(index.splits)
-        for row, split in changes.items():
-            splits[row] = split
+        made.append((plan, changes, ratings, splits))
         cfg = project.config
         if cfg.get(SEED_KEY) != seed or cfg.get(RATIO_KEY) != ratio:
 
@@ -414,8 +328,15 @@ def split_project(
                 c[RATIO_KEY] = ratio
 
             project.update_config(record)
-    summary = summarize_columns(index.ratings, splits, threshold=threshold, ratio=ratio)
-    return SplitResult(plan, summary, ratio, seed, rewritten)
+        to = {"train": {"split": "train"}, "val": {"split": "val"}, None: {"split": UNSET}}
+        return {row: to[split] for row, split in changes.items()}
+
+    project.store.rewrite(assign)
+    plan, changes, ratings, splits = made[0]
+    for row, split in changes.items():
+        splits[row] = split
+    summary = summarize_columns(ratings, splits, threshold=threshold, ratio=ratio)
+    return SplitResult(plan, summary, ratio, seed, bool(changes))
 
 
 __all__ = [
@@ -424,14 +345,8 @@ __all__ = [
     "Plan",
     "SplitResult",
     "Summary",
-    "apply_plan",
-    "is_eligible",
     "plan_columns",
-    "plan_rows",
-    "plan_split",
     "preview",
     "split_project",
-    "summarize",
     "summarize_columns",
-    "summarize_rows",
 ]

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from . import freshness
-from .errors import DataError, DataProblem
 from .project import Project
-from .store.jsonl import is_blocking
+from .store.schema import ExampleHead
 
 OPENAI_MIN_EXAMPLES = 10  # OpenAI refuses a training file with fewer examples
 SMALL_DATASET = 50  # below this a fine-tune is usually too weak to be worth paying for
@@ -42,18 +41,22 @@ class Counts:
         self.split = {"train": 0, "val": 0}
         self.split_good = {"train": 0, "val": 0}  # with a split and at or above the threshold
 
-    def add(self, record: dict[str, Any]) -> None:
-        self.total += 1
-        rating = record.get("rating")
-        good = False
-        if rating is not None:
-            self.distribution[rating] += 1
-            good = rating >= self.threshold
-        split = record.get("split")
-        if split is not None:
-            self.split[split] += 1
-            if good:
-                self.split_good[split] += 1
+    def add_heads(self, heads: list[ExampleHead]) -> None:
+        self.total += len(heads)
+        threshold, distribution, split_all, split_good = (
+            self.threshold,
+            self.distribution,
+            self.split,
+            self.split_good,
+        )
+        for h in heads:
+            rating, split = h.rating, h.split
+            if rating is not None:
+                distribution[rating] += 1
+            if split is not None:
+                split_all[split] += 1
+                if rating is not None and rating >= threshold:
+                    split_good[split] += 1
 
     def result(self) -> dict[str, Any]:
         total = self.total
@@ -88,14 +91,15 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
     """Stats of the project's examples (journal applied). Raises DataError (exit 3) on malformed data."""
     counts = Counts(project.threshold)
     extra = [*collectors, *(make(project) for make in EXTRA_COLLECTORS)]
-    every = [counts, *extra]
-    problems: list[DataProblem] = []
-    for record in project.store.iter_records(problems):
-        for c in every:
-            c.add(record)
-    blocking = [p for p in problems if is_blocking(p)]
-    if blocking:
-        raise DataError(blocking)
+    snap = project.store.read()  # the light view: the conversations are read only for a collector that wants them
+    counts.add_heads(snap.heads)
+    wanting = [c for c in extra if getattr(c, "wants_records", True)]
+    if wanting:
+        for row in range(len(snap)):
+            record = snap.record(row)
+            for c in wanting:
+                c.add(record)
+    problems = snap.problems
     stats: dict[str, Any] = {
         "project": project.name,
         "provider": project.provider,

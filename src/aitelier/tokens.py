@@ -17,6 +17,7 @@ the reply priming. For open models on Together (or local ones) these are estimat
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import math
@@ -317,30 +318,71 @@ def count_conversations(
     return ConversationTokens(totals, trained)
 
 
-def count_plain_conversations(
-    conversations: Sequence[tuple[Sequence[str], Sequence[str]]], tc: TokenCounter
-) -> ConversationTokens:
-    """:func:`count_conversations` of conversations given as (roles, contents) of plain messages (just a role
-    and a string content each, no name, no weight), without building message objects; a test keeps the two
-    equal. Each distinct text is counted once."""
-    distinct = {c for _roles, contents in conversations for c in contents}
-    distinct.update(r for roles, _contents in conversations for r in roles)
-    texts = list(distinct)
-    counts = dict(zip(texts, tc.count_many(texts), strict=True))
-    totals: list[int] = []
-    trained: list[int] = []
-    per_message = TOKENS_PER_MESSAGE
-    for roles, contents in conversations:
-        total = REPLY_PRIMING
-        tr = 0
-        for r, c in zip(roles, contents, strict=True):
-            ct = counts[c]
-            total += per_message + ct + counts[r]
-            if r == "assistant":
-                tr += ct
-        totals.append(total)
-        trained.append(tr)
-    return ConversationTokens(totals, trained)
+CacheItems = list[tuple[bytes, int, int]]  # (provider line, total tokens, trained tokens)
+TOKEN_CACHE = ".tokens.cache"
+
+
+class TokenCache:
+    """Token counts of provider lines counted before, keyed by a digest of the line (its messages) and the
+    encoding, in ``data/.tokens.cache``: derived data, safe to delete. A missing, corrupt or foreign cache is
+    an empty one (everything is counted again); it never changes a count, only how long it takes."""
+
+    VERSION = 1
+
+    def __init__(self, data_dir: str | os.PathLike[str], encoding: str) -> None:
+        self.path = os.path.join(data_dir, TOKEN_CACHE)
+        self.encoding = encoding
+        self.known: dict[bytes, tuple[int, int]] = {}
+        self.added = 0
+        try:
+            import msgspec
+
+            with open(self.path, "rb") as f:
+                saved = msgspec.msgpack.decode(f.read())
+            if saved["version"] == self.VERSION and saved["encoding"] == encoding:
+                keys, totals, trained = saved["keys"], saved["totals"], saved["trained"]
+                n = len(totals)
+                if len(keys) == 16 * n == 16 * len(trained):
+                    self.known = {keys[16 * i : 16 * i + 16]: (totals[i], trained[i]) for i in range(n)}
+        except Exception:  # missing or unreadable: count again
+            self.known = {}
+
+    @staticmethod
+    def key(line: bytes) -> bytes:
+        return hashlib.sha256(line).digest()[:16]
+
+    def get(self, line: bytes) -> tuple[int, int] | None:
+        return self.known.get(self.key(line)) if self.known else None
+
+    def add(self, items: CacheItems) -> None:
+        for line, total, trained in items:
+            self.known[self.key(line)] = (total, trained)
+        self.added += len(items)
+
+    def save(self) -> None:
+        """Best effort (atomic: a temp file renamed over the old one); only when something was added."""
+        if not self.added:
+            return
+        import msgspec
+
+        keys = list(self.known)
+        data = msgspec.msgpack.encode(
+            {
+                "version": self.VERSION,
+                "encoding": self.encoding,
+                "keys": b"".join(keys),
+                "totals": [self.known[k][0] for k in keys],
+                "trained": [self.known[k][1] for k in keys],
+            }
+        )
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 @dataclass(frozen=True)
@@ -475,11 +517,10 @@ STATS_AUTO_MAX_BYTES = 25_000_000  # `ait stats` counts tokens by itself up to t
 
 
 class TokenCollector:
-    """Token counts of the examples that go into the training files, one record at a time (for `ait stats`).
+    """Token counts of the examples that go into the training files, gathered one record at a time (for
+    `ait stats`) and counted together by :func:`count_conversations`, as `ait format` counts them.
 
-    Only examples rated at or above the threshold with a split count, as in `ait format` (with stored
-    weights, i.e. `--weight all`). Memory stays flat: a count per example, and a cache of the short texts that
-    repeat (roles, system prompts).
+    Only examples rated at or above the threshold with a split count (with stored weights, i.e. `--weight all`).
     """
 
     def __init__(
@@ -491,47 +532,25 @@ class TokenCollector:
         self.config = dict(config or {})
         self.choice = encoding_for(provider, model)
         warm_up(self.choice.name)
-        self._counter: TokenCounter | None = None
-        self._cache: dict[str, int] = {}
+        self.conversations: dict[str, list[list[Mapping[str, Any]]]] = {"train": [], "val": []}
         self.totals: dict[str, list[int]] = {"train": [], "val": []}
         self.trained: dict[str, list[int]] = {"train": [], "val": []}
-
-    def _cached(self, text: str) -> int:
-        n = self._cache.get(text)
-        if n is None:
-            assert self._counter is not None
-            n = self._cache[text] = self._counter.count(text)
-        return n
 
     def add(self, record: Mapping[str, Any]) -> None:
         split = record.get("split")
         rating = record.get("rating")
         if split not in ("train", "val") or not isinstance(rating, int) or rating < self.threshold:
             return
-        if self._counter is None:
-            self._counter = counter(self.choice.name)
-        count = self._counter.count
-        total = REPLY_PRIMING
-        tr = 0
-        for m in record.get("messages") or ():
-            role = m.get("role")
-            content = m.get("content")
-            if not isinstance(content, str):
-                ct = 0
-            elif role == "system":
-                ct = self._cached(content)
-            else:
-                ct = count(content)
-            total += TOKENS_PER_MESSAGE + ct + (self._cached(role) if isinstance(role, str) else 0)
-            name = m.get("name")
-            if isinstance(name, str):
-                total += TOKENS_PER_NAME + self._cached(name)
-            if role == "assistant" and m.get("weight", 1) != 0:
-                tr += ct
-        self.totals[split].append(total)
-        self.trained[split].append(tr)
+        self.conversations[split].append(list(record.get("messages") or ()))
+
+    def count(self) -> None:
+        tc = counter(self.choice.name)
+        for split, convs in self.conversations.items():
+            counted = count_conversations(convs, tc)
+            self.totals[split], self.trained[split] = counted.totals, counted.trained
 
     def result(self) -> dict[str, Any]:
+        self.count()
         train = TokenStats.of(self.totals["train"], self.trained["train"])
         est = estimate_training(self.provider, self.model, self.totals["train"], config=self.config)
         return {
@@ -549,6 +568,8 @@ class TokenCollector:
 
 class SkippedTokens:
     """Stands in for :class:`TokenCollector` when counting was not asked for on a large project."""
+
+    wants_records = False  # so `ait stats` does not read the conversations for it
 
     def __init__(self, size: int, reason: str = "size") -> None:
         self.size = size
@@ -590,7 +611,7 @@ __all__ = [
     "TokenStats",
     "TrainingEstimate",
     "count_conversations",
-    "count_plain_conversations",
+    "TokenCache",
     "counter",
     "TRAIN_DEFAULT_EPOCHS",
     "default_epochs",

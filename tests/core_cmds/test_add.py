@@ -49,7 +49,7 @@ def test_add_reads_one_side_from_stdin(ait, project, tmp_path):
         cwd=project.root,
     )
     assert r.exit_code == 0, r.output
-    assert project.store.get(1).last_user == "Ünïcode question?"
+    assert project.store.read().get(1).last_user == "Ünïcode question?"
 
 
 def test_add_system_override_and_none(ait, project, tmp_path):
@@ -73,7 +73,7 @@ def test_add_multi_turn_messages(ait, project, tmp_path):
     (tmp_path / "conv.json").write_text(json.dumps(conv))
     r = ait("add", "--messages", str(tmp_path / "conv.json"), "--rating", "8", cwd=project.root)
     assert r.exit_code == 0, r.output
-    ex = project.store.get(1)
+    ex = project.store.read().get(1)
     assert ex.messages == [SYS, *conv] and ex.rating == 8 and ex.output == "$5"
 
 
@@ -90,7 +90,7 @@ def test_add_messages_with_own_system_keeps_it_and_refuses_system_flag(ait, proj
     r = ait("add", "--messages", "-", "--system", "x", input=conv, cwd=project.root)
     assert r.exit_code == 2 and "own system message" in r.stderr
     assert ait("add", "--messages", "-", input=conv, cwd=project.root).exit_code == 0
-    assert project.store.get(1).system_prompt == "own"
+    assert project.store.read().get(1).system_prompt == "own"
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_add_keeps_other_lines_byte_identical(ait, filled, tmp_path):
     assert r.exit_code == 0
     after = filled.examples_path.read_bytes()
     assert after.startswith(before) and after.count(b"\n") == before.count(b"\n") + 1
-    assert filled.store.get(7).output == "a"
+    assert filled.store.read().get(7).output == "a"
 
 
 # -- interactive ----------------------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_interactive_add_paste_mode_multi_turn(spawn, project):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    ex = project.store.get(1)
+    ex = project.store.read().get(1)
     assert [m["content"] for m in ex.messages] == [
         "You are helpful.",
         "My order #12 is late.\n\nIt was due Monday.",
@@ -240,7 +240,7 @@ def test_interactive_add_editor_mode(spawn, spawn_env, editor_script, project):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    ex = project.store.get(1)
+    ex = project.store.read().get(1)
     assert ex.last_user == "How do I reset my password?"
     assert ex.output == "Click *Forgot password*.\n\n```\ncode block kept\n```"
 

@@ -32,13 +32,14 @@ def test_config_is_valid(bundled):
 
 def test_examples_read_cleanly_and_are_canonical(bundled):
     name, store = bundled
-    result = store.scan()
+    result = store.read(full=True)
     assert result.problems == []
-    for ex in result.examples:
+    examples = list(result)
+    for ex in examples:
         assert conversation_problems(ex.messages) == []
         assert ex.to_line() == dumps(canonical(ex.data)).encode()  # written the way the store writes
         assert ex.system_prompt == example_config(name)["systemPrompt"]
-    assert [ex.id for ex in result.examples] == list(range(1, len(result.examples) + 1))
+    assert [ex.id for ex in examples] == list(range(1, len(examples) + 1))
 
 
 def test_examples_are_varied_enough_for_the_demo(bundled):

@@ -42,7 +42,7 @@ S = {"role": "system", "content": "be kind"}
         ([U, A, S], "only the first message"),
         ([U, {"role": "assistant", "content": "  \n"}], "message 2 (assistant) is empty"),
         ([{"role": "tool", "content": "x"}, A], "role 'tool'"),
-        ([{"role": "user"}, A], "no string `content`"),
+        ([{"role": "user"}, A], "message 1 has no `content`"),
     ],
 )
 def test_conversation_problems_name_the_reason(messages, needle):
@@ -190,7 +190,7 @@ def test_edit_of_rating_sets_or_clears_rated_at():
         ({"id": 8}, "id cannot be changed"),
         ({"split": "val"}, "split cannot be changed"),
         ({"version": 5}, "is at version 1"),
-        ({"rating": 11}, "`rating` must be"),
+        ({"rating": 11}, "`rating`: expected int <= 10, got 11"),
         ({"messages": [U]}, "last message must be"),
         ({"messages": []}, "`messages` is empty"),
     ],
@@ -212,7 +212,7 @@ def test_edit_example_round_trip(filled):
 
     new = edit_example(filled, 1, change)
     assert new is not None
-    stored = filled.store.get(1)
+    stored = filled.store.read().get(1)
     assert stored.output == "Use 'Forgot password'." and stored.version == 2
     assert stored.original_output == "Click 'Forgot password' on the sign-in page."
 
@@ -220,12 +220,15 @@ def test_edit_example_round_trip(filled):
 def test_edit_lines_other_than_the_edited_one_stay_byte_identical(filled):
     before = filled.examples_path.read_bytes().split(b"\n")
     edit_example(filled, 3, lambda t: t.replace('"no"', '"Yes, within 30 days, if unworn."'))
+    # the edit is one journal patch: examples.jsonl is not rewritten for it
+    assert filled.examples_path.read_bytes().split(b"\n") == before and filled.store.has_pending_journal()
+    filled.store.compact()
     after = filled.examples_path.read_bytes().split(b"\n")
     assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [2]
 
 
 def test_save_edit_refuses_when_the_example_changed_meanwhile(filled):
-    original = filled.store.get(2)
+    original = filled.store.read().get(2)
     edited = apply_edit(original, _doc(original, rating=7))
     assert edited is not None
     filled.store.patch(2, {"rating": 3})  # e.g. `ait rate` in another terminal
@@ -233,11 +236,11 @@ def test_save_edit_refuses_when_the_example_changed_meanwhile(filled):
     with pytest.raises(EditConflict, match="changed by another command"):
         save_edit(filled, original, edited)
     assert filled.examples_path.read_bytes() == snapshot
-    assert filled.store.get(2).rating == 3
+    assert filled.store.read().get(2).rating == 3
 
 
 def test_save_edit_refuses_when_the_example_was_removed(filled):
-    original = filled.store.get(2)
+    original = filled.store.read().get(2)
     edited = apply_edit(original, _doc(original, rating=7))
     assert edited is not None
     remove_example(filled, 2)

@@ -32,9 +32,11 @@ def test_edit_from_file(ait, filled, tmp_path):
     r = ait("edit", "3", "--from", str(f), cwd=filled.root)
     assert r.exit_code == 0, r.output
     assert r.stdout == "Saved example 3 (version 2).\n"
-    ex = filled.store.get(3)
+    ex = filled.store.read().get(3)
     assert ex.output == "Yes, within 30 days." and ex.original_output == "no" and ex.version == 2
     assert ex.data["updatedAt"]
+    assert filled.examples_path.read_bytes().splitlines() == before  # the edit is a journal patch
+    filled.store.compact()
     after = filled.examples_path.read_bytes().splitlines()
     assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [2]
 
@@ -60,7 +62,7 @@ def test_edit_unchanged_says_so(ait, filled, tmp_path):
     ("changes", "needle"),
     [
         ({"id": 9}, "id cannot be changed"),
-        ({"rating": 0}, "`rating` must be"),
+        ({"rating": 0}, "`rating`: expected int >= 1, got 0"),
         ({"split": None}, "split cannot"),
     ],
 )
@@ -103,7 +105,7 @@ def test_edit_in_the_editor(spawn, spawn_env, editor_script, filled):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    ex = filled.store.get(3)
+    ex = filled.store.read().get(3)
     assert ex.output == "Yes: unworn shoes within 30 days." and ex.rating == 9 and ex.original_output == "no"
 
 
@@ -126,7 +128,7 @@ def test_edit_in_the_editor_invalid_then_fixed(spawn, spawn_env, editor_script, 
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    assert filled.store.get(3).rating == 5
+    assert filled.store.read().get(3).rating == 5
 
 
 def test_edit_in_the_editor_giving_up_keeps_the_text(spawn, spawn_env, editor_script, filled):
@@ -166,7 +168,7 @@ def test_edit_conflict_keeps_the_edit_and_writes_nothing(spawn, spawn_env, edito
     kept = re.search(r"kept in (\S+\.json)", out)
     assert kept and "changed in the editor" in Path(kept.group(1)).read_text()
     Path(kept.group(1)).unlink()
-    ex = filled.store.get(3)
+    ex = filled.store.read().get(3)
     assert ex.rating == 2 and ex.output == "no"
 
 
@@ -222,7 +224,7 @@ def test_rm_asks_on_a_terminal(spawn, filled):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    assert filled.store.get(3)
+    assert filled.store.read().get(3)
     child = spawn("rm", "3", cwd=filled.root)
     child.expect_exact("[y/N]")
     child.sendline("y")

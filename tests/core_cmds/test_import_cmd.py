@@ -120,7 +120,7 @@ def test_import_npm_project_export_keeps_ratings_and_gets_new_ids(ait, filled, t
     r = ait("import", f, cwd=filled.root)
     assert r.exit_code == 0, r.output
     assert "had a `split`" in r.stdout
-    ex = filled.store.get(7)
+    ex = filled.store.read().get(7)
     assert ex.rating == 7 and ex.split is None and ex.data["createdAt"] == "2026-01-01T00:00:00.000Z"
 
 

@@ -92,7 +92,7 @@ def test_npm_example_lines_keep_fields_but_not_id_or_split():
         (b'{"messages": [{"role": "tool", "content": "a"}]}', "role 'tool'"),
         (
             b'{"messages": [{"role":"user","content":"a"},{"role":"assistant","content":"b"}], "version": 0}',
-            "`version` must be",
+            "`version`: expected int >= 1",
         ),
         (b'{"prompt": "caf\xe9", "completion": "b"}', "invalid UTF-8"),
     ],

@@ -140,10 +140,10 @@ def test_show_missing_id(ait, filled):
 # -- bad input: every reading command names the line and leaves the file alone ----------------------------------
 CORPUS = {
     "bad JSON": (b'{"id": 2, "messages": [', "invalid JSON"),
-    "not an object": (b"[1, 2, 3]", "expected a JSON object, got list"),
+    "not an object": (b"[1, 2, 3]", "expected a JSON object, got array"),
     "missing messages": (b'{"id": 2, "rating": null}', "missing `messages`"),
     "missing id": (b'{"messages": [{"role": "user", "content": "q"}]}', "missing `id`"),
-    "bad rating": (None, "`rating` must be an integer 1-10"),
+    "bad rating": (None, "`rating`: expected int <= 10"),
     "invalid UTF-8": (b'{"id": 2, "messages": [], "x": "\xff"}', "invalid UTF-8"),
     "CRLF": (None, "CRLF line ending"),
     "blank line": (b"", "blank line"),

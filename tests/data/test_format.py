@@ -358,9 +358,10 @@ def test_parallel_build_equals_serial_build(make_project, rec, conv, monkeypatch
     monkeypatch.setenv("AITELIER_NO_FORK", "1")
     serial = formats.build(p)
     monkeypatch.delenv("AITELIER_NO_FORK")
-    # tokens are counted in forked workers (and examples.jsonl is indexed by them) even for this small project
+    # formatted and counted in forked workers even for this small project
     monkeypatch.setattr(sys.modules["aitelier.tokens"], "PARALLEL_MIN_TEXTS", 10)
-    monkeypatch.setattr(sys.modules["aitelier.store.index"], "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(sys.modules["aitelier.formats.build"], "PARALLEL_MIN_EXAMPLES", 1)
+    (p.data_dir / ".tokens.cache").unlink()  # counted again, in the workers
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     parallel = formats.build(p)
     for a, b in ((serial.train, parallel.train), (serial.val, parallel.val)):

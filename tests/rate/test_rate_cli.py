@@ -138,7 +138,7 @@ def test_rewrite_errors(ait, make_project, tmp_path):
         r = ait("rate", *args, cwd=project.root)
         assert r.exit_code == status, (args, r.output)
         assert message in r.stderr, (args, r.stderr)
-    assert project.store.get(1).output == "answer 1.1"
+    assert project.store.read().get(1).output == "answer 1.1"
 
 
 def test_outside_a_project(ait, tmp_path):
@@ -185,9 +185,12 @@ def test_a_bad_conversation_elsewhere_keeps_the_rating_in_the_journal(ait, make_
     assert "Example 1: rated 5" in r.stdout
     assert (
         "could not fold this session's 1 change(s) into examples.jsonl" in r.stderr
-        and "message 2 has role 'tool'" in r.stderr
+        and "role 'tool' is not one of" in r.stderr
     )
     journal = Path(project.store.journal_path).read_text()
     assert json.loads(journal.splitlines()[-1])["set"]["rating"] == 5
     r = ait("rate", "--set", "2=5", cwd=project.root)  # the broken example itself is refused, with its line
-    assert r.exit_code == ExitStatus.VALIDATION and "examples.jsonl:2: message 2 has role 'tool'" in r.stderr
+    assert (
+        r.exit_code == ExitStatus.VALIDATION
+        and "examples.jsonl:2: `messages[1].role`: role 'tool' is not one of" in r.stderr
+    )

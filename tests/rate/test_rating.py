@@ -17,7 +17,6 @@ from aitelier.rating import (
     replace_turn,
     select,
 )
-from aitelier.store.index import read_index
 
 
 def clock_from(*stamps: str):
@@ -67,7 +66,7 @@ def test_unknown_id_is_not_found(make_project):
 
 def test_order_oldest_uses_created_at_and_puts_missing_first(make_project):
     project = make_project(5)
-    index = read_index(project.store)
+    index = project.store.read()
     stamps = {
         1: "2026-03-01T00:00:00.000Z",
         2: "2026-01-01T00:00:00Z",
@@ -75,13 +74,13 @@ def test_order_oldest_uses_created_at_and_puts_missing_first(make_project):
         4: "2026-02-01T00:00:00+00:00",
         5: "2026-01-01T00:00:00.000Z",  # the same instant as 2, written differently: id breaks the tie
     }
-    for row, ident in enumerate(index.ids):
-        index.created[row] = stamps[ident]
+    for head in index.heads:
+        head.createdAt = stamps[head.id]
     assert [e.id for e in select(index, order="oldest")] == [3, 2, 5, 4, 1]
 
 
 def test_order_random_is_reproducible_with_a_seed(make_project):
-    index = read_index(make_project(30).store)
+    index = make_project(30).store.read()
     a = [e.id for e in select(index, order="random", seed=4)]
     b = [e.id for e in select(index, order="random", seed=4)]
     c = [e.id for e in select(index, order="random", seed=5)]
@@ -90,7 +89,7 @@ def test_order_random_is_reproducible_with_a_seed(make_project):
 
 
 def test_unknown_order_and_bad_min_are_usage_errors(make_project):
-    index = read_index(make_project(1).store)
+    index = make_project(1).store.read()
     with pytest.raises(UsageError):
         select(index, order="newest")
     with pytest.raises(UsageError):
@@ -138,18 +137,20 @@ def test_end_of_queue(make_project):
 # -- rewrite --------------------------------------------------------------------------------------------------------
 def test_rewrite_keeps_original_bumps_version_and_waits_for_a_rating(make_project, current):
     project = make_project(2)
-    session = RatingSession.open(project.store, clock=clock_from("T1", "T2"))
+    session = RatingSession.open(
+        project.store, clock=clock_from("2026-05-05T10:00:01.000Z", "2026-05-05T10:00:02.000Z")
+    )
     step = session.rewrite("a better answer")
     assert step is not None and step.kind == REWRITE and step.turn == 1
     assert session.position == 0 and session.awaiting and session.pending_rewrite is step
     data = current(project)[1]
     assert data["messages"][-1]["content"] == "a better answer"
     assert data["originalOutput"] == "answer 1.1"
-    assert data["version"] == 2 and data["updatedAt"] == "T1"
+    assert data["version"] == 2 and data["updatedAt"] == "2026-05-05T10:00:01.000Z"
     assert data["rating"] is None  # the new text is not rated yet
     session.rate(9)
     assert not session.awaiting and session.current.id == 2
-    assert current(project)[1]["rating"] == 9 and current(project)[1]["ratedAt"] == "T2"
+    assert current(project)[1]["rating"] == 9 and current(project)[1]["ratedAt"] == "2026-05-05T10:00:02.000Z"
 
 
 def test_second_rewrite_keeps_the_text_before_the_first(make_project, current):
@@ -199,7 +200,7 @@ def test_rewrite_to_empty_text_is_refused(make_project):
 
 def test_replace_turn_needs_an_assistant_message(make_project):
     project = make_project(1)
-    ex = project.store.get(1).updated(messages=[{"role": "user", "content": "q"}])
+    ex = project.store.read().get(1).updated(messages=[{"role": "user", "content": "q"}])
     with pytest.raises(UsageError, match="no assistant message"):
         replace_turn(ex, "x")
 
@@ -214,7 +215,7 @@ def test_undo_rating_restores_the_previous_value_and_the_cursor(make_project, cu
     step = session.undo()
     assert step is not None and step.id == 2 and session.current.id == 2
     assert current(project)[2]["rating"] == 4
-    assert current(project)[2]["ratedAt"] == project.store.get(2).data["ratedAt"]
+    assert current(project)[2]["ratedAt"] == project.store.read().get(2).data["ratedAt"]
 
 
 def test_undo_removes_keys_that_did_not_exist(make_project, current, records):
@@ -356,7 +357,6 @@ def test_a_malformed_conversation_is_reported_when_loaded(make_project):
     # the conversation is broken (a bare word in a string's place) but the fields after it are fine
     lines[0] = lines[0].replace(b'"content":"answer 1.1"', b'"content":answer')
     path.write_bytes(b"\n".join(lines) + b"\n")
-    session = RatingSession.open(project.store)
-    with pytest.raises(DataError) as e:
-        session.current  # noqa: B018
+    with pytest.raises(DataError) as e:  # invalid JSON anywhere stops the session before it opens
+        RatingSession.open(project.store)
     assert f"{path}:1" in str(e.value)

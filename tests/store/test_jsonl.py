@@ -14,10 +14,23 @@ from aitelier.store.jsonl import (
     is_blocking,
     iter_json_lines,
     iter_lines,
-    split_lines,
 )
 
 P = Path("data/examples.jsonl")
+
+
+def split_lines(path: Path, data: bytes) -> tuple[list, list]:
+    """(lines, problems) of ``data`` as the file ``path``, through the streaming reader."""
+    import tempfile
+
+    problems: list = []
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "f.jsonl"
+        f.write_bytes(data)
+        lines = [(n, raw) for n, raw in iter_lines(f, problems)]
+    for p in problems:
+        p.path = str(path)
+    return lines, problems
 
 
 def messages(problems) -> list[tuple[int | None, str]]:

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from aitelier import Project
 from aitelier.errors import DataError, NotFound
 from aitelier.store.jsonl import TORN_TAIL
+from aitelier.store.store import content_key
 
 
 # -- append -------------------------------------------------------------------------------------------------------
@@ -38,8 +39,9 @@ def test_duplicates_are_reported_or_skipped(project: Project, conv) -> None:
     assert result.duplicates == [(2, 1), (4, 3)]
     skipped = project.store.append([conv(1), conv(5)], skip_duplicates=True)
     assert skipped.ids == [5] and skipped.duplicates == [(0, 1)]
-    assert project.store.find_duplicate(conv(2)["messages"]) == 3
-    assert project.store.find_duplicate(conv(99)["messages"]) is None
+    known = project.store.known_conversations()
+    assert known[content_key(conv(2)["messages"])] == 3
+    assert content_key(conv(99)["messages"]) not in known
 
 
 def test_append_after_a_line_without_final_newline_starts_a_new_line(
@@ -68,59 +70,67 @@ def test_max_id_reads_unusual_lines_too(project: Project, jline, write_lines) ->
         b' {"id":7,"messages":[]}',
     )
     assert project.store.max_id() == 40
-    write_lines(project, jline(3), b"not json")
-    with pytest.raises(DataError, match=":2: invalid JSON"):
-        project.store.max_id()
+    # a JSON object that is not a valid example still keeps its id from being handed out
+    write_lines(project, jline(3), b'{"id":60,"messages":"oops"}', b"not json")
+    assert project.store.max_id() == 60
 
 
 # -- reading --------------------------------------------------------------------------------------------------------
 def test_scan_reports_every_problem_and_read_refuses(project: Project, jline, write_lines) -> None:
     write_lines(project, jline(1), b"{bad", jline(2, rating=11), jline(1), b'"text"')
-    result = project.store.scan()
-    assert [ex.id for ex in result.examples] == [1]
-    where = str(project.examples_path)
-    assert [str(p) for p in result.problems] == [
-        f"{where}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)",
-        f"{where}:3: `rating` must be an integer 1-10 or null, got 11",
-        f"{where}:4: duplicate id 1 (first on line 1)",
-        f"{where}:5: expected a JSON object, got str",
-    ]
+    for full in (False, True):
+        result = project.store.read(full=full, strict=False)
+        assert result.ids == [1]
+        where = str(project.examples_path)
+        assert [str(p) for p in result.problems] == [
+            f"{where}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)",
+            f"{where}:3: `rating`: expected int <= 10, got 11",
+            f"{where}:4: duplicate id 1 (first on line 1)",
+            f"{where}:5: expected a JSON object, got string",
+        ]
     with pytest.raises(DataError) as e:
         project.store.read()
     assert len(e.value.problems) == 4 and "and 3 more problem(s)" in str(e.value)
-    with pytest.raises(DataError):
-        project.store.get(1)
 
 
 def test_missing_final_newline_does_not_block_reading(project: Project, jline, write_lines) -> None:
     write_lines(project, jline(1), jline(2), tail=b"")
-    assert [ex.id for ex in project.store.read()] == [1, 2]
-    assert [r["id"] for r in project.store.iter_records()] == [1, 2]
+    assert project.store.read().ids == [1, 2]
+    assert [ex.id for ex in project.store.read(full=True).examples()] == [1, 2]
 
 
-def test_iter_records_strict_raises_after_the_last_record(project: Project, jline, write_lines) -> None:
+def test_a_lenient_read_keeps_every_valid_example(project: Project, jline, write_lines) -> None:
     write_lines(project, jline(1), b"oops", jline(2))
-    seen = []
     with pytest.raises(DataError, match=":2: invalid JSON"):
-        for rec in project.store.iter_records():
-            seen.append(rec["id"])
-    assert seen == [1, 2]
-    problems: list = []
-    assert [r["id"] for r in project.store.iter_records(problems)] == [1, 2]
-    assert [p.line for p in problems] == [2]
+        project.store.read()
+    snap = project.store.read(strict=False)
+    assert snap.ids == [1, 2] and [p.line for p in snap.problems] == [2]
 
 
 def test_get(filled: Project) -> None:
-    ex = filled.store.get(4)
+    ex = filled.store.read().get(4)
     assert ex.rating == 4 and ex.line == 4 and ex.raw is not None
     with pytest.raises(NotFound):
-        filled.store.get(99)
+        filled.store.read().get(99)
+
+
+def test_the_light_view_skips_conversations_and_a_record_is_checked_when_asked_for(
+    project: Project, jline, write_lines
+) -> None:
+    write_lines(project, jline(1), b'{"id":2,"messages":[{"role":"bot","content":"x"}],"rating":5}')
+    light = project.store.read()
+    assert light.ids == [1, 2] and light.ratings == [None, 5]
+    with pytest.raises(
+        DataError, match=r":2: `messages\[0\].role`: role 'bot' is not one of system, user, assistant"
+    ):
+        light.get(2)
+    with pytest.raises(DataError, match=":2: "):
+        project.store.read(full=True)
 
 
 def test_reading_a_project_without_data_file(project: Project) -> None:
     project.examples_path.unlink()
-    assert project.store.read() == []
-    assert list(project.store.iter_records()) == []
+    assert len(project.store.read()) == 0
     assert project.store.max_id() == 0
 
 
@@ -128,28 +138,35 @@ def test_reading_a_project_without_data_file(project: Project) -> None:
 def test_patches_apply_on_read_and_compact_folds_them(filled: Project) -> None:
     store = filled.store
     before = filled.examples_path.read_bytes()
-    store.patch(3, {"rating": 9, "ratedAt": "t"})
+    store.patch(3, {"rating": 9, "ratedAt": "2026-02-02T00:00:00Z"})
     store.patch(3, {"rating": 10})
     store.patch(5, {"split": "val"}, unset=["rating"])
     assert filled.examples_path.read_bytes() == before  # patches never touch examples.jsonl
-    assert store.get(3).rating == 10 and store.get(3).data["ratedAt"] == "t"
-    assert store.get(5).rating is None and store.get(5).split == "val"
-    by_id = {r["id"]: r for r in store.iter_records()}
+    snap = store.read()
+    assert snap.get(3).rating == 10 and snap.get(3).data["ratedAt"] == "2026-02-02T00:00:00Z"
+    assert snap.get(5).rating is None and snap.get(5).split == "val"
+    by_id = {ex.id: ex.data for ex in store.read(full=True).examples()}
     assert by_id[3]["rating"] == 10 and "rating" not in by_id[5]
-    assert store.scan().journal_applied == 3
+    assert snap.patches == 3
     assert store.compact() == 3
     assert not store.has_pending_journal() and not store.journal_path.exists()
     after = filled.examples_path.read_bytes().split(b"\n")
     changed = [i for i, (a, b) in enumerate(zip(before.split(b"\n"), after, strict=True)) if a != b]
     assert changed == [2, 4]  # only the two patched lines differ
-    assert store.get(3).rating == 10 and store.compact() == 0
+    assert store.read().get(3).rating == 10 and store.compact() == 0
 
 
-def test_patch_of_a_removed_example_is_ignored(filled: Project) -> None:
+def test_patch_of_a_removed_example_is_ignored_and_reported(filled: Project) -> None:
     filled.store.patch(2, {"rating": 1})
     filled.store.remove(2)
     filled.store.patch(2, {"rating": 3})
-    assert [ex.id for ex in filled.store.read()] == [1, 3, 4, 5, 6, 7, 8, 9, 10]
+    snap = filled.store.read()  # not blocking: no data is in doubt
+    assert snap.ids == [1, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert [(p.example_id, p.message) for p in snap.problems] == [
+        (2, "example 2 is not in examples.jsonl; the pending change is ignored")
+    ]
+    filled.store.compact()  # the fold drops it
+    assert filled.store.read().problems == []
 
 
 def test_torn_journal_tail_is_ignored_then_cut_by_the_next_patch(filled: Project) -> None:
@@ -157,12 +174,12 @@ def test_torn_journal_tail_is_ignored_then_cut_by_the_next_patch(filled: Project
     store.patch(1, {"rating": 2})
     with open(store.journal_path, "ab") as f:
         f.write(b'{"id":4,"set":{"rat')  # a write that never finished
-    result = store.scan()
+    result = store.read()
     assert [(p.line, p.message, p.fixable) for p in result.problems] == [(2, TORN_TAIL, True)]
-    assert store.get(1).rating == 2 and store.get(4).rating == 4  # reading still works
+    assert result.get(1).rating == 2 and result.get(4).rating == 4  # reading still works
     store.patch(6, {"rating": 1})
     assert store.journal_path.read_bytes() == b'{"id":1,"set":{"rating":2}}\n{"id":6,"set":{"rating":1}}\n'
-    assert store.scan().problems == []
+    assert store.read().problems == []
 
 
 def test_invalid_patches_are_reported(filled: Project) -> None:
@@ -171,7 +188,7 @@ def test_invalid_patches_are_reported(filled: Project) -> None:
         b'{"id":1,"set":{"rating":3}}\n[1]\n{"id":"2"}\n{"id":3,"set":[]}\n{"id":4,"unset":"rating"}\n'
         b'{"id":5,"set":{"id":9}}\nnope\n{"id":6,"set":{"rating":42}}\n'
     )
-    problems = store.scan().problems
+    problems = store.read(strict=False).problems
     got = [(p.line, p.message) for p in problems]
     assert [n for n, _ in got[:6]] == [2, 3, 4, 5, 6, 7]
     assert all("not a journal patch" in m for _, m in got[:5]) and got[5][1].startswith("invalid JSON")
@@ -181,23 +198,27 @@ def test_invalid_patches_are_reported(filled: Project) -> None:
 
 
 # -- rewriting --------------------------------------------------------------------------------------------------------
-def test_remove_and_replace(filled: Project) -> None:
+def test_remove(filled: Project) -> None:
     gone = filled.store.remove(3)
     assert gone.id == 3
     with pytest.raises(NotFound):
         filled.store.remove(3)
-    ex = filled.store.get(4)
-    filled.store.replace(ex.updated(rating=1, version=ex.version + 1))
-    assert filled.store.get(4).rating == 1 and filled.store.get(4).version == 2
-    with pytest.raises(NotFound):
-        filled.store.replace(ex.updated(id=77))
+    assert 3 not in filled.store.read().ids
 
 
-def test_update_refuses_a_malformed_file_and_leaves_it_alone(project: Project, jline, write_lines) -> None:
+def test_rewrite_refuses_a_malformed_file_and_leaves_it_alone(project: Project, jline, write_lines) -> None:
     data = write_lines(project, jline(1), b"{", jline(2))
     with pytest.raises(DataError):
-        project.store.update(lambda exs: exs)
+        project.store.rewrite(lambda snap: {0: {"rating": 3}})
     assert project.examples_path.read_bytes() == data
+
+
+def test_a_patch_that_would_make_an_example_invalid_is_refused(filled: Project) -> None:
+    with pytest.raises(DataError, match="rating"):
+        filled.store.patch(1, {"rating": 11})
+    with pytest.raises(DataError, match="createdAt"):
+        filled.store.patch(1, {"createdAt": "yesterday"})
+    assert not filled.store.has_pending_journal()
 
 
 @st.composite
@@ -220,13 +241,13 @@ def hand_written_file(draw) -> list[bytes]:
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(hand_written_file(), st.data())
-def test_unchanged_lines_stay_byte_identical_through_update(
+def test_unchanged_lines_stay_byte_identical_through_a_rewrite(
     project: Project, lines: list[bytes], data
 ) -> None:
     project.examples_path.write_bytes(b"\n".join(lines) + b"\n")
     target = data.draw(st.integers(1, len(lines)))
     rating = data.draw(st.integers(1, 10))
-    project.store.update(lambda exs: [ex.updated(rating=rating) if ex.id == target else ex for ex in exs])
+    project.store.rewrite(lambda snap: {snap.find(target): {"rating": rating}})
     after = project.examples_path.read_bytes().split(b"\n")[:-1]
     assert len(after) == len(lines)
     for i, (old, new) in enumerate(zip(lines, after, strict=True), 1):
@@ -293,27 +314,29 @@ class StoreMachine(RuleBasedStateMachine):
     def matches_model(self) -> None:
         if not hasattr(self, "project"):
             return
-        examples = self.project.store.read()
-        ids = [ex.id for ex in examples]
+        snap = self.project.store.read()
+        ids = snap.ids
         assert len(ids) == len(set(ids))
-        assert {ex.id: ex.rating for ex in examples} == self.model
+        assert dict(zip(ids, snap.ratings, strict=True)) == self.model
 
 
 StoreMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None)
 test_random_operation_sequences = StoreMachine.TestCase
 
 
-# -- the max-id cache -------------------------------------------------------------------------------------------------
-def no_scan(*args, **kwargs):
-    raise AssertionError("max_id scanned the file although the cache was valid")
+# -- the derived cache: the next id without reading the file ----------------------------------------------------------
+def no_read(*args, **kwargs):
+    raise AssertionError("the file was read although the cache was valid")
 
 
-def test_consecutive_appends_do_not_rescan(filled: Project, conv, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert filled.store.max_id() == 10
-    monkeypatch.setattr(type(filled.store), "_scan_max_id", no_scan)
-    assert filled.store.append([conv("a")]).ids == [11]
+def test_consecutive_appends_do_not_read_the_file(
+    filled: Project, conv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert filled.store.append([conv("a")]).ids == [11]  # the first one reads (and remembers)
+    monkeypatch.setattr(type(filled.store), "read", no_read)
     assert filled.store.append([conv("b")]).ids == [12]
-    assert Project.find(filled.root).store.max_id() == 12  # another process sees the same cache
+    assert filled.store.append([conv("c")]).ids == [13]
+    assert Project.find(filled.root).store.max_id() == 13  # another process sees the same cache
 
 
 def test_a_change_by_another_program_invalidates_the_cache(filled: Project, jline, conv) -> None:
@@ -330,9 +353,9 @@ def test_a_change_by_another_program_invalidates_the_cache(filled: Project, jlin
     assert filled.store.append([conv("x")]).ids == [71]
 
 
-def test_a_broken_or_missing_cache_only_costs_a_scan(filled: Project, conv) -> None:
+def test_a_broken_or_missing_cache_only_costs_a_read(filled: Project, conv) -> None:
     filled.store.max_id()
-    for junk in (b"", b"{", b"[]", b'{"maxId":{"file":[1],"value":"9"}}'):
+    for junk in (b"", b"{", b"[]", b'{"file":[1],"maxId":"9"}'):
         filled.store.cache_path.write_bytes(junk)
         assert filled.store.max_id() == 10
     filled.store.cache_path.unlink()
@@ -341,8 +364,7 @@ def test_a_broken_or_missing_cache_only_costs_a_scan(filled: Project, conv) -> N
 
 def test_a_rewrite_refreshes_the_cache(filled: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     filled.store.remove(10)  # the rewrite gives examples.jsonl a new inode
-    monkeypatch.setattr(type(filled.store), "_scan_max_id", no_scan)
+    monkeypatch.setattr(type(filled.store), "read", no_read)
     assert filled.store.max_id() == 9
-    assert filled.store.append([{"messages": [{"role": "user", "content": "n"}]}]).ids == [
-        11
-    ]  # 10 stays used
+    ids = filled.store.append([{"messages": [{"role": "user", "content": "n"}]}], check_duplicates=False).ids
+    assert ids == [11]  # 10 stays used

@@ -22,6 +22,7 @@ from .env import Env, NoTerminal
 if TYPE_CHECKING:
     from ..project import Project
     from ..store import Example
+    from ..store.schema import ExampleHead
 
 # What each command asks a person, and the flags that do without a terminal.
 _INIT = NoTerminal("ait init asks for the project's settings", "--name NAME --yes", "take the defaults")
@@ -120,7 +121,7 @@ def init(
             system_prompt=system_prompt,
             threshold=threshold,
         )
-        n = sum(1 for _ in project.store.read())
+        n = len(project.store.read())
         env.out(
             f"Created project {project.name!r} in {root} from the bundled {example} example ({n} examples)."
         )
@@ -277,6 +278,12 @@ def add(
 
     added = add_example(project, messages, rating=rating)
     env.out(f"Added example {added.id}" + (f" (rated {rating})" if rating is not None else ""))
+    if added.malformed:
+        lines = ", ".join(map(str, added.malformed[:5])) + (", ..." if len(added.malformed) > 5 else "")
+        env.warn(
+            f"{project.examples_path} has lines that are not valid examples (line {lines}); "
+            "`ait doctor` lists them"
+        )
     if added.duplicate_of is not None:
         env.warn(
             f"example {added.id} is an exact duplicate of example {added.duplicate_of} "
@@ -497,19 +504,13 @@ def list_(
     if min_ is not None and max_ is not None and min_ > max_:
         raise UsageError(f"--min {min_} is above --max {max_}; nothing could match")
     project = open_project()
-    from ..store import Example
-
-    total = 0
-    shown = []
-    for rec in project.store.iter_records():  # streamed: only the matching examples are kept
-        total += 1
-        ex = Example(rec)
-        if _matches(ex, rated, unrated, min_, max_, split):
-            shown.append(ex)
-    matched = len(shown)
-    shown.sort(key=_by_id)  # the file is in the order examples were written, which a merge can change
-    if limit is not None:
-        shown = shown[:limit]
+    snap = project.store.read(full=True)
+    total = len(snap)
+    rows = [row for row, head in enumerate(snap.heads) if _matches(head, rated, unrated, min_, max_, split)]
+    matched = len(rows)
+    # by id: the file is in the order examples were written, which a merge can change
+    rows.sort(key=lambda row: snap.heads[row].id)
+    shown = [snap.example(row) for row in (rows if limit is None else rows[:limit])]
 
     if as_json:
         from ..store import dumps
@@ -547,7 +548,7 @@ def _count_line(shown: int, matched: int, total: int) -> str:
 
 
 def _matches(
-    ex: Example, rated: bool, unrated: bool, min_: int | None, max_: int | None, split: str | None
+    ex: ExampleHead, rated: bool, unrated: bool, min_: int | None, max_: int | None, split: str | None
 ) -> bool:
     r = ex.rating
     if rated and r is None or unrated and r is not None:
@@ -627,7 +628,7 @@ def _rich_table(env: Env, project: Project, examples: list[Example]) -> None:
 def show(ident: int, as_json: bool) -> None:
     """Show example ID in full: its fields, then every message."""
     env = get_env()
-    ex = open_project().store.get(ident)
+    ex = open_project().store.read(full=True).get(ident)
     if as_json:
         echo_json(env, ex.data)
         return
@@ -683,7 +684,7 @@ def edit(ident: int, from_file: str | None) -> None:
 
     env = get_env()
     project = open_project()
-    original = project.store.get(ident)
+    original = project.store.read(full=True).get(ident)
     if from_file:
         edited = apply_edit(original, _read_text(env, from_file, "the edited record"))
     else:
@@ -737,7 +738,7 @@ def rm(ident: int, yes: bool) -> None:
     env = get_env()
     project = open_project()
     if not yes:
-        ex = project.store.get(ident)
+        ex = project.store.read().get(ident)
         rating = "unrated" if ex.rating is None else f"rated {ex.rating}"
         question = f"Remove example {ident} ({rating}: {_one_line(ex.last_user, 50)!r})?"
         if not env.confirm(question, _RM):

@@ -7,29 +7,29 @@ replaces ``data/train.jsonl`` and ``data/val.jsonl`` atomically and removes a fi
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from .. import freshness
 from .. import tokens as tok
 from ..errors import ConfigError, UsageError, ValidationFailed
 from ..fsutil import atomic_write_bytes
-from ..store.canonical import plain_messages
-from ..store.index import ExampleIndex, gc_paused
-from ..store.records import Example
-from .checks import check_conversation, check_plain
+from ..parallel import gc_paused
+from ..store import Snapshot
+from .checks import check_conversation
 from .rules import FEW_EXAMPLES, SPECS, Problem, Problems, ProblemSummary, ProviderSpec
 
 if TYPE_CHECKING:
     from ..project import Project
 
 WEIGHT_POLICIES = ("all", "last")
-# the same compact form as store.records.dumps (JavaScript's JSON.stringify), built once
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+ENCODE = msgspec.json.Encoder().encode  # the compact form of JavaScript's JSON.stringify
 MAX_TOKENS_KEY = "maxTokens"
 EPOCHS_KEY = "epochs"
 
@@ -91,18 +91,17 @@ class SplitFile:
     path: Path
     ids: list[int] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)  # each line serialised, newline included
+    prompts: list[bytes | None] = field(default_factory=list)  # digest of each line's prompt (see prompt_key)
     token_totals: list[int] = field(default_factory=list)
     token_trained: list[int] = field(default_factory=list)
-    # the lines as objects; `ait format` never needs them (it works on the bytes), so for a build they are
-    # parsed from ``encoded`` the first time anyone asks (but for those it built as objects: ``_known``)
     _lines: list[dict[str, Any]] | None = field(default=None, repr=False)
-    _known: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def lines(self) -> list[dict[str, Any]]:
+        """The lines as objects (decoded from ``encoded`` the first time anyone asks)."""
         if self._lines is None:
-            known = self._known
-            self._lines = [known[i] if i in known else json.loads(e) for i, e in enumerate(self.encoded)]
+            decode = msgspec.json.Decoder().decode
+            self._lines = [decode(e) for e in self.encoded]
         return self._lines
 
     @lines.setter
@@ -115,6 +114,26 @@ class SplitFile:
 
     def stats(self) -> tok.TokenStats:
         return tok.TokenStats.of(self.token_totals, self.token_trained)
+
+
+def prompt_key(messages: Any) -> bytes | None:
+    """What makes two lines ask the same thing: a digest of every (role, content) before the last assistant
+    message; None when there is no such prompt or a message is malformed (already an error)."""
+    if not isinstance(messages, list):
+        return None
+    last = -1
+    for n, m in enumerate(messages):
+        if isinstance(m, dict) and m.get("role") == "assistant":
+            last = n
+    if last <= 0:
+        return None
+    pairs = []
+    for m in messages[:last]:
+        role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else (None, None)
+        if not isinstance(role, str) or not isinstance(content, str):
+            return None
+        pairs.append((role, content))
+    return hashlib.sha256(ENCODE(pairs)).digest()[:16]
 
 
 @dataclass
@@ -183,13 +202,11 @@ def check_split_files(
     spec: ProviderSpec,
     *,
     where: dict[str, dict[str, Any]] | None = None,
-    canonical: bool = False,
 ) -> None:
     """The data-set rules: minimum counts, duplicates within a file, leakage between train and val.
 
     ``where`` maps a split name to the keyword arguments that address one of its lines (by example id or by
-    path and line); without it problems are addressed by example id. ``canonical`` says the encoded lines are
-    our own output (role first in every message), which allows a faster prompt comparison.
+    path and line); without it problems are addressed by example id.
     """
 
     def loc(f: SplitFile, i: int) -> dict[str, Any]:
@@ -229,14 +246,11 @@ def check_split_files(
             )
     # the same prompt (everything before the last assistant message) with a different answer
     if val.count and train.count:
-        key_of = _prompt_key_bytes if canonical else _prompt_key
-        train_prompts: dict[Any, int] = {}
-        for i in range(train.count):
-            key = key_of(train, i)
+        train_prompts: dict[bytes, int] = {}
+        for i, key in enumerate(train.prompts):
             if key is not None:
                 train_prompts.setdefault(key, i)
-        for i in range(val.count):
-            key = key_of(val, i)
+        for i, key in enumerate(val.prompts):
             j = train_prompts.get(key) if key is not None else None
             if j is not None and val.encoded[i] not in train_seen:
                 problems.add(
@@ -250,37 +264,6 @@ def _ref(f: SplitFile, i: int, where: dict[str, dict[str, Any]] | None) -> str:
     if where is not None and f.name in where:
         return f"line {f.ids[i]}"
     return f"example {f.ids[i]}"
-
-
-_LAST_ASSISTANT = b'{"role":"assistant"'
-_FIRST_MESSAGE = len(b'{"messages":[{')
-
-
-def _prompt_key_bytes(f: SplitFile, i: int) -> bytes | None:
-    """Everything before the last assistant message of one of our own lines (quotes inside strings are
-    escaped, so the marker cannot occur inside a content string)."""
-    enc = f.encoded[i]
-    at = enc.rfind(_LAST_ASSISTANT)
-    return enc[:at] if at > _FIRST_MESSAGE else None
-
-
-def _prompt_key(f: SplitFile, i: int) -> tuple[tuple[Any, Any], ...] | None:
-    msgs = f.lines[i].get("messages")
-    if not isinstance(msgs, list):
-        return None
-    last = -1
-    for n, m in enumerate(msgs):
-        if isinstance(m, dict) and m.get("role") == "assistant":
-            last = n
-    if last <= 0:
-        return None
-    key = []
-    for m in msgs[:last]:
-        role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else (None, None)
-        if not isinstance(role, str) or not isinstance(content, str):
-            return None  # a malformed message (already an error) makes no comparable prompt
-        key.append((role, content))
-    return tuple(key)
 
 
 def count_tokens(files: Sequence[SplitFile], choice: tok.EncodingChoice) -> None:
@@ -327,7 +310,6 @@ def build(
     max_tokens: int | None = None,
     epochs: int | None = None,
     price_per_1m: float | None = None,
-    examples: list[Example] | None = None,
 ) -> Build:
     """Format every eligible example by its split and validate all of it. Writes nothing."""
     provider = provider or project.provider
@@ -350,7 +332,7 @@ def build(
     val = SplitFile("val", project.val_path)
     files = {"train": train, "val": val}
     with gc_paused():  # 100,000 examples: nothing built here forms a cycle
-        excluded, unsplit = _fill(project, files, problems, spec, weight, threshold, examples, choice)
+        excluded, unsplit = _fill(project, files, problems, spec, weight, threshold, choice)
     if unsplit:
         problems.add(
             "unsplit",
@@ -358,7 +340,7 @@ def build(
         )
     if train.count and not val.count:
         problems.add("no-val", "no validation examples; `ait split` assigns some", split="val")
-    check_split_files(problems, train, val, spec, canonical=True)
+    check_split_files(problems, train, val, spec)
     check_context(problems, train, limit)
     check_context(problems, val, limit)
     if epochs is None and config.get(EPOCHS_KEY) is not None:
@@ -396,10 +378,10 @@ def build(
 PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and counts in one process
 
 # One share of the examples going into the files, formatted, checked and counted in a worker process: their
-# lines as written (None for a line a worker took as written from the index), the problems found ((position in the share, rule, message)), token totals and trained
-# tokens, and the objects of the lines that were not taken as written ({position: line}).
+# lines as written, their prompt keys, the problems found ((position in the share, rule, message)), token
+# totals and trained tokens, and the token counts it had to compute (for the cache).
 _Share = tuple[
-    list[bytes | None], list[tuple[int, str, str]], list[int], list[int], dict[int, dict[str, Any]]
+    list[bytes], list[bytes | None], list[tuple[int, str, str]], list[int], list[int], tok.CacheItems
 ]
 
 
@@ -410,118 +392,93 @@ def _fill(
     spec: ProviderSpec,
     weight: str,
     threshold: int,
-    examples: list[Example] | None,
     choice: tok.EncodingChoice,
 ) -> tuple[int, list[int]]:
     """Format, check and count every example that goes into a file, in id order; returns (excluded, unsplit).
 
-    The project's examples come from the store's verified index: read as strictly as ``Store.read()`` (a
-    malformed examples.jsonl raises DataError listing every problem) but with only the lines that are not in
-    canonical form parsed. A canonical example's messages are plain ``{"role", "content"}`` objects written
-    exactly as a provider file writes them, so its line is its own bytes and it is checked with
-    :func:`check_plain`; any other example is formatted and checked as an object. The examples are shared out
-    between forked worker processes (token counting holds the GIL and is most of the time).
+    The examples are read as strictly as every command reads them (a malformed examples.jsonl raises
+    DataError listing every problem) and shared out between forked worker processes. Token counts come from the
+    cache (``data/.tokens.cache``) where the line was counted before.
     """
     from ..parallel import fork_map, worker_count
 
+    snap = project.store.read()
     excluded = 0
     unsplit: list[int] = []
-    chosen: list[tuple[int, Any]] = []  # (id, index row or record)
-    index = project.store.verified_index() if examples is None else None
-    if index is not None:
-        rows: Any = zip(index.ids, index.ratings, index.splits, range(len(index)), strict=True)
-    else:
-        rows = ((d["id"], d.get("rating"), d.get("split"), d) for d in (ex.data for ex in examples or ()))
-    for ident, rating, split, source in rows:
+    chosen: list[tuple[int, int]] = []  # (id, row)
+    for row, head in enumerate(snap.heads):
+        rating, split = head.rating, head.split
         if rating is None or rating < threshold:
             if split is not None:
                 excluded += 1
         elif split is None:
-            unsplit.append(ident)
+            unsplit.append(head.id)
         else:
-            chosen.append((ident, source))
-    chosen.sort(key=_first)
+            chosen.append((head.id, row))
+    chosen.sort()
     unsplit.sort()
     counter = tok.counter(choice.name)  # built here, before forking (a worker must not wait for a lock)
-    me = os.getpid()
+    cache = tok.TokenCache(project.data_dir, choice.name)
 
     def work(start: int, end: int) -> _Share:
-        # a worker does not send back the lines it takes as written: copying them here costs less
-        return _format_share(chosen[start:end], index, spec, weight, counter, os.getpid() == me)
+        return _format_share(snap, chosen[start:end], spec, weight, counter, cache)
 
     parts = fork_map(work, len(chosen), worker_count(len(chosen), PARALLEL_MIN_EXAMPLES))
     at = 0
-    for encoded, found, totals, trained, objects in parts:
+    for encoded, prompts, found, totals, trained, counted in parts:
         for pos, rule, message in found:
-            ident, source = chosen[at + pos]
-            split = index.splits[source] if index is not None else source["split"]
-            problems.add(rule, message, example_id=ident, split=split)
+            ident, row = chosen[at + pos]
+            problems.add(rule, message, example_id=ident, split=snap.heads[row].split)
         for pos, line in enumerate(encoded):
-            ident, source = chosen[at + pos]
-            f = files[index.splits[source] if index is not None else source["split"]]
-            if pos in objects:
-                f._known[len(f.encoded)] = objects[pos]
+            ident, row = chosen[at + pos]
+            f = files[snap.heads[row].split or "train"]
             f.ids.append(ident)
-            f.encoded.append(line if line is not None else index.provider_line(source))  # type: ignore[union-attr]
+            f.encoded.append(line)
+            f.prompts.append(prompts[pos])
             f.token_totals.append(totals[pos])
             f.token_trained.append(trained[pos])
+        cache.add(counted)
         at += len(encoded)
+    cache.save()
     return excluded, unsplit
 
 
 def _format_share(
-    chosen: list[tuple[int, Any]],
-    index: ExampleIndex | None,
+    snap: Snapshot,
+    chosen: list[tuple[int, int]],
     spec: ProviderSpec,
     weight: str,
     counter: tok.TokenCounter,
-    keep_lines: bool,
+    cache: tok.TokenCache,
 ) -> _Share:
-    encoded: list[bytes | None] = []
+    encoded: list[bytes] = []
+    prompts: list[bytes | None] = []
     found: list[tuple[int, str, str]] = []
-    plain_convs: list[tuple[int, list[str], list[str]]] = []
-    object_convs: list[tuple[int, list[dict[str, Any]]]] = []
-    objects: dict[int, dict[str, Any]] = {}
     provider = spec.name
-    encode = _ENCODER.encode
-    for pos, (_ident, source) in enumerate(chosen):
-        if index is not None:
-            row = source
-            plain = None
-            if index.is_canonical(row):
-                written = index.provider_line(row)
-                plain = plain_messages(written)
-            if plain is not None and (weight == "all" or plain[0].count("assistant") < 2):
-                roles, contents = plain  # format_messages would return them unchanged
-                encoded.append(written if keep_lines else None)
-                found.extend((pos, rule, message) for rule, message in check_plain(roles, contents, spec))
-                plain_convs.append((pos, roles, contents))
-                continue
-            data = index.load(row).data
-        else:
-            data = source
-        msgs, dropped = format_messages(data["messages"], spec, weight)
+    missing: list[tuple[int, list[dict[str, Any]]]] = []
+    totals = [0] * len(chosen)
+    trained = [0] * len(chosen)
+    for pos, (_ident, row) in enumerate(chosen):
+        msgs, dropped = format_messages(snap.record(row)["messages"], spec, weight)
         line = format_line(msgs)
         found.extend(
             (pos, "dropped-keys", f"message key `{k}` is not written for {provider}") for k in sorted(dropped)
         )
         found.extend((pos, rule, message) for rule, message in check_conversation(line, spec))
-        encoded.append((encode(line) + "\n").encode("utf-8", "surrogatepass"))
-        object_convs.append((pos, [m for m in msgs if isinstance(m, dict)]))
-        objects[pos] = line
-    totals = [0] * len(chosen)
-    trained = [0] * len(chosen)
-    counted = tok.count_plain_conversations([(r, c) for _, r, c in plain_convs], counter)
-    for (pos, _, _), total, tr in zip(plain_convs, counted.totals, counted.trained, strict=True):
+        enc = ENCODE(line) + b"\n"
+        encoded.append(enc)
+        prompts.append(prompt_key(msgs))
+        known = cache.get(enc)
+        if known is None:
+            missing.append((pos, msgs))
+        else:
+            totals[pos], trained[pos] = known
+    counted = tok.count_conversations([m for _, m in missing], counter)
+    new: tok.CacheItems = []
+    for (pos, _), total, tr in zip(missing, counted.totals, counted.trained, strict=True):
         totals[pos], trained[pos] = total, tr
-    counted = tok.count_conversations([m for _, m in object_convs], counter)
-    for (pos, _), total, tr in zip(object_convs, counted.totals, counted.trained, strict=True):
-        totals[pos], trained[pos] = total, tr
-    return encoded, found, totals, trained, objects
-
-
-def _first(item: tuple[int, Any]) -> int:
-    return item[0]
+        new.append((encoded[pos], total, tr))
+    return encoded, prompts, found, totals, trained, new
 
 
 def tok_default_model(provider: str, project_model: str) -> str:

@@ -137,40 +137,4 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
     return found
 
 
-def check_plain(roles: list[str], contents: list[str], spec: ProviderSpec) -> Found:
-    """:func:`check_conversation` of ``{"messages": [{"role": r, "content": c}, ...]}`` (each message exactly
-    those two keys, every role and content a string, at least one message), without building the objects:
-    what `ait format` runs for each canonical example (a property test keeps the two equal)."""
-    found: Found = []
-    if "messages" not in spec.line_keys:
-        allowed = ", ".join(f"`{x}`" for x in sorted(spec.line_keys))
-        found.append(("line-keys", f"unexpected key `messages` ({spec.name} lines hold only {allowed})"))
-    if not roles:
-        found.append(("messages-list", "`messages` is empty"))
-        return found
-    known = spec.roles
-    prev: str | None = None
-    assistants = 0
-    for i, (role, content) in enumerate(zip(roles, contents, strict=True), 1):
-        if role not in known:
-            found.append(("role", f"message {i} has role {role!r} (known: {', '.join(sorted(known))})"))
-        if not content or content.isspace():
-            if role == "system":
-                found.append(("empty-system-prompt", f"message {i} is an empty system prompt"))
-            else:
-                found.append(("empty-content", f"message {i} ({role}) has empty content"))
-        elif not content.isascii() and _not_utf8(content):
-            found.append(("utf8", f"message {i} holds a lone surrogate that cannot be written as UTF-8"))
-        if role == prev:
-            found.append(("consecutive-roles", f"messages {i - 1} and {i} are both `{role}`"))
-        prev = role
-        if role == "assistant":
-            assistants += 1
-    if "user" not in roles:
-        found.append(("has-user", "no user message"))
-    if not assistants:
-        found.append(("has-assistant", "no assistant message"))
-    return found
-
-
-__all__ = ["check_conversation", "check_plain", "check_text_line", "line_format"]
+__all__ = ["check_conversation", "check_text_line", "line_format"]

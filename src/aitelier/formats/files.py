@@ -7,19 +7,21 @@ and line, and all of them are reported, not only the first.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from .. import tokens as tok
 from ..errors import UsageError
-from ..store.canonical import PROVIDER_LINE, PROVIDER_LINE_ESCAPED, careful_ok, flagged_lines, plain_messages
-from .build import SplitFile, check_context, check_split_files, count_tokens
-from .checks import check_conversation, check_plain, check_text_line, line_format
-from .rules import SPECS, Problem, Problems, ProblemSummary, ProviderSpec
+from ..store.schema import decode_problem
+from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
+from .checks import check_conversation, check_text_line, line_format
+from .rules import SPECS, Problem, Problems, ProblemSummary
 
 BOM = b"\xef\xbb\xbf"
+_DECODE = msgspec.json.Decoder().decode
 
 
 @dataclass
@@ -54,14 +56,9 @@ class FileReport(ProblemSummary):
         }
 
 
-def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tuple[SplitFile, bool, int]:
-    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; whether
-    every line was a plain conversation in canonical form; and how many lines the file has.
-
-    A line written exactly as `ait format` writes it (``{"messages":[...]}`` with plain ``{"role", "content"}``
-    messages, canonical JSON: see :mod:`aitelier.store.canonical`) is taken apart without a JSON parse and
-    checked with :func:`check_plain`; any other line is parsed and checked in full.
-    """
+def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tuple[SplitFile, int]:
+    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; and how many
+    lines the file has."""
     spec = SPECS[spec_name]
     where = str(path)
     f = SplitFile(name, path)
@@ -72,101 +69,57 @@ def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tu
     if data.startswith(BOM):
         problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
         data = data[len(BOM) :]
-    state = _LineState()
-    flagged = flagged_lines(data)
-    match, match_escaped, find = PROVIDER_LINE.fullmatch, PROVIDER_LINE_ESCAPED.fullmatch, data.find
-    conversations = "conversation" in spec.file_formats
-    ids, lines, encoded = f.ids, f.lines, f.encoded
-    all_plain = True
-    pos, n, size = 0, 0, len(data)
-    while pos < size:
-        end = find(b"\n", pos)
-        if end == -1:
-            end = size
-        n += 1
-        if pos not in flagged:
-            m = match(data, pos, end)
-        else:
-            m = match_escaped(data, pos, end) if careful_ok(data, pos, end) else None
-        raw = data[pos:end]
-        pos = end + 1
-        plain = plain_messages(raw) if m is not None and conversations else None
-        if plain is None:
-            all_plain = False
-            _parse_line(raw, n, f, problems, spec, where, state)
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    first: tuple[str, int] | None = None  # the format of the first usable line, and its number
+    objects: list[dict[str, Any]] = []
+    decode = _DECODE
+    for n, raw in enumerate(lines, 1):
+        if raw.endswith(b"\r"):
+            problems.add("crlf", "CRLF line ending", path=where, line=n)
+            raw = raw[:-1]
+        try:
+            obj = decode(raw)
+        except msgspec.DecodeError as e:
+            if not raw.strip():
+                problems.add("blank-line", "blank line", path=where, line=n)
+            else:
+                message = decode_problem(raw, e)
+                rule = "utf8" if "UTF-8" in message or "surrogate" in message else "json-line"
+                problems.add(rule, message, path=where, line=n)
             continue
-        if state.first is None:
-            state.first = ("conversation", n)
-        elif state.first[0] != "conversation":
+        if not isinstance(obj, dict):
+            problems.add("json-line", f"expected a JSON object, got {type(obj).__name__}", path=where, line=n)
+            continue
+        fmt = line_format(obj)
+        if fmt is None or fmt not in spec.file_formats:
+            kinds = " or ".join(
+                {"conversation": "`messages`", "instruction": "`prompt`+`completion`", "general": "`text`"}[k]
+                for k in spec.file_formats
+            )
+            keys = ", ".join(f"`{k}`" for k in obj) or "none"
+            problems.add("line-format", f"expected {kinds} (keys found: {keys})", path=where, line=n)
+            continue
+        if first is None:
+            first = (fmt, n)
+        elif fmt != first[0]:
             problems.add(
                 "mixed-formats",
-                f"conversation line in a file whose line {state.first[1]} is {state.first[0]}",
+                f"{fmt} line in a file whose line {first[1]} is {first[0]}",
                 path=where,
                 line=n,
             )
-        roles, contents = plain
-        for rule, message in check_plain(roles, contents, spec):
+        found = check_conversation(obj, spec) if fmt == "conversation" else check_text_line(obj, fmt)
+        for rule, message in found:
             problems.add(rule, message, path=where, line=n)
-        ids.append(n)
-        lines.append({"messages": [{"role": r, "content": c} for r, c in zip(roles, contents, strict=True)]})
-        encoded.append(raw)  # already the canonical compact form
-    return f, all_plain, n
-
-
-class _LineState:
-    first: tuple[str, int] | None = None  # the format of the first usable line, and its number
-
-
-def _parse_line(
-    raw: bytes, n: int, f: SplitFile, problems: Problems, spec: ProviderSpec, where: str, state: _LineState
-) -> None:
-    """One line that is not a canonical conversation: parsed and checked in full."""
-    if raw.endswith(b"\r"):
-        problems.add("crlf", "CRLF line ending", path=where, line=n)
-        raw = raw[:-1]
-    if not raw.strip():
-        problems.add("blank-line", "blank line", path=where, line=n)
-        return
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        problems.add("utf8", f"invalid UTF-8 at byte {e.start + 1}", path=where, line=n)
-        return
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        problems.add("json-line", f"invalid JSON: {e.msg} (column {e.colno})", path=where, line=n)
-        return
-    if not isinstance(obj, dict):
-        problems.add("json-line", f"expected a JSON object, got {type(obj).__name__}", path=where, line=n)
-        return
-    fmt = line_format(obj)
-    if fmt is None or fmt not in spec.file_formats:
-        kinds = " or ".join(
-            {"conversation": "`messages`", "instruction": "`prompt`+`completion`", "general": "`text`"}[k]
-            for k in spec.file_formats
-        )
-        keys = ", ".join(f"`{k}`" for k in obj) or "none"
-        problems.add("line-format", f"expected {kinds} (keys found: {keys})", path=where, line=n)
-        return
-    if state.first is None:
-        state.first = (fmt, n)
-    elif fmt != state.first[0]:
-        problems.add(
-            "mixed-formats",
-            f"{fmt} line in a file whose line {state.first[1]} is {state.first[0]}",
-            path=where,
-            line=n,
-        )
-    found = check_conversation(obj, spec) if fmt == "conversation" else check_text_line(obj, fmt)
-    for rule, message in found:
-        problems.add(rule, message, path=where, line=n)
-    f.ids.append(n)
-    f.lines.append(obj)
-    # the canonical compact form, so the same conversation written with other spacing still matches
-    f.encoded.append(
-        json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    )
+        f.ids.append(n)
+        objects.append(obj)
+        # the compact form, so the same conversation written with other spacing still matches
+        f.encoded.append(ENCODE(obj))
+        f.prompts.append(prompt_key(obj.get("messages")))
+    f.lines = objects
+    return f, len(lines)
 
 
 def _text_tokens(f: SplitFile, choice: tok.EncodingChoice) -> None:
@@ -199,19 +152,16 @@ def validate_file(
     if spec is None:
         raise UsageError(f"unknown provider {provider!r} (known: {', '.join(SPECS)})")
     problems = Problems(provider)
-    train, plain, lines = _read_lines(Path(path), "train", problems, provider)
-    line_counts = {"train": lines}
+    train, n_lines = _read_lines(Path(path), "train", problems, provider)
+    line_counts = {"train": n_lines}
     if val_path:
-        val, plain_val, line_counts["val"] = _read_lines(Path(val_path), "val", problems, provider)
-        plain = plain and plain_val
+        val, line_counts["val"] = _read_lines(Path(val_path), "val", problems, provider)
     else:
         val = SplitFile("val", Path("-"))
     where: dict[str, dict[str, Any]] = {"train": {"path": str(path)}}
     if val_path:
         where["val"] = {"path": str(val_path)}
-    # every line a plain canonical conversation: prompts compare as bytes (the same answer as comparing them
-    # as (role, content) pairs, since the canonical form of those is one-to-one)
-    check_split_files(problems, train, val, spec, where=where, canonical=plain)
+    check_split_files(problems, train, val, spec, where=where)
     report = FileReport(
         provider,
         [Path(path)] + ([Path(val_path)] if val_path else []),

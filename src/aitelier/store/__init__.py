@@ -1,7 +1,7 @@
 """Crash-safe JSONL storage of examples. No printing here: callers render."""
 
 from .records import ROLES, SPLITS, UNSET, Example, dumps, validate_messages, validate_record
-from .store import AppendResult, ReadResult, Store
+from .store import AppendResult, Snapshot, Store
 
 __all__ = [
     "ROLES",
@@ -9,7 +9,7 @@ __all__ = [
     "UNSET",
     "AppendResult",
     "Example",
-    "ReadResult",
+    "Snapshot",
     "Store",
     "dumps",
     "validate_messages",

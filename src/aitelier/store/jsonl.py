@@ -6,7 +6,6 @@ about one line of memory plus what the caller keeps.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,12 +20,13 @@ BOM = b"\xef\xbb\xbf"
 # journal is a patch whose write never finished, so it was never acknowledged and is not applied.
 NO_NEWLINE = "no newline at end of file"
 TORN_TAIL = "incomplete last line (an interrupted write; it is ignored)"
+ORPHAN_PATCH = "is not in examples.jsonl; the pending change is ignored"
 _NOT_BLOCKING = frozenset((NO_NEWLINE, TORN_TAIL))
 
 
 def is_blocking(problem: DataProblem) -> bool:
     """Whether a problem must stop a reading command."""
-    return problem.message not in _NOT_BLOCKING
+    return problem.message not in _NOT_BLOCKING and not problem.message.endswith(ORPHAN_PATCH)
 
 
 def _unusual(where: str, n: int, line: bytes, problems: list[DataProblem]) -> bytes | None:
@@ -76,29 +76,11 @@ def iter_lines(path: Path, problems: list[DataProblem]) -> Iterator[tuple[int, b
         yield from _lines(path, f, problems)
 
 
-def split_lines(path: Path, data: bytes) -> tuple[list[tuple[int, bytes]], list[DataProblem]]:
-    """Like :func:`iter_lines` for bytes already in memory: (all lines, problems)."""
-    problems: list[DataProblem] = []
-    lines = list(_lines(path, io.BytesIO(data), problems))
-    return lines, problems
-
-
-# json.loads without its two Python layers and whitespace regexes: a third faster on the read hot path. Any
-# line it does not take whole (leading or trailing space, bad JSON) goes through json.loads for the real answer.
-scan_json: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
 def decode_line(path: Path, lineno: int, line: bytes) -> tuple[Any, DataProblem | None]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as e:
         return None, DataProblem(str(path), lineno, f"invalid UTF-8 at byte {e.start + 1}")
-    try:
-        obj, end = scan_json(text, 0)
-        if end == len(text):
-            return obj, None
-    except (StopIteration, ValueError, RecursionError):
-        pass
     try:
         return json.loads(text), None
     except json.JSONDecodeError as e:

@@ -2,15 +2,18 @@
 
 An :class:`Example` keeps the parsed object exactly as read (key order included) and the raw line bytes. A line
 that no command changed is written back byte for byte, so rating one example is a one-line git diff even in a
-file written by the npm tool or by hand. A changed example is serialised compactly with a canonical key order
-(the npm tool's, then aitelier's additions, then any other keys in the order they were read).
+file written by the npm tool or by hand. A new example is serialised compactly with the npm tool's key order (then
+aitelier's additions); a changed one keeps its keys in the order they were read, a new key going at the end.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
+
+from .schema import encode, record_problem
 
 ROLES = ("system", "user", "assistant")
 SPLITS = ("train", "val")
@@ -38,7 +41,10 @@ _KEY_RANK = {k: i for i, k in enumerate(KEY_ORDER)}
 
 def dumps(obj: Any) -> str:
     """Compact JSON the way JavaScript's JSON.stringify writes it (UTF-8, no spaces)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return encode(obj).decode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: written escaped, as JSON.stringify writes it
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical(data: dict[str, Any]) -> dict[str, Any]:
@@ -58,97 +64,44 @@ def normalise_messages(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any
 
 
 def validate_messages(messages: Any) -> list[str]:
-    """Problems with a messages list, as short phrases. Empty list means valid."""
+    """Problems with a messages list, as short phrases (checked by the schema). Empty list means valid."""
     if not isinstance(messages, list):
         return ["`messages` must be a list"]
     if not messages:
         return ["`messages` is empty"]
-    problems = []
-    for i, m in enumerate(messages, 1):
-        if not isinstance(m, dict):
-            problems.append(f"message {i} is not an object")
+    out = []
+    for problem in validate_record({"id": 1, "messages": messages}):
+        # "`messages[0].role`: ..." and "missing `content` in `messages[0]`" name the message by its number
+        m = re.search(r"`messages\[(\d+)\]\.?(\w*)`", problem)
+        if m is None:
+            out.append(problem)
             continue
-        role = m.get("role")
-        if role not in ROLES:
-            problems.append(f"message {i} has role {role!r} (expected one of {', '.join(ROLES)})")
-        content = m.get("content")
-        if not isinstance(content, str):
-            problems.append(f"message {i} has no string `content`")
-    return problems
-
-
-def looks_valid(data: Any) -> bool:
-    """A quick yes for the common case (every line of a read goes through here); False means "look closer".
-
-    It must never say yes where :func:`validate_record` would find a problem (a property test checks that).
-    ``type(x) is int`` also rules out bool, as the full check does.
-    """
-    if type(data) is not dict:
-        return False
-    ident = data.get("id")
-    msgs = data.get("messages")
-    if type(ident) is not int or ident < 1 or type(msgs) is not list or not msgs:
-        return False
-    for m in msgs:
-        if type(m) is not dict or type(m.get("content")) is not str or m.get("role") not in ROLES:
-            return False
-    rating = data.get("rating")
-    if rating is not None and (type(rating) is not int or not 1 <= rating <= 10):
-        return False
-    version = data.get("version")
-    if version is not None and (type(version) is not int or version < 1):
-        return False
-    for key in ("createdAt", "ratedAt", "updatedAt", "originalOutput"):
-        v = data.get(key)
-        if v is not None and type(v) is not str:
-            return False
-    turn = data.get(ORIGINAL_TURN)
-    if turn is not None and (type(turn) is not int or turn < 1):
-        return False
-    split = data.get("split")
-    return (split is None or split in SPLITS) and data.get("tags") is None
+        n = int(m.group(1)) + 1
+        if problem.startswith("missing `"):
+            out.append(f"message {n} has no {problem.split()[1]}")
+        else:
+            field, rest = m.group(2), problem.split(": ", 1)[1]
+            out.append(
+                f"message {n} `{field}`: {rest}" if field and field not in rest else f"message {n}: {rest}"
+            )
+    return out
 
 
 def validate_record(data: Any) -> list[str]:
-    """Problems with one parsed examples.jsonl object. Empty list means valid."""
-    if looks_valid(data):
-        return []
-    if not isinstance(data, dict):
-        return [f"expected a JSON object, got {type(data).__name__}"]
-    problems: list[str] = []
-    ident = data.get("id")
-    if "id" not in data:
-        problems.append("missing `id`")
-    elif not isinstance(ident, int) or isinstance(ident, bool) or ident < 1:
-        problems.append(f"`id` must be a positive integer, got {ident!r}")
-    if "messages" not in data:
-        problems.append("missing `messages`")
-    else:
-        problems.extend(validate_messages(data["messages"]))
-    rating = data.get("rating")
-    if rating is not None and (
-        not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 10
-    ):
-        problems.append(f"`rating` must be an integer 1-10 or null, got {rating!r}")
-    split = data.get("split")
-    if split is not None and split not in SPLITS:
-        problems.append(f"`split` must be 'train', 'val' or null, got {split!r}")
-    for key in ("createdAt", "ratedAt", "updatedAt"):
-        if key in data and data[key] is not None and not isinstance(data[key], str):
-            problems.append(f"`{key}` must be an ISO 8601 string")
-    version = data.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-        problems.append(f"`version` must be a positive integer, got {version!r}")
-    oo = data.get("originalOutput")
-    if oo is not None and not isinstance(oo, str):
-        problems.append("`originalOutput` must be a string or null")
-    turn = data.get(ORIGINAL_TURN)
-    if turn is not None and (not isinstance(turn, int) or isinstance(turn, bool) or turn < 1):
-        problems.append(f"`{ORIGINAL_TURN}` must be a positive integer or null, got {turn!r}")
-    tags = data.get("tags")
-    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        problems.append("`tags` must be a list of strings")
-    return problems
+    """Problems with one parsed examples.jsonl object (checked by the schema). Empty list means valid."""
+    problem = record_problem(data)
+    if problem is None:
+        problem = _unencodable(data)
+    return [] if problem is None else [problem]
+
+
+def _unencodable(data: dict[str, Any]) -> str | None:
+    """A lone surrogate (from an escaped ``\\ud800`` read by Python's json) cannot be stored as UTF-8."""
+    try:
+        dumps(data).encode("utf-8")
+    except UnicodeEncodeError:
+        return "a string holds an unpaired surrogate (like \\ud800), which is not text"
+    return None
 
 
 class Example:
@@ -227,11 +180,11 @@ class Example:
     def to_line(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return dumps(canonical(self.data)).encode("utf-8")
+        return dumps(self.data).encode("utf-8")
 
     def content_key(self) -> str:
         """What makes two examples exact duplicates: the same conversation."""
-        return dumps(self.data["messages"])
+        return dumps(normalise_messages(self.data["messages"]))
 
     def __repr__(self) -> str:
         return f"Example(id={self.data.get('id')!r}, rating={self.rating!r})"

@@ -1,57 +1,188 @@
-"""The example store: ``data/examples.jsonl`` plus a small append-only journal.
+"""The example store: ``data/examples.jsonl``, one reader and one writer.
 
-Design (why it looks like this):
+Reading (:meth:`Store.read`) decodes every line with the typed schema (:mod:`.schema`, msgspec) into a
+:class:`Snapshot`: per valid example its id, rating, split and createdAt, its line number and its exact bytes,
+with the full record decoded and validated on demand (``full=False``, the light view: the conversation is
+skipped, not built) or up front (``full=True``). Anything that does not pass is a ``path:line``
+:class:`~aitelier.errors.DataProblem`; nothing is silently dropped. Pending journal patches are applied.
 
-* Appends (``ait add``/``ait import``) are one ``write(2)`` + fsync under the project lock, so they are durable
-  at once and cheap on a 100 MB file: the next id comes from a scan of line prefixes, not a full JSON parse.
-* Edits (``rm``, ``edit``, ``split``, the journal fold) rewrite the file atomically (temp + fsync + rename). They
-  check every line as strictly as a full read but parse only the lines they change (or that are not in
-  canonical form) and copy the others as read: see :mod:`aitelier.store.index` (the verified index).
-* Frequent single-example changes (each key press in ``ait rate``) are appended to ``data/.journal.jsonl`` as
-  field patches and fsynced: a 30-byte append instead of a 100 MB rewrite. Every read applies pending patches;
-  the next rewrite (``compact``) folds them into examples.jsonl and deletes the journal. Replaying a patch is
-  idempotent, so a crash between the rewrite and the journal's removal is harmless.
-* The store never prints; problems are raised as :class:`~aitelier.errors.DataError` with path and line.
+Writing goes through four operations, each under the project lock:
+
+* :meth:`Store.append` adds examples at the end in one write + fsync, without reading the file: the next id
+  and the duplicate check come from a derived cache (``data/.cache.json``, keyed by the file's identity, safe
+  to delete). The size before the append is recorded in ``data/.append.json`` first and the marker removed
+  after the fsync, so an append cut short (SIGKILL, power loss) is proven torn and cut back by the next
+  command: an import is all or nothing.
+* :meth:`Store.patch` appends a field patch to ``data/.journal.jsonl`` (one fsynced append per key press in
+  ``ait rate``, and ``ait edit``); every read applies pending patches; a rewrite folds them in.
+* :meth:`Store.rewrite` writes the file anew (temp + fsync + rename) with some examples changed or removed:
+  every line it does not change is copied byte for byte; a changed line keeps its keys in their order (a new key
+  goes at the end, as JavaScript's JSON.stringify of a changed object does). Before a removal is renamed into
+  place the id high-water mark is saved, so a removed id is never handed out again.
+* :meth:`Store.compact` is a rewrite that changes nothing but folds the journal.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import mmap
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import DataError, DataProblem, NotFound
-from ..fsutil import atomic_write_bytes, durable_append, now_iso
-from .jsonl import TORN_TAIL, decode_line, is_blocking, iter_lines, scan_json
+import msgspec
+
+from ..errors import DataError, DataProblem, LockTimeout, NotFound
+from ..fsutil import atomic_write_bytes, durable_append, now_iso, refuse_symlink
+from ..parallel import gc_paused
+from .jsonl import BOM, NO_NEWLINE, ORPHAN_PATCH, TORN_TAIL, is_blocking
 from .lock import project_lock
-from .records import UNSET, Example, dumps, looks_valid, new_record, normalise_messages, validate_record
-
-if TYPE_CHECKING:
-    from .index import Edit, ExampleIndex
+from .records import UNSET, Example, dumps, new_record, normalise_messages
+from .schema import (
+    ANY,
+    HEAD,
+    LINE,
+    ExampleHead,
+    ExampleLine,
+    decode_problem,
+    encode,
+    head_problem,
+    record_problem,
+)
 
 EXAMPLES = "examples.jsonl"
 JOURNAL = ".journal.jsonl"
 LOCK = ".lock"
-CACHE = ".cache.json"  # derived facts about examples.jsonl (safe to delete; see Store.max_id)
+CACHE = ".cache.json"  # derived facts about examples.jsonl (safe to delete)
+APPENDING = ".append.json"  # the size of examples.jsonl before an append in progress
 
 
-@dataclass
-class ReadResult:
-    examples: list[Example]
-    problems: list[DataProblem] = field(default_factory=list)
-    journal_applied: int = 0
+Change = Mapping[str, Any]  # fields to set; a value of UNSET removes the field
+
+
+def content_key(messages: list[dict[str, Any]]) -> str:
+    """What makes two examples exact duplicates: the same conversation (a digest of its JSON; aitelier and the
+    npm tool write every message's role first, then its content)."""
+    return hashlib.sha256(encode(messages)).hexdigest()[:24]
+
+
+class Snapshot:
+    """Every valid example of examples.jsonl as read at one moment, in file order (one row each)."""
+
+    def __init__(self, path: Path, journal: Path) -> None:
+        self.path = path
+        self.journal_path = journal
+        self.heads: list[ExampleHead] = []  # journal applied
+        self.data = b""  # the file's bytes as read (a byte-order mark left out)
+        self.starts: list[int] = []  # where each row's line starts in ``data``
+        self.ends: list[int] = []  # and ends (its newline, or a CR before it, is not part of it)
+        self.lines: list[int] = []
+        self.problems: list[DataProblem] = []
+        self.changes: dict[int, dict[str, Any]] = {}  # pending journal changes by id
+        self.patches = 0  # how many journal patches they fold
+        self.records: dict[int, dict[str, Any]] = {}  # row -> full record (journal applied), once decoded
+        self.key: list[int] | None = None  # the identity of the file read (see Store cache)
+        self.other_ids: list[int] = []  # ids on lines that are JSON objects but not valid examples
+        self._rows: dict[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.heads)
+
+    # -- columns ------------------------------------------------------------------------------------------------
+    @property
+    def ids(self) -> list[int]:
+        return [h.id for h in self.heads]
+
+    @property
+    def ratings(self) -> list[int | None]:
+        return [h.rating for h in self.heads]
+
+    @property
+    def splits(self) -> list[str | None]:
+        return [h.split for h in self.heads]
+
+    @property
+    def created(self) -> list[str | None]:
+        return [h.createdAt for h in self.heads]
+
+    @property
+    def blocking(self) -> list[DataProblem]:
+        return [p for p in self.problems if is_blocking(p)]
+
+    def check(self) -> Snapshot:
+        """Raise DataError listing every problem that must stop a command; the snapshot otherwise."""
+        blocking = self.blocking
+        if blocking:
+            raise DataError(blocking)
+        return self
+
+    # -- one example ----------------------------------------------------------------------------------------
+    def raw(self, row: int) -> bytes:
+        """The row's line as read, without its ending."""
+        return self.data[self.starts[row] : self.ends[row]]
+
+    def row_of(self, ident: int) -> int | None:
+        if self._rows is None:
+            self._rows = {h.id: row for row, h in enumerate(self.heads)}
+        return self._rows.get(ident)
+
+    def find(self, ident: int) -> int:
+        row = self.row_of(ident)
+        if row is None:
+            raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
+        return row
+
+    def record(self, row: int) -> dict[str, Any]:
+        """The full record of a row (journal applied), decoded and validated; DataError with path:line if not."""
+        rec = self.records.get(row)
+        if rec is None:
+            raw, n = self.raw(row), self.lines[row]
+            try:
+                rec = ANY.decode(raw)
+            except msgspec.DecodeError as e:
+                raise DataError([DataProblem(str(self.path), n, decode_problem(raw, e))]) from None
+            err = record_problem(rec)
+            if err:
+                raise DataError([DataProblem(str(self.path), n, err)])
+            change = self.changes.get(rec["id"])
+            if change:
+                rec = _changed(rec, change)
+            self.records[row] = rec
+        return rec
+
+    def example(self, row: int) -> Example:
+        rec = self.record(row)
+        changed = self.heads[row].id in self.changes
+        return Example(rec, None if changed else self.raw(row), self.lines[row])
+
+    def get(self, ident: int) -> Example:
+        return self.example(self.find(ident))
+
+    def examples(self) -> Iterator[Example]:
+        """Every example in file order, each decoded and validated in full as it comes."""
+        for row in range(len(self.heads)):
+            yield self.example(row)
+
+    __iter__ = examples
 
 
 @dataclass
 class AppendResult:
     ids: list[int]
     duplicates: list[tuple[int, int]]  # (new id, existing id) pairs that are exact duplicates
+    malformed: list[int] = field(default_factory=list)  # lines of examples.jsonl that are not valid examples
+
+
+@dataclass
+class _Facts:
+    """What the cache remembers about one version of examples.jsonl."""
+
+    max_id: int
+    malformed: list[int]  # line numbers (the first few) of lines that are not valid examples
+    keys: dict[str, int] | None  # content key -> id (None: not known)
 
 
 class Store:
@@ -67,6 +198,7 @@ class Store:
         self.journal_path = self.data_dir / JOURNAL
         self.lock_path = self.data_dir / LOCK
         self.cache_path = self.data_dir / CACHE
+        self.marker_path = self.data_dir / APPENDING
         # ids below this floor were used once and must never be reused (they were deleted); see Project
         self._next_id_floor = next_id_floor or (lambda: 1)
         self._raise_next_id_floor = raise_next_id_floor or (lambda n: None)
@@ -79,171 +211,93 @@ class Store:
             yield
 
     # -- reading --------------------------------------------------------------------------------------------
-    def _iter_valid(self, problems: list[DataProblem]) -> Iterator[tuple[int, dict[str, Any], bytes]]:
-        """Stream (line, object, raw bytes) of every valid line; everything else becomes a problem.
+    def read(self, *, full: bool = False, strict: bool = True) -> Snapshot:
+        """Every example, decoded and validated by the schema; journal patches applied.
 
-        The hot loop of every full read (100,000 lines in the benchmark project), so the common case (a JSON
-        object line that passes the quick validity check) is inlined; anything else takes the slow paths of
-        decode_line and validate_record, which also word the problems.
+        ``full`` validates every line against the whole schema (the conversation included); otherwise only the
+        light view is decoded and validated. Either way a row's full record is decoded when it is asked for. ``strict`` raises DataError listing every
+        blocking problem; otherwise the problems are in ``snapshot.problems``.
         """
-        if not self.path.exists():
+        self._recover(wait=False)
+        snap = Snapshot(self.path, self.journal_path)
+        self._read_journal(snap)  # before the file: a fold in between then only applies patches twice
+        data = self._committed_bytes(snap)
+        with gc_paused():  # 100,000 rows: nothing built here forms a cycle
+            if data:
+                _decode(snap, data, full)
+            _apply_journal(snap)
+        if snap.key is not None:
+            self._remember_read(snap)
+        return snap.check() if strict else snap
+
+    def _committed_bytes(self, snap: Snapshot) -> bytes:
+        """The file's bytes, up to the size recorded before an append that is still in progress (or torn)."""
+        try:
+            with open(self.path, "rb") as f:
+                st = os.fstat(f.fileno())
+                limit = self._append_limit(st)
+                data = f.read() if limit is None else f.read(limit)
+                if limit is None and len(data) == st.st_size:
+                    snap.key = _file_key(st)
+                return data
+        except FileNotFoundError:
+            return b""
+
+    def _read_journal(self, snap: Snapshot) -> None:
+        try:
+            data = self.journal_path.read_bytes()
+        except FileNotFoundError:  # none, or folded and removed meanwhile
             return
-        path = self.path
-        where = str(path)
-        seen: dict[int, int] = {}
-        for n, raw in iter_lines(path, problems):
-            try:
-                text = raw.decode("utf-8")
-                obj, end = scan_json(text, 0)
-                if end != len(text):
-                    raise ValueError("trailing data")
-            except (ValueError, StopIteration, RecursionError):
-                obj, problem = decode_line(path, n, raw)
-                if problem:
-                    problems.append(problem)
-                    continue
-            if not looks_valid(obj):
-                errs = validate_record(obj)
-                if errs:
-                    problems.extend(DataProblem(where, n, e) for e in errs)
-                    continue
-            ident = obj["id"]
-            first = seen.setdefault(ident, n)
-            if first != n:
-                problems.append(DataProblem(where, n, f"duplicate id {ident} (first on line {first})"))
-                continue
-            yield n, obj, raw
-
-    def scan(self) -> ReadResult:
-        """Parse every line, collecting all problems instead of stopping at the first."""
-        problems: list[DataProblem] = []
-        changes, applied = self._journal_changes(problems)
-        examples: list[Example] = []
-        for n, obj, raw in self._iter_valid(problems):
-            ex = Example(obj, raw, n)
-            change = changes.get(ex.id)
-            if change is not None:
-                ex = ex.updated(**change)
-                if not self._check_patched(ex.data, problems):
-                    continue
-            examples.append(ex)
-        return ReadResult(examples, problems, applied)
-
-    def iter_records(self, problems: list[DataProblem] | None = None) -> Iterator[dict[str, Any]]:
-        """Stream every valid example as a dict with pending journal patches applied; memory stays flat.
-
-        With a ``problems`` list, problems are collected there and reading goes on (like :meth:`scan`). Without
-        one, reading is strict (like :meth:`read`): after the last record, a :class:`DataError` listing every
-        blocking problem is raised, so a caller that sums over the records never returns a partial answer.
-        """
-        strict = problems is None
-        found: list[DataProblem] = [] if problems is None else problems
-        changes, _ = self._journal_changes(found)
-        for _n, obj, _raw in self._iter_valid(found):
-            change = changes.get(obj["id"])
-            if change is not None:
-                obj = Example(obj).updated(**change).data
-                if not self._check_patched(obj, found):
-                    continue
-            yield obj
-        if strict:
-            blocking = [p for p in found if is_blocking(p)]
-            if blocking:
-                raise DataError(blocking)
-
-    def read(self) -> list[Example]:
-        """All examples with pending journal patches applied. Raises DataError on any real problem."""
-        result = self.scan()
-        blocking = [p for p in result.problems if is_blocking(p)]
-        if blocking:
-            raise DataError(blocking)
-        return result.examples
-
-    def get(self, ident: int) -> Example:
-        """One example (journal applied), reading strictly but keeping only that one in memory."""
-        problems: list[DataProblem] = []
-        changes, _ = self._journal_changes(problems)
-        found: Example | None = None
-        for n, obj, raw in self._iter_valid(problems):
-            if obj["id"] == ident:
-                found = Example(obj, raw, n)
-        blocking = [p for p in problems if is_blocking(p)]
-        if found is not None and ident in changes:
-            found = found.updated(**changes[ident])
-            self._check_patched(found.data, blocking)
-        if blocking:
-            raise DataError(blocking)
-        if found is None:
-            raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
-        return found
-
-    # -- journal --------------------------------------------------------------------------------------------
-    def _read_journal(self, problems: list[DataProblem]) -> list[dict[str, Any]]:
-        if not self.journal_path.exists():
-            return []
-        data = self.journal_path.read_bytes()
+        where = str(self.journal_path)
         lines = data.split(b"\n")
         # b"" when the file ends in a newline; otherwise a write that never completed (power loss). That patch
         # was never acknowledged, so it is not applied; the next patch() cuts it off, `ait doctor` reports it.
         if lines.pop():
-            problems.append(DataProblem(str(self.journal_path), len(lines) + 1, TORN_TAIL, fixable=True))
-        patches = []
-        where = str(self.journal_path)
+            snap.problems.append(DataProblem(where, len(lines) + 1, TORN_TAIL, fixable=True))
         for n, raw in enumerate(lines, 1):
-            obj, problem = decode_line(self.journal_path, n, raw)
-            if problem:
-                problems.append(problem)
+            try:
+                obj = ANY.decode(raw)
+            except msgspec.DecodeError as e:
+                snap.problems.append(DataProblem(where, n, decode_problem(raw, e)))
                 continue
             err = _patch_problem(obj)
             if err:
-                problems.append(DataProblem(where, n, err))
+                snap.problems.append(DataProblem(where, n, err))
                 continue
-            patches.append(obj)
-        return patches
-
-    def _journal_changes(self, problems: list[DataProblem]) -> tuple[dict[int, dict[str, Any]], int]:
-        """Pending patches folded per example id: {id: {field: value or UNSET}}, and how many patches."""
-        patches = self._read_journal(problems)
-        changes: dict[int, dict[str, Any]] = {}
-        for p in patches:
-            change = changes.setdefault(p["id"], {})
-            change.update(p.get("set") or {})
-            for k in p.get("unset") or ():
+            change = snap.changes.setdefault(obj["id"], {})
+            change.update(obj.get("set") or {})
+            for k in obj.get("unset") or ():
                 change[k] = UNSET
-        return changes, len(patches)
+            snap.patches += 1
 
-    def _check_patched(self, data: dict[str, Any], problems: list[DataProblem]) -> bool:
-        errs = validate_record(data)
-        for e in errs:
-            problems.append(
-                DataProblem(
-                    str(self.journal_path),
-                    None,
-                    f"a pending change makes example {data.get('id')} invalid: {e}",
-                    example_id=data.get("id"),
-                )
-            )
-        return not errs
-
-    def patch(self, ident: int, set_fields: dict[str, Any], unset: Iterable[str] = ()) -> None:
+    # -- the journal ----------------------------------------------------------------------------------------
+    def patch(self, ident: int, set_fields: Mapping[str, Any], unset: Iterable[str] = ()) -> None:
         """Durably record a change to one example (the rating hot path): lock, append, fsync, unlock."""
-        record: dict[str, Any] = {"id": ident, "set": set_fields}
+        record: dict[str, Any] = {"id": ident, "set": dict(set_fields)}
         unset = list(unset)
         if unset:
             record["unset"] = unset
-        line = (dumps(record) + "\n").encode("utf-8")
+        err = _patch_problem(record)
+        if err is None:
+            err = record_problem(
+                _changed(_PROBE, {k: v for k, v in record["set"].items() if k != "messages"})
+            )
+            if "messages" in record["set"]:
+                err = err or record_problem({**_PROBE, "messages": record["set"]["messages"]})
+        if err:
+            raise DataError([DataProblem(str(self.journal_path), None, f"refusing a change: {err}")])
+        line = dumps(record).encode("utf-8") + b"\n"
         with self.locked():
             self.drop_torn_journal_tail()
             durable_append(self.journal_path, line)
 
     def drop_torn_journal_tail(self) -> bool:
-        """Drop an incomplete last journal line (a patch that was never acknowledged); call it holding the lock.
-
-        :meth:`patch` calls this so a new patch never lands glued to a torn one; returns whether it cut anything.
-        """
-        if not self.journal_path.exists():
+        """Drop an incomplete last journal line (a patch that was never acknowledged); call it holding the lock."""
+        try:
+            f = open(self.journal_path, "r+b")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
             return False
-        with open(self.journal_path, "r+b") as f:
+        with f:
             size = f.seek(0, os.SEEK_END)
             if size == 0:
                 return False
@@ -258,184 +312,12 @@ class Store:
         return True
 
     def has_pending_journal(self) -> bool:
-        return self.journal_path.exists() and self.journal_path.stat().st_size > 0
-
-    # -- writing --------------------------------------------------------------------------------------------
-    def _write_all(self, examples: list[Example]) -> None:
-        chunks = []
-        for ex in examples:
-            chunks.append(ex.to_line())
-            chunks.append(b"\n")
-        atomic_write_bytes(self.path, chunks)
-        self._remember_max_id(self._current_key(), max((ex.id for ex in examples), default=0))
-        if self.journal_path.exists():
-            os.unlink(self.journal_path)
-
-    def update(self, fn: Callable[[list[Example]], list[Example]]) -> list[Example]:
-        """Read (strictly), let ``fn`` return the new list, and rewrite atomically; all under the lock."""
-        with self.locked():
-            examples = self.read()
-            new = fn(list(examples))
-            self._write_all(new)
-            return new
-
-    def verified_index(self) -> ExampleIndex:
-        """Every example as an index row, checked as strictly as :meth:`read` checks it (DataError listing every
-        blocking problem), but with only the lines that are not in canonical form parsed (see store.index)."""
-        from .index import read_index
-
-        return read_index(self, verify=True)
-
-    def rewrite(
-        self,
-        index: ExampleIndex,
-        edits: Mapping[int, Edit | None],
-        splits: Mapping[int, str | None] | None = None,
-    ) -> None:
-        """Write examples.jsonl anew from a verified index read under the lock (hold it throughout).
-
-        ``edits`` maps rows to their change (an :data:`~aitelier.store.index.Edit`; None drops the row);
-        ``splits`` maps rows to a new split (None removes the field), changed as
-        :meth:`~aitelier.store.index.ExampleIndex.split_edit` changes them (the many edits of a first
-        ``ait split``, done here without building an edit per row). A row with a pending journal change is
-        serialised with it applied; every other row keeps its bytes, copied without parsing. The journal is
-        folded in, so it is removed. The result is the file ``_write_all`` writes for the examples :meth:`read`
-        returns with those rows changed.
-        """
-        if not index.verified:
-            raise ValueError("Store.rewrite needs a verified index")
-        ids = index.ids
-        changed: dict[int, Edit | None] = dict(edits)
-        targets = dict(splits or {})
-        if index.changes:
-            for row, ident in enumerate(ids):
-                if ident in index.changes and row not in changed and row not in targets:
-                    changed[row] = index.serialised(row)
-        split_at = index.split_at  # -1: not canonical (see ExampleIndex.split_at)
-        for row in [row for row in targets if split_at[row] < 0 or row in changed]:
-            split = targets.pop(row)
-            if row not in changed:
-                changed[row] = index.split_edit(row, split)
-        atomic_write_bytes(self.path, _pieces(index, changed, targets))
-        dropped = None in changed.values()
-        kept = (i for row, i in enumerate(ids) if not (row in changed and changed[row] is None))
-        self._remember_max_id(self._current_key(), max(kept if dropped else ids, default=0))
-        if self.journal_path.exists():
-            os.unlink(self.journal_path)
-
-    def compact(self) -> int:
-        """Fold pending journal patches into examples.jsonl. Returns how many were folded.
-
-        Checks the whole file as strictly as :meth:`read` (and refuses the same way) but parses only the lines
-        that change or are not in canonical form; every other line is copied as read.
-        """
-        from .index import gc_paused
-
-        with self.locked(), gc_paused():
-            if not self.has_pending_journal():
-                return 0
-            index = self.verified_index()
-            self.rewrite(index, {})
-            return index.patches
-
-    def max_id(self) -> int:
-        """Largest id in the file.
-
-        Remembered in ``data/.cache.json`` under the file's identity (device, inode, size, mtime and ctime in ns),
-        so consecutive appends to a 150 MB file do not rescan it; any change by any program changes that identity
-        and the next call scans again. The scan reads line prefixes (full JSON only for unusual lines).
-        """
         try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
-                key = _file_key(st)
-                cached = self._cached_max_id(key)
-                if cached is not None:
-                    return cached
-                best = self._scan_max_id(f, st.st_size)
+            return self.journal_path.stat().st_size > 0
         except FileNotFoundError:
-            return 0
-        self._remember_max_id(key, best)
-        return best
+            return False
 
-    def _scan_max_id(self, f: Any, size: int) -> int:
-        if size == 0:
-            return 0
-        best = 0
-        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm:
-            pos, n = 0, 0
-            prefix = b'{"id":'
-            while pos < size:
-                end = mm.find(b"\n", pos)
-                if end == -1:
-                    end = size
-                n += 1
-                ident: Any = None
-                if mm[pos : pos + 6] == prefix:
-                    stop = pos + 6
-                    while stop < end and 48 <= mm[stop] <= 57:
-                        stop += 1
-                    if stop > pos + 6 and stop < end and mm[stop] in (44, 125):  # ',' or '}'
-                        ident = int(mm[pos + 6 : stop])
-                if ident is None:
-                    line = mm[pos:end].rstrip(b"\r")
-                    if line.strip():
-                        obj, problem = decode_line(self.path, n, line)
-                        if problem:
-                            raise DataError([problem])
-                        ident = obj.get("id") if isinstance(obj, dict) else None
-                        if not isinstance(ident, int) or isinstance(ident, bool):
-                            raise DataError([DataProblem(str(self.path), n, "line has no integer `id`")])
-                if ident is not None and ident > best:
-                    best = ident
-                pos = end + 1
-        return best
-
-    def _cached_max_id(self, key: list[int]) -> int | None:
-        try:
-            cache = json.loads(self.cache_path.read_bytes())
-            entry = cache["maxId"]
-            if entry["file"] == key and type(entry["value"]) is int:
-                return int(entry["value"])
-        except (OSError, ValueError, TypeError, KeyError):
-            pass
-        return None
-
-    def _remember_max_id(self, key: list[int] | None, value: int) -> None:
-        """Best effort: a cache that cannot be written only costs the next command a scan."""
-        if key is None:
-            return
-        tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(dumps({"maxId": {"file": key, "value": value}}).encode("utf-8"))
-            os.replace(tmp, self.cache_path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-    def _current_key(self) -> list[int] | None:
-        try:
-            return _file_key(os.stat(self.path))
-        except FileNotFoundError:
-            return None
-
-    def find_duplicate(self, messages: list[dict[str, Any]]) -> int | None:
-        """Id of an existing example with exactly these messages, by a byte search of the file."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return None
-        needle = b'"messages":' + dumps(normalise_messages(messages)).encode("utf-8")
-        with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            at = mm.find(needle)
-            if at == -1:
-                return None
-            start = mm.rfind(b"\n", 0, at) + 1
-            end = mm.find(b"\n", at)
-            obj, problem = decode_line(self.path, 0, mm[start : end if end != -1 else len(mm)])
-        if problem or not isinstance(obj, dict):
-            return None
-        ident = obj.get("id")
-        return ident if isinstance(ident, int) else None
-
+    # -- appending ------------------------------------------------------------------------------------------
     def append(
         self,
         conversations: list[dict[str, Any]],
@@ -450,18 +332,20 @@ class Store:
         """
         created = now_iso()
         with self.locked():
-            file_max = self.max_id()
-            next_id = max(file_max + 1, self._next_id_floor())
+            self._recover(wait=True)
+            facts, size, ends_well = self._facts(need_keys=check_duplicates)
+            next_id = max(facts.max_id + 1, self._next_id_floor())
+            existing = facts.keys or {}
             ids: list[int] = []
             dups: list[tuple[int, int]] = []
             seen: dict[str, int] = {}
             chunks: list[bytes] = []
             for conv in conversations:
                 messages = normalise_messages(conv["messages"])
-                key = dumps(messages)
+                key = content_key(messages)
                 dup = seen.get(key)
                 if dup is None and check_duplicates:
-                    dup = self.find_duplicate(messages)
+                    dup = existing.get(key)
                 if dup is not None:
                     if skip_duplicates:
                         dups.append((0, dup))
@@ -471,116 +355,438 @@ class Store:
                 rec = new_record(
                     next_id, messages, rating=conv.get("rating"), created_at=created, extra=extra
                 )
+                err = record_problem(rec)
+                if err:
+                    raise DataError([DataProblem(f"example {next_id}", None, err)])
                 chunks.append(dumps(rec).encode("utf-8") + b"\n")
-                seen[key] = next_id
+                seen.setdefault(key, next_id)
                 ids.append(next_id)
                 next_id += 1
             if chunks:
                 payload = b"".join(chunks)
-                if self.path.exists() and self.path.stat().st_size > 0:
-                    with open(self.path, "rb") as f:
-                        f.seek(-1, os.SEEK_END)
-                        if f.read(1) != b"\n":
-                            payload = b"\n" + payload
-                durable_append(self.path, payload, follow_symlinks=True)  # write through a linked file
-                self._remember_max_id(self._current_key(), max(file_max, ids[-1]))
-            return AppendResult(ids, dups)
+                if not ends_well:
+                    payload = b"\n" + payload  # the last line is complete but has no newline
+                self._append_durably(payload, size)
+                keys = None
+                if facts.keys is not None:
+                    keys = {**seen, **facts.keys}
+                self._remember(_Facts(max(facts.max_id, ids[-1]), facts.malformed, keys))
+            return AppendResult(ids, dups, facts.malformed)
+
+    def _append_durably(self, payload: bytes, size: int) -> None:
+        """Record the size before the append (fsynced), append and fsync, then drop the record."""
+        st = os.stat(self.path) if size else None
+        marker = {"size": size, "ino": st.st_ino if st else None, "dev": st.st_dev if st else None}
+        refuse_symlink(self.marker_path)
+        atomic_write_bytes(self.marker_path, dumps(marker).encode("utf-8"))
+        durable_append(self.path, payload, follow_symlinks=True)  # write through a linked file
+        self.marker_path.unlink()
+
+    def _append_limit(self, st: os.stat_result) -> int | None:
+        """The committed size of examples.jsonl while an append marker names this file; None without one."""
+        try:
+            marker = ANY.decode(self.marker_path.read_bytes())
+            size = marker["size"]
+            if not isinstance(size, int) or size < 0:
+                return None
+            if marker.get("ino") is not None and (marker["ino"], marker["dev"]) != (st.st_ino, st.st_dev):
+                return None  # the file was replaced since: the marker is stale
+            return min(size, st.st_size)
+        except (FileNotFoundError, msgspec.DecodeError, TypeError, KeyError):
+            return None
+
+    def _recover(self, *, wait: bool) -> bool:
+        """Cut back an append that was interrupted (its marker is still there). Returns whether it cut.
+
+        Writers call it holding the lock (``wait``); a reader tries the lock without waiting and leaves the
+        repair to the next command if another one holds it (meanwhile every read stops at the committed size).
+        """
+        if not self.marker_path.exists():
+            return False
+        if not wait:
+            try:
+                with self.locked(timeout=0):
+                    return self._recover(wait=True)
+            except LockTimeout:  # busy (an append may be running): every read stops at the committed size
+                return False
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        limit = self._append_limit(st) if st is not None else None
+        cut = False
+        if st is not None and limit is not None and limit < st.st_size:
+            with open(self.path, "r+b") as f:
+                f.truncate(limit)
+                f.flush()
+                os.fsync(f.fileno())
+            cut = True
+        with contextlib.suppress(FileNotFoundError):
+            self.marker_path.unlink()
+        return cut
+
+    # -- rewriting ------------------------------------------------------------------------------------------
+    def rewrite(self, plan: Callable[[Snapshot], Mapping[int, Change | None]]) -> Snapshot:
+        """Write examples.jsonl anew with the changes ``plan`` returns ({row: fields to set, or None to remove});
+        all under the lock, on data read under it. Pending journal patches are folded in. Returns the
+        snapshot the plan saw. Nothing is written when there is nothing to change."""
+        with self.locked():
+            self._recover(wait=True)
+            snap = self.read(full=True)  # every line checked, though only the changed ones are decoded
+            edits = plan(snap)
+            if not edits and not snap.changes:
+                return snap
+            self._write(snap, edits)
+            return snap
+
+    def _write(self, snap: Snapshot, edits: Mapping[int, Change | None]) -> None:
+        removed = [row for row, e in edits.items() if e is None]
+        if removed:  # saved before the rename: no window in which a removed id could be handed out again
+            self._raise_next_id_floor(max(snap.ids) + 1)
+        changes = snap.changes
+        heads, starts, ends = snap.heads, snap.starts, snap.ends
+        keys = self._cached_keys(snap)
+        view = memoryview(snap.data)
+        out: list[bytes | memoryview] = []
+        run = -1  # where the run of unchanged lines being copied began (-1: none)
+        for row in range(len(heads)):
+            ident = heads[row].id
+            edit = edits.get(row, _KEEP) if edits else _KEEP
+            if edit is _KEEP and ident not in changes:
+                if run < 0:
+                    run = starts[row]
+                elif starts[row] != ends[row - 1] + 1:  # a line in between was not a row: copy what we have
+                    out += (view[run : ends[row - 1]], b"\n")
+                    run = starts[row]
+                continue
+            if run >= 0:
+                out += (view[run : ends[row - 1]], b"\n")
+                run = -1
+            if edit is None:
+                if keys is not None:
+                    keys = {k: v for k, v in keys.items() if v != ident}
+                continue
+            if edit is _KEEP:
+                line = encode(snap.record(row))
+            elif ident not in changes and _appendable(snap.heads[row], raw := snap.raw(row), edit):
+                line = raw[:-1] + b"," + encode(edit)[1:]  # the new key at the end of the object
+            else:
+                line = encode(_changed(snap.record(row), edit))
+            touched = {*changes.get(ident, ()), *(edit if isinstance(edit, Mapping) else ())}
+            if keys is not None and "messages" in touched:
+                keys = None  # a conversation changed: the duplicate keys are rebuilt by the next full read
+            out += (line, b"\n")
+        if run >= 0:
+            out += (view[run : ends[-1]], b"\n")
+        atomic_write_bytes(self.path, _pieces(out))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.journal_path)
+        kept = [h.id for row, h in enumerate(heads) if not (row in edits and edits[row] is None)]
+        self._remember(_Facts(max(kept, default=0), [], keys))
+
+    def compact(self) -> int:
+        """Fold pending journal patches into examples.jsonl. Returns how many were folded."""
+        if not self.has_pending_journal():
+            return 0
+        return self.rewrite(lambda snap: {}).patches
 
     def remove(self, ident: int) -> Example:
-        """Delete one example (checked and written like :meth:`update`, without parsing the other lines)."""
-        with self.locked():
-            floor = max(self.max_id() + 1, self._next_id_floor())
-            index = self.verified_index()
-            row = _row_of(index, ident)
-            if row is None:
-                raise NotFound(f"no example with id {ident}", hint="`ait list` shows the ids")
-            removed = index.load(row)
-            self.rewrite(index, {row: None})
-            # remember the high-water mark so a removed id is never handed out again
-            self._raise_next_id_floor(floor)
-        return removed
+        """Delete one example; its id is never handed out again."""
+        found: list[Example] = []
 
-    def replace(self, example: Example) -> None:
-        """Rewrite one example in place (used by `ait edit`), bumping its version."""
-        with self.locked():
-            index = self.verified_index()
-            row = _row_of(index, example.id)
-            if row is None:
-                raise NotFound(f"no example with id {example.id}")
-            self.rewrite(index, {row: example.to_line()})
+        def drop(snap: Snapshot) -> dict[int, None]:
+            row = snap.find(ident)
+            found.append(snap.example(row))
+            return {row: None}
+
+        self.rewrite(drop)
+        return found[0]
+
+    def max_id(self) -> int:
+        """The largest id in examples.jsonl (valid lines, and JSON objects that hold an integer id), from the
+        derived cache when it describes the file as it is, otherwise from a light read."""
+        return self._facts(need_keys=False)[0].max_id
+
+    def known_conversations(self) -> dict[str, int]:
+        """The :func:`content_key` of every example's conversation -> its id (the first one's, for duplicates).
+
+        From the derived cache when it describes the file as it is; otherwise from a full read (strict: a
+        malformed examples.jsonl raises DataError)."""
+        try:
+            key = _file_key(os.stat(self.path))
+        except FileNotFoundError:
+            return {}
+        facts = self._cached(key)
+        if facts is not None and facts.keys is not None:
+            return facts.keys
+        snap = self.read(full=True)
+        return _facts_of(snap, True).keys or {}
+
+    # -- the derived cache (next id, malformed lines, duplicate keys) -----------------------------------------
+    def _facts(self, *, need_keys: bool) -> tuple[_Facts, int, bool]:
+        """The facts about the file as it is now (from the cache, else read), its size, and whether it ends
+        in a newline (or is empty). Raises DataError when the last line is torn: nothing is appended after it."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return _Facts(0, [], {}), 0, True
+        if st.st_size == 0:
+            return _Facts(0, [], {}), 0, True
+        facts = self._cached(_file_key(st))
+        if facts is None or (need_keys and facts.keys is None):
+            snap = self.read(full=need_keys, strict=False)
+            facts = _facts_of(snap, need_keys)
+            self._remember(facts)
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            ends_well = f.read(1) == b"\n"
+            if not ends_well:
+                tail = f.seek(0, os.SEEK_END)
+                f.seek(max(0, tail - (1 << 20)))
+                last = f.read().rsplit(b"\n", 1)[-1]
+                try:
+                    HEAD.decode(last)
+                except (msgspec.DecodeError, msgspec.ValidationError) as e:
+                    raise DataError(
+                        [
+                            DataProblem(
+                                str(self.path), None, f"the last line is incomplete ({e}); nothing was added"
+                            )
+                        ],
+                        hint="`ait doctor` shows it; `ait doctor --fix` can move it aside",
+                    ) from None
+        return facts, st.st_size, ends_well
+
+    def _cached(self, key: list[int]) -> _Facts | None:
+        try:
+            cache = ANY.decode(self.cache_path.read_bytes())
+            if cache["file"] != key:
+                return None
+            return _Facts(int(cache["maxId"]), list(cache["malformed"]), cache.get("keys"))
+        except (OSError, msgspec.DecodeError, TypeError, KeyError, ValueError):
+            return None
+
+    def _cached_keys(self, snap: Snapshot) -> dict[str, int] | None:
+        if snap.key is None:
+            return None
+        facts = self._cached(snap.key)
+        return None if facts is None else facts.keys
+
+    def _remember_read(self, snap: Snapshot) -> None:
+        """After a whole read: remember its facts unless the cache already holds them."""
+        assert snap.key is not None
+        if self._cached(snap.key) is None:
+            self._remember(_facts_of(snap, False), snap.key)
+
+    def _remember(self, facts: _Facts, key: list[int] | None = None) -> None:
+        """Best effort: a cache that cannot be written only costs the next command a read."""
+        if key is None:
+            try:
+                key = _file_key(os.stat(self.path))
+            except FileNotFoundError:
+                return
+        entry = {"file": key, "maxId": facts.max_id, "malformed": facts.malformed[:20], "keys": facts.keys}
+        tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(msgspec.json.encode(entry))
+            os.replace(tmp, self.cache_path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
-def _edited(line: bytes, edit: Edit | None) -> bytes | None:
-    if isinstance(edit, tuple):
-        start, stop, new = edit
-        return line[:start] + new + line[stop:]
-    return edit
+# -- decoding -----------------------------------------------------------------------------------------------------
+def _decode(snap: Snapshot, data: bytes, full: bool) -> None:
+    """Decode the file's bytes into the snapshot's rows; every line that does not pass is a problem."""
+    where = str(snap.path)
+    if data.startswith(BOM):
+        snap.problems.append(DataProblem(where, 1, "file starts with a UTF-8 byte-order mark", fixable=True))
+        data = data[len(BOM) :]
+    snap.data = data
+    starts, ends = _line_bounds(data)
+    if not _decode_fast(snap, data, starts, ends, full):
+        _decode_lines(snap, data, starts, ends, full)
+    if ends and ends[-1] == len(data):
+        snap.problems.append(DataProblem(where, len(ends), NO_NEWLINE, fixable=True))
 
 
-_PIECE = 1 << 20
+def _line_bounds(data: bytes) -> tuple[list[int], list[int]]:
+    """Where each line starts and ends (its newline excluded); a last line without a newline counts."""
+    starts: list[int] = []
+    ends: list[int] = []
+    find, add_start, add_end = data.find, starts.append, ends.append
+    pos, size = 0, len(data)
+    while pos < size:
+        end = find(b"\n", pos)
+        if end < 0:
+            end = size
+        add_start(pos)
+        add_end(end)
+        pos = end + 1
+    return starts, ends
 
 
-def _pieces(
-    index: ExampleIndex, changed: dict[int, Edit | None], splits: dict[int, str | None]
-) -> Iterator[bytes]:
-    """The new file in pieces of about 1 MiB (one write each, streamed: never the whole file in memory twice).
-
-    ``splits`` holds canonical rows only, edited here as ``index.split_edit`` would edit them.
-    """
-    if not index.tiled:  # read line by line (a byte-level oddity): every row on its own
-        group: list[bytes] = []
-        size = 0
-        for row in range(len(index)):
-            line: bytes | None = index.raw(row)
-            if row in changed:
-                line = _edited(index.raw(row), changed[row])
-            elif row in splits:
-                line = _edited(index.raw(row), index.split_edit(row, splits[row]))
-            if line is not None:
-                group += (line, b"\n")
-                size += len(line) + 1
-                if size >= _PIECE:
-                    yield b"".join(group)
-                    group, size = [], 0
-        yield b"".join(group)
-        return
-    # every line of the file is a row: copy the runs between changes straight from the bytes read
-    from .index import SPLIT_FIELDS, split_field_length
-
-    data, starts, ends = index.data, index.starts, index.ends
-    split_at, old_splits, fields = index.split_at, index.splits, SPLIT_FIELDS
+def _decode_fast(snap: Snapshot, data: bytes, starts: list[int], ends: list[int], full: bool) -> bool:
+    """The common case in one pass at C speed: no odd bytes, every line valid, no duplicate id."""
+    if b"\r" in data or not (full or data.isascii() or _utf8(data)):  # the light view skips strings
+        return False
     view = memoryview(data)
-    chunks: list[bytes | memoryview] = []
-    at = mark = 0  # copied up to ``at``; ``mark``: where the current piece began
-    for row in sorted(changed.keys() | splits.keys()) if changed else sorted(splits):
-        start = starts[row]
-        if row in splits:  # split_edit, written out
-            offset = start + split_at[row]
-            chunks += (view[at:offset], fields[splits[row]])
-            at = offset + split_field_length(data, offset, old_splits[row])
-        else:
-            edit = changed[row]
-            if isinstance(edit, tuple):
-                offset, stop, new = edit
-                chunks += (view[at : start + offset], new)
-                at = start + stop
-            else:
-                chunks.append(view[at:start])
-                if edit is not None:
-                    chunks += (edit, b"\n")
-                at = ends[row] + 1
-        if at - mark >= _PIECE:
-            yield b"".join(chunks)
-            chunks, mark = [], at
-    chunks.append(view[at:])
-    yield b"".join(chunks)
-
-
-def _row_of(index: ExampleIndex, ident: int) -> int | None:
+    decode = (LINE if full else HEAD).decode
     try:
-        return index.ids.index(ident)
-    except ValueError:
-        return None
+        heads: list[Any] = [
+            decode(view[a:b]) for a, b in zip(starts, ends, strict=True)
+        ]  # a blank line fails too
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    ids = [h.id for h in heads]
+    if len(set(ids)) != len(ids):
+        return False
+    snap.heads, snap.starts, snap.ends = heads, starts, ends
+    snap.lines = list(range(1, len(heads) + 1))
+    return True
+
+
+def _decode_lines(snap: Snapshot, data: bytes, starts: list[int], ends: list[int], full: bool) -> None:
+    """The careful loop: one line at a time, each problem worded with its line number."""
+    where = str(snap.path)
+    problems = snap.problems
+    seen: dict[int, int] = {}
+    for n, (start, end) in enumerate(zip(starts, ends, strict=True), 1):
+        if end > start and data[end - 1] == 13:  # CR
+            problems.append(DataProblem(where, n, "CRLF line ending", fixable=True))
+            end -= 1
+        raw = data[start:end]
+        if not raw.strip():
+            problems.append(DataProblem(where, n, "blank line", fixable=True))
+            continue
+        try:
+            obj = ANY.decode(raw)
+        except msgspec.DecodeError as e:
+            problems.append(DataProblem(where, n, decode_problem(raw, e)))
+            continue
+        err = record_problem(obj) if full else head_problem(obj)
+        if err is None:
+            head = msgspec.convert(obj, ExampleLine if full else ExampleHead)
+        if err is not None:
+            problems.append(DataProblem(where, n, err))
+            ident = obj.get("id") if isinstance(obj, dict) else None
+            if type(ident) is int:
+                snap.other_ids.append(ident)  # never hand out an id a malformed line may hold
+            continue
+        first = seen.setdefault(head.id, n)
+        if first != n:
+            problems.append(DataProblem(where, n, f"duplicate id {head.id} (first on line {first})"))
+            continue
+        snap.heads.append(head)
+        snap.starts.append(start)
+        snap.ends.append(end)
+        snap.lines.append(n)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _apply_journal(snap: Snapshot) -> None:
+    """Apply pending changes to the rows they name (validating the result); report changes for missing ids."""
+    if not snap.changes:
+        return
+    where = str(snap.journal_path)
+    drop: list[int] = []
+    for ident, change in snap.changes.items():
+        row = snap.row_of(ident)
+        if row is None:
+            snap.problems.append(
+                DataProblem(where, None, f"example {ident} {ORPHAN_PATCH}", example_id=ident)
+            )
+            continue
+        try:
+            base = snap.records.get(row)
+            if base is None:
+                base = snap.record(row)  # decodes and applies the change
+            else:
+                base = snap.records[row] = _changed(base, change)
+        except DataError as e:
+            snap.problems.extend(e.problems)
+            drop.append(row)
+            continue
+        err = record_problem(base)
+        if err:
+            snap.problems.append(
+                DataProblem(
+                    where, None, f"a pending change makes example {ident} invalid: {err}", example_id=ident
+                )
+            )
+            drop.append(row)
+            continue
+        snap.heads[row] = msgspec.convert(base, ExampleHead)
+    if drop:
+        gone = set(drop)
+        keep = [row for row in range(len(snap.heads)) if row not in gone]
+        records = snap.records
+        snap.records = {new: records[old] for new, old in enumerate(keep) if old in records}
+        snap.heads = [snap.heads[r] for r in keep]
+        snap.starts = [snap.starts[r] for r in keep]
+        snap.ends = [snap.ends[r] for r in keep]
+        snap.lines = [snap.lines[r] for r in keep]
+        snap._rows = None
+
+
+def _facts_of(snap: Snapshot, with_keys: bool) -> _Facts:
+    malformed = sorted(
+        {p.line for p in snap.problems if p.path == str(snap.path) and p.line and is_blocking(p)}
+    )
+    keys: dict[str, int] | None = None
+    if with_keys:
+        keys = {}
+        for row in range(len(snap.heads)):
+            with contextlib.suppress(DataError):
+                keys.setdefault(content_key(snap.record(row)["messages"]), snap.heads[row].id)
+    return _Facts(max([*snap.ids, *snap.other_ids], default=0), malformed, keys)
+
+
+# -- small pieces -------------------------------------------------------------------------------------------------
+class _Keep:
+    pass
+
+
+_KEEP: Any = _Keep()
+_PROBE = {"id": 1, "messages": [{"role": "user", "content": "-"}]}
+
+
+def _changed(record: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``record`` with ``change`` applied: set keys keep their place, new keys go at the end."""
+    out = dict(record)
+    for k, v in change.items():
+        if v is UNSET:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+def _appendable(head: ExampleHead, raw: bytes, change: Change) -> bool:
+    """Whether ``change`` only gives a split to a line that has no "split" key (as the decoder saw it, escapes
+    and all), so it can be written by adding the key at the end of the object's bytes: the first `ait split`
+    changes every example this way."""
+    return len(change) == 1 and "split" in change and head.stored_split is msgspec.UNSET and raw[-1:] == b"}"
+
+
+def _pieces(parts: list[bytes | memoryview], size: int = 1 << 20) -> Iterator[bytes]:
+    """The lines joined into pieces of about ``size`` bytes: one write each instead of one per line."""
+    group: list[bytes | memoryview] = []
+    length = 0
+    for part in parts:
+        group.append(part)
+        length += len(part)
+        if length >= size:
+            yield b"".join(group)
+            group, length = [], 0
+    yield b"".join(group)
 
 
 def _file_key(st: os.stat_result) -> list[int]:
@@ -605,4 +811,17 @@ def _patch_problem(obj: Any) -> str | None:
     return None
 
 
-__all__ = ["Store", "ReadResult", "AppendResult", "EXAMPLES", "JOURNAL", "LOCK", "CACHE"]
+__all__ = [
+    "APPENDING",
+    "CACHE",
+    "EXAMPLES",
+    "JOURNAL",
+    "LOCK",
+    "NO_NEWLINE",
+    "TORN_TAIL",
+    "AppendResult",
+    "Snapshot",
+    "Store",
+    "content_key",
+    "is_blocking",
+]
