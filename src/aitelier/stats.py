@@ -91,7 +91,9 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
     """Stats of the project's examples (journal applied). Raises DataError (exit 3) on malformed data."""
     counts = Counts(project.threshold)
     extra = [*collectors, *(make(project) for make in EXTRA_COLLECTORS)]
-    snap = project.store.read()  # the light view: the conversations are read only for a collector that wants them
+    snap = (
+        project.store.read()
+    )  # the light view: the conversations are read only for a collector that wants them
     counts.add_heads(snap.heads)
     wanting = [c for c in extra if getattr(c, "wants_records", True)]
     if wanting:

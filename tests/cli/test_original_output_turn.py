@@ -17,11 +17,8 @@ def two_turns(project: Project) -> None:
 
 
 def stored(project: Project, ident: int) -> dict:
-    for raw in project.examples_path.read_text().splitlines():
-        rec = json.loads(raw)
-        if rec["id"] == ident:
-            return rec
-    raise AssertionError(ident)
+    """The example as every command sees it (an edit waits in the journal until the next rewrite folds it)."""
+    return Project.find(project.root).store.read(full=True).get(ident).data
 
 
 @pytest.mark.parametrize(("turn", "original"), [("1", "answer 1.0"), ("2", "answer 1.1")])
@@ -96,4 +93,4 @@ def test_an_invalid_turn_field_is_reported(ait, project: Project, bad: object) -
     write_records(project.examples_path, [record(1, originalOutput="x", originalOutputTurn=bad)])
     r = ait("doctor", cwd=project.root)
     assert r.exit_code == 3
-    assert "`originalOutputTurn` must be a positive integer or null" in r.stdout
+    assert "`originalOutputTurn`: expected int" in r.stdout
