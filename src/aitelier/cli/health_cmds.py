@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import ProblemsFound
+from ..errors import ProblemsFound, UsageError
 from .common import echo_json, get_env, open_project
 from .env import Env
 
@@ -190,8 +190,14 @@ def _plural(n: int, noun: str) -> str:
     help="Repair what is safe (BOM, CRLF, blank lines, missing final newline, torn journal tail, leftover "
     "temp files) after copying each changed file to <file>.bak-<timestamp>.",
 )
+@click.option(
+    "--reject",
+    is_flag=True,
+    help="With --fix: also move lines that are not valid examples (bad JSON, a wrong field, a duplicate id) to "
+    "data/examples.rejects.jsonl, byte for byte, so they stop blocking every command.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
-def doctor(fix: bool, as_json: bool) -> None:
+def doctor(fix: bool, reject: bool, as_json: bool) -> None:
     """Check the data files and list every problem with its file and line.
 
     Exit status 0 when no problem is left (warnings such as exact duplicates do not count), 3 otherwise.
@@ -200,8 +206,10 @@ def doctor(fix: bool, as_json: bool) -> None:
     from ..doctor import diagnose, repair
 
     env = get_env()
+    if reject and not fix:
+        raise UsageError("--reject moves lines, so it goes with --fix", hint="ait doctor --fix --reject")
     project = open_project()
-    report = repair(project) if fix else diagnose(project)
+    report = repair(project, reject=reject) if fix else diagnose(project)
     if as_json:
         echo_json(env, report.to_dict())
     else:

@@ -31,6 +31,8 @@ DATA_GITIGNORE = """\
 # written by aitelier: files it keeps here besides the examples (lock, caches, journal, backups, temp files)
 .lock
 .cache.json
+.tokens.cache
+.append.json
 .format.json
 .journal.jsonl
 *.bak
