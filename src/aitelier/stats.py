@@ -217,6 +217,7 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
                     "todo",
                     f"the fine-tune on these files finished (run {run['id']}): evaluate {model} on your "
                     "validation examples (data/val.jsonl) before training again",
+                    "ait eval --compare",
                 )
             )
         elif split_done and run.get("sameFiles") and run.get("status") in ACTIVE:

@@ -86,6 +86,15 @@ def test_a_second_run_makes_no_call_and_no_cache_calls_again(ait, together, proj
     assert len(together.calls("POST", CHAT)) == 8
 
 
+def test_a_fully_cached_run_needs_no_key_and_no_network(ait, together, proj, monkeypatch):
+    assert ait("-C", str(proj.root), "eval", "--no-score").exit_code == 0
+    together.stop()
+    monkeypatch.delenv("TOGETHER_API_KEY")
+    r = ait("-C", str(proj.root), "eval", "--no-score")
+    assert r.exit_code == 0, r.output
+    assert len(eval_files(proj)) == 2
+
+
 def test_scoring_without_a_terminal_names_the_flags_and_calls_nothing(ait, together, proj):
     r = ait("-C", str(proj.root), "eval")
     assert r.exit_code == 2

@@ -149,7 +149,7 @@ def eval_(
                     on_progress=ProgressBar(env, "Generating"),
                 )
         finally:
-            endpoint.provider.close()
+            endpoint.close()
     if judge_model:
         judge_endpoint = generate.connect(project, judge_provider, None, env.environ)
         try:
@@ -163,7 +163,7 @@ def eval_(
                 on_progress=ProgressBar(env, "Judging"),
             )
         finally:
-            judge_endpoint.provider.close()
+            judge_endpoint.close()
     if interactive:
         stopped_by = _score(env, project, ev, show_expected=show_expected or ev.kind == "score")
         if stopped_by is not None:

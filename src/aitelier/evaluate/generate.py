@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import random
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,11 +64,30 @@ def fingerprint(items: Sequence[ValItem]) -> str:
 
 
 # -- who answers ---------------------------------------------------------------------------------------------------
-@dataclass
 class Endpoint:
-    provider: Provider
-    name: str  # the registry name, or "openai-compatible" with base_url
-    base_url: str | None
+    """Who answers: a provider by registry name, or an OpenAI-compatible server at ``base_url``.
+
+    The provider (and its SDK) is created at the first call that is not in the cache, so a fully cached run
+    starts faster and works offline.
+    """
+
+    def __init__(self, connect: Callable[[], Provider], name: str, base_url: str | None) -> None:
+        self._connect = connect
+        self._provider: Provider | None = None
+        self._lock = threading.Lock()
+        self.name = name
+        self.base_url = base_url
+
+    @property
+    def provider(self) -> Provider:
+        with self._lock:  # the first calls come from several worker threads at once
+            if self._provider is None:
+                self._provider = self._connect()
+            return self._provider
+
+    @property
+    def title(self) -> str:
+        return self.base_url or (self._provider.title if self._provider is not None else self.name)
 
     @property
     def cache_scope(self) -> str:
@@ -86,6 +106,10 @@ class Endpoint:
                 raise unservable(self, call.model, e) or e from None
 
         return ask
+
+    def close(self) -> None:
+        if self._provider is not None:
+            self._provider.close()
 
 
 def connect(
@@ -108,9 +132,10 @@ def connect(
         env["OPENAI_API_KEY"] = env.get("AITELIER_EVAL_API_KEY") or "not-needed"
         env.pop("OPENAI_ORG_ID", None)
         env.pop("OPENAI_PROJECT_ID", None)
-        return Endpoint(registry.connect("openai", None, environ=env), COMPATIBLE, base_url)
+        return Endpoint(lambda: registry.connect("openai", None, environ=env), COMPATIBLE, base_url)
     name = provider or project.provider
-    return Endpoint(registry.connect(name, project.root, environ=env), name, None)
+    registry.get(name)  # an unknown provider is a usage error now, not at the first call
+    return Endpoint(lambda: registry.connect(name, project.root, environ=env), name, None)
 
 
 def unservable(endpoint: Endpoint, model: str, e: ProviderRequestError) -> UnservableModel | None:
@@ -128,7 +153,7 @@ def unservable(endpoint: Endpoint, model: str, e: ProviderRequestError) -> Unser
         hint = f"check the model name the server at {endpoint.base_url} knows"
     else:
         hint = "check the name (`ait status` shows fine-tuned models), or serve it yourself and pass --base-url URL"
-    where = endpoint.base_url or endpoint.provider.title
+    where = endpoint.title
     return UnservableModel(f"{where} cannot serve {model}: {e.detail or e.message}", hint=hint)
 
 

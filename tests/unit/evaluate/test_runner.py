@@ -21,7 +21,7 @@ def calls(n: int, model: str = "m") -> list[Call]:
 
 
 def run(provider, the_calls, tmp_path: Path, *, concurrency=4, read=True, settings=Settings()):
-    endpoint = Endpoint(provider, "together", None)
+    endpoint = Endpoint(lambda: provider, "together", None)
     return run_calls(
         endpoint.chat(settings),
         the_calls,
@@ -81,7 +81,7 @@ def test_latency_is_paid_in_parallel(provider, together, tmp_path):
 def test_rate_limits_are_retried_after_the_time_the_server_asks(provider, together):
     together.fault("POST", CHAT, "429", times=2, retry_after="3")
     waits: list[float] = []
-    endpoint = Endpoint(provider, "together", None)
+    endpoint = Endpoint(lambda: provider, "together", None)
     answer, retries = call_with_retries(endpoint.chat(Settings()), calls(1)[0], sleep=waits.append)
     assert answer.text == "echo: q0"
     assert retries == 2
@@ -98,7 +98,7 @@ def test_server_errors_are_retried_with_backoff(provider, together, tmp_path):
 
 def test_a_failure_that_outlasts_the_retries_is_raised(provider, together):
     together.fault("POST", CHAT, "500", times=10)
-    endpoint = Endpoint(provider, "together", None)
+    endpoint = Endpoint(lambda: provider, "together", None)
     with pytest.raises(ProviderRequestError) as e:
         call_with_retries(endpoint.chat(Settings()), calls(1)[0], attempts=3, sleep=lambda s: None)
     assert e.value.status_code == 500
