@@ -30,6 +30,7 @@ from ..providers.base import ChatResult, ProviderRequestError
 
 MAX_ATTEMPTS = 5  # per call, on top of the SDK's own retries
 MAX_WAIT = 120.0  # seconds, the longest Retry-After honoured before giving up on that call
+_jitter = random.Random()  # its own generator: worker threads never touch the global random state
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def backoff(attempt: int, retry_after: float | None) -> float:
     exponential with jitter (0.5 s, 1 s, 2 s ... capped at 30 s)."""
     if retry_after is not None:
         return min(MAX_WAIT, max(0.0, retry_after))
-    return min(30.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2)
+    return min(30.0, 0.5 * 2**attempt) * (0.75 + _jitter.random() / 2)
 
 
 def call_with_retries(
