@@ -24,9 +24,7 @@ TIMEOUT_ENV = "AITELIER_TIMEOUT"
 RETRIES_ENV = "AITELIER_MAX_RETRIES"
 POLL_ENV = "AITELIER_POLL_INTERVAL"
 
-# Variables a provider needs, by provider name. Third-party providers declare theirs when they register.
-KEY_VARS: dict[str, str] = {"together": "TOGETHER_API_KEY", "openai": "OPENAI_API_KEY"}
-BASE_URL_VARS: dict[str, str] = {"together": "TOGETHER_BASE_URL", "openai": "OPENAI_BASE_URL"}
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")  # variables whose values are scrubbed from any output
 
 
 class MissingKey(AitelierError):
@@ -109,9 +107,11 @@ def resolve(
     base_url_var: str | None = None,
     extra_vars: tuple[str, ...] = (),
 ) -> Credentials:
-    """The key and base URL for ``provider``; raises :class:`MissingKey` naming the variable when unset."""
-    key_var = key_var or KEY_VARS.get(provider) or f"{provider.upper()}_API_KEY"
-    base_url_var = base_url_var or BASE_URL_VARS.get(provider) or f"{provider.upper()}_BASE_URL"
+    """The key and base URL for ``provider``; raises :class:`MissingKey` naming the variable when unset.
+    The variables are the provider's (its registration names them), ``NAME_API_KEY`` and ``NAME_BASE_URL``
+    by default."""
+    key_var = key_var or f"{provider.upper()}_API_KEY"
+    base_url_var = base_url_var or f"{provider.upper()}_BASE_URL"
     key, source = lookup(key_var, project_root, environ)
     if not key:
         where = (
@@ -133,14 +133,15 @@ def resolve(
 def known_secrets(project_root: Path | None = None, environ: Mapping[str, str] | None = None) -> list[str]:
     """Every key value this process could use (environment and .env), longest first, for :func:`scrub`."""
     env = os.environ if environ is None else environ
-    names = set(KEY_VARS.values()) | {n for n in env if n.endswith(("_API_KEY", "_TOKEN", "_SECRET"))}
-    values = {env.get(n, "") for n in names}
+    values = {v for n, v in env.items() if n.endswith(SECRET_SUFFIXES)}
     dotenv = read_dotenv(project_root)
-    values |= {v for n, v in dotenv.items() if n in names or n.endswith(("_API_KEY", "_TOKEN", "_SECRET"))}
+    values |= {v for n, v in dotenv.items() if n.endswith(SECRET_SUFFIXES)}
     return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
 
 
 _TOKEN_PATTERNS = (
+    # the password of a URL (http://user:password@host/...), as in a base URL
+    re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"),
     re.compile(r"(?i)((?:api[_-]?key|authorization|token)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}"),
     re.compile(r"\b(sk-|tgp_v1_|tgp_)[A-Za-z0-9_-]{6,}"),
@@ -148,8 +149,8 @@ _TOKEN_PATTERNS = (
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every key in the environment, each of ``secrets``, and anything shaped like a bearer
-    token replaced by ``***``."""
+    """``text`` with every key in the environment, each of ``secrets``, anything shaped like a bearer token
+    and the password of any URL replaced by ``***``."""
     for secret in sorted({*known_secrets(), *(s for s in secrets if len(s) >= 6)}, key=len, reverse=True):
         text = text.replace(secret, "***")
     for pattern in _TOKEN_PATTERNS:

@@ -20,12 +20,6 @@ from .store.lock import project_lock
 
 CONFIG_NAME = ".aitelier.json"
 SCHEMA_VERSION = 1
-PROVIDERS = ("together", "openai", "local")
-DEFAULT_MODELS = {
-    "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
-    "openai": "gpt-4.1-mini-2025-04-14",
-    "local": "HuggingFaceTB/SmolLM2-135M-Instruct",
-}
 DEFAULT_THRESHOLD = 8
 PROJECT_ENV = "AITELIER_PROJECT"
 SECRET_MARKERS = ("apikey", "secret", "password")  # in a key, ignoring case, "_" and "-"
@@ -96,10 +90,10 @@ def validate_config(cfg: Any, path: Path) -> dict[str, Any]:
         )
     if not isinstance(cfg.get("name"), str) or not cfg["name"].strip():
         raise ConfigError(f"{path}: `name` must be a non-empty string")
-    if cfg.get("provider") not in PROVIDERS:
-        raise ConfigError(
-            f"{path}: `provider` must be one of {', '.join(PROVIDERS)}, got {cfg.get('provider')!r}"
-        )
+    # a provider name; whether one by that name is registered is asked when it is used (format, train), so
+    # that reading a project never loads the provider plugins
+    if not isinstance(cfg.get("provider"), str) or not cfg["provider"]:
+        raise ConfigError(f"{path}: `provider` must be a provider's name, got {cfg.get('provider')!r}")
     if not isinstance(cfg.get("model"), str) or not cfg["model"]:
         raise ConfigError(f"{path}: `model` must be a non-empty string")
     sp = cfg.get("systemPrompt")
@@ -172,10 +166,12 @@ class Project:
         for f in ("examples.jsonl", "train.jsonl", "val.jsonl"):
             if (data / f).exists():
                 raise ProjectExists(f"{data / f} already exists; not overwriting it")
+        from .providers import registry
+
         cfg: dict[str, Any] = {
             "name": name,
             "provider": provider,
-            "model": model or DEFAULT_MODELS[provider],
+            "model": model or registry.get(provider).default_model,
         }
         if system_prompt:
             cfg["systemPrompt"] = system_prompt

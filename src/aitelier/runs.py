@@ -8,20 +8,25 @@ creation), the record says how far the attempt got. Keys never reach a record: e
 Record fields (camelCase like the rest of the npm-compatible config)::
 
     id             "run-<12 hex>": the client-side attempt id, also sent to providers that accept metadata
+                   (runs the npm tool recorded have none: their jobId identifies them)
     provider       "together" | "openai" | a plugin's name
     baseModel      the model that was fine-tuned
-    status         uploading | uploaded | creating | failed_to_start | declined   (before a job exists)
-                   pending | queued | running | succeeded | failed | cancelled | unknown   (the job's)
+    status         uploading | uploaded | creating | failed_to_start | declined | abandoned   (before a job)
+                   pending | queued | running | completed | failed | cancelled | unknown   (the job's;
+                   "completed" is the npm tool's word for a job that succeeded, so its `eval` finds our models)
     providerStatus the provider's own status word, shown beside ours
-    jobId, fineTunedModel
+    jobId, fineTunedModel, modelId (the same model name, under the npm tool's key)
     files          {"train": {path, sha256, examples, bytes, fileId}, "val": {...}}
     hyperparameters, estimate
     startedAt, createdAt, updatedAt, finishedAt   (ISO-8601 UTC)
     error          what went wrong (scrubbed), createMayHaveSucceeded when the answer to the create was lost
+    pid, host      the `ait train` process working on the run, while it uploads (a dead one: abandoned)
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -31,9 +36,50 @@ from .errors import NotFound, UsageError
 from .fsutil import now_iso
 from .project import Project
 
-BEFORE_JOB = ("uploading", "uploaded", "creating", "failed_to_start", "declined")
-ENDED = ("succeeded", "failed", "cancelled")
+BEFORE_JOB = ("uploading", "uploaded", "creating", "failed_to_start", "declined", "abandoned")
+# "succeeded" is what aitelier wrote before it used the npm tool's "completed"; both mean the same
+ENDED = ("completed", "succeeded", "failed", "cancelled")
+SUCCEEDED = "completed"
 REMOVE = object()  # a value for update() that deletes the field
+WORKING = ("uploading", "uploaded")  # a live `ait train` process owns runs in these states
+
+
+def run_id(record: dict[str, Any]) -> str:
+    """The run's id: ours, or the job id for runs the npm tool recorded (they have no ``id``)."""
+    return str(record.get("id") or record.get("jobId") or "")
+
+
+def model_of(record: dict[str, Any]) -> str | None:
+    """The fine-tuned model's name, under our key or the npm tool's."""
+    value = record.get("fineTunedModel") or record.get("modelId")
+    return str(value) if value else None
+
+
+def owner() -> dict[str, Any]:
+    """Fields that say which process is working on a run (see :func:`abandoned`)."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def abandoned(record: dict[str, Any]) -> bool:
+    """An upload that no process is working on any more (killed at the price question, say)."""
+    if record.get("status") == "abandoned":
+        return True
+    if record.get("status") not in WORKING or record.get("host") != socket.gethostname():
+        return False
+    pid = record.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def shown_status(record: dict[str, Any]) -> str:
+    return "abandoned" if abandoned(record) else str(record.get("status", ""))
 
 
 def new_run_id() -> str:
@@ -52,7 +98,7 @@ def add(project: Project, record: dict[str, Any]) -> dict[str, Any]:
 
     def fn(cfg: dict[str, Any]) -> None:
         runs = cfg.setdefault("runs", [])
-        if any(isinstance(r, dict) and r.get("id") == record["id"] for r in runs):
+        if any(isinstance(r, dict) and run_id(r) == record["id"] for r in runs):
             raise UsageError(f"a run with id {record['id']} already exists")
         runs.append(record)
 
@@ -60,14 +106,14 @@ def add(project: Project, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def update(project: Project, run_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update(project: Project, rid: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply ``changes`` to the run (``REMOVE`` deletes a field); returns the updated record."""
     out: dict[str, Any] = {}
     secrets = known_secrets(project.root) if isinstance(changes.get("error"), str) else []
 
     def fn(cfg: dict[str, Any]) -> None:
         for r in cfg.get("runs", []):
-            if isinstance(r, dict) and r.get("id") == run_id:
+            if isinstance(r, dict) and run_id(r) == rid:
                 for k, v in changes.items():
                     if v is REMOVE:
                         r.pop(k, None)
@@ -76,7 +122,7 @@ def update(project: Project, run_id: str, changes: dict[str, Any]) -> dict[str, 
                 r["updatedAt"] = now_iso()
                 out.update(r)
                 return
-        raise NotFound(f"run {run_id} is no longer in .aitelier.json")
+        raise NotFound(f"run {rid} is no longer in .aitelier.json")
 
     project.update_config(fn)
     return out
@@ -97,19 +143,21 @@ def latest(project: Project) -> dict[str, Any] | None:
 
 
 def find(project: Project, ref: str) -> dict[str, Any]:
-    """A run by run id, job id, fine-tuned model name, or a unique prefix of a run or job id."""
+    """A run by run id, job id, fine-tuned model name, or a unique prefix of one of them."""
     runs = all_runs(project)
     for r in reversed(runs):
-        if ref in (r.get("id"), r.get("jobId"), r.get("fineTunedModel")):
+        if ref in (run_id(r), r.get("jobId"), model_of(r)):
             return r
     matches = [
-        r for r in runs if str(r.get("id", "")).startswith(ref) or str(r.get("jobId") or "").startswith(ref)
+        r for r in runs if any(str(v or "").startswith(ref) for v in (run_id(r), r.get("jobId"), model_of(r)))
     ]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
         raise UsageError(f"{ref!r} matches {len(matches)} runs; give more of the id")
-    raise NotFound(f"no run with id or job id {ref!r} in this project", hint="`ait status --all` lists them")
+    raise NotFound(
+        f"no run with id, job id or model {ref!r} in this project", hint="`ait status --all` lists them"
+    )
 
 
 def known_job_ids(project: Project) -> set[str]:

@@ -17,7 +17,6 @@ from . import freshness
 from .project import Project
 from .store.schema import ExampleHead
 
-OPENAI_MIN_EXAMPLES = 10  # OpenAI refuses a training file with fewer examples
 SMALL_DATASET = 50  # below this a fine-tune is usually too weak to be worth paying for
 
 
@@ -176,11 +175,13 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
         )
     split_done = stats["train"] + stats["val"] > 0
     usable = stats["train_usable"] if split_done else above
-    if stats["provider"] == "openai" and 0 < usable < OPENAI_MIN_EXAMPLES:
+    info = _provider(stats["provider"])
+    needed = info.spec.min_examples if info is not None else 1
+    if info is not None and 0 < usable < needed:
         out.append(
             _item(
                 "problem",
-                f"OpenAI needs at least {OPENAI_MIN_EXAMPLES} training examples; "
+                f"{info.title} needs at least {needed} training examples; "
                 f"{'the train split has' if split_done else 'you have'} {usable} rated {threshold} or higher",
             )
         )
@@ -231,3 +232,14 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
         elif split_done:
             out.append(_item("todo", "the training files are up to date: start a fine-tune", "ait train"))
     return out
+
+
+def _provider(name: str) -> Any:
+    """The project's registered provider; None when no provider by that name is installed."""
+    from .errors import UsageError
+    from .providers import registry
+
+    try:
+        return registry.get(name)
+    except UsageError:
+        return None

@@ -45,17 +45,9 @@ ROLE_NAMES = ("system", "user", "assistant")
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
-OPENAI_MAX_TOKENS = 16385  # longer examples are truncated by OpenAI
 
-# OpenAI's default-epochs rule (from its fine-tuning cookbook)
-TARGET_EPOCHS = 3
-MIN_TARGET_EXAMPLES = 100
-MAX_TARGET_EXAMPLES = 25000
-MIN_DEFAULT_EPOCHS = 1
-MAX_DEFAULT_EPOCHS = 25
-# `ait train --epochs` defaults to this for every provider (providers.base.Hyperparameters.epochs; a test keeps
-# the two equal), so it is what an estimate assumes unless told otherwise.
-TRAIN_DEFAULT_EPOCHS = 3
+# epochs assumed for a provider that declares none (local, until its trainer comes)
+FALLBACK_EPOCHS = 3
 
 
 class TokenizerUnavailable(AitelierError):
@@ -75,20 +67,12 @@ class EncodingChoice:
         return f"estimated with {self.name}; the model's own tokenizer may count differently"
 
 
-_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
-_CL100K_PREFIXES = ("gpt-3.5", "gpt-4", "gpt-35")
-
-
 def encoding_for(provider: str, model: str) -> EncodingChoice:
-    """o200k_base for the gpt-4o/4.1 family, cl100k_base for older OpenAI models and as the open-model estimate."""
-    if provider != "openai":
-        return EncodingChoice("cl100k_base", False)
-    name = model[3:].split(":", 1)[0] if model.startswith("ft:") else model
-    if name.startswith(_O200K_PREFIXES):
-        return EncodingChoice("o200k_base", True)
-    if name.startswith(_CL100K_PREFIXES):
-        return EncodingChoice("cl100k_base", True)
-    return EncodingChoice("o200k_base", False)
+    """The encoding that counts ``model``'s tokens, as its provider registered it (and whether it is exact)."""
+    from .providers import registry
+
+    name, exact = registry.get(provider).encoding(model)
+    return EncodingChoice(name, exact)
 
 
 # -- the encoding files ------------------------------------------------------------------------------------------
@@ -420,20 +404,13 @@ class TokenStats:
 
 
 # -- epochs and cost ---------------------------------------------------------------------------------------------
-def openai_epochs(n_examples: int) -> int:
-    """OpenAI's default number of epochs for a training file of ``n_examples``."""
-    if n_examples <= 0:
-        return TARGET_EPOCHS
-    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
-        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
-    if n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
-        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
-    return TARGET_EPOCHS
+def default_epochs(provider: str) -> int:
+    """The epochs `ait train` sends when neither --epochs nor `epochs` in the config says (the provider's
+    declared default: one figure for format's estimate, train's request and its price)."""
+    from .providers import registry
 
-
-def default_epochs(provider: str, n_examples: int) -> int:
-    """The epochs `ait train` uses when --epochs is not given (it always sends a number)."""
-    return TRAIN_DEFAULT_EPOCHS
+    value = registry.get(provider).default("epochs")
+    return int(value) if value is not None else FALLBACK_EPOCHS
 
 
 @dataclass(frozen=True)
@@ -479,20 +456,19 @@ def estimate_training(
     OpenAI bills every token of each example (capped at the context length) once per epoch, not only the
     assistant tokens; that is what its cookbook estimate does, and what this does.
     """
-    n = len(totals)
+    from .providers import registry
+
+    info = registry.get(provider)
     if epochs is None:
-        epochs = default_epochs(provider, n)
+        epochs = default_epochs(provider)
         epochs_source = "`ait train` default"
-    cap = max_tokens if max_tokens else (OPENAI_MAX_TOKENS if provider == "openai" else None)
+    cap = max_tokens if max_tokens else info.spec.max_tokens
     per_epoch = sum(min(t, cap) for t in totals) if cap else sum(totals)
     training_tokens = per_epoch * epochs
     notes: list[str] = []
     price: Price | None = None
     usd: float | None = None
-    if provider == "openai":
-        auto = openai_epochs(n)
-        if auto != epochs:
-            notes.append(f"left to OpenAI (n_epochs auto), {n:,} examples would train for {auto} epoch(s)")
+    if price_override is not None or info.pricing == "table":
         price = training_price(model, config=config, override=price_override)
         if price is None:
             notes.append(
@@ -500,12 +476,11 @@ def estimate_training(
             )
         else:
             usd = training_tokens * price.per_1m / 1_000_000
-    elif provider == "together":
-        if price_override is not None:
-            price = Price(float(price_override), "--price-per-1m")
-            usd = training_tokens * price.per_1m / 1_000_000
-        notes.append("Together's exact price comes from its estimate-price endpoint when `ait train` starts")
-    else:
+    if info.pricing == "provider":
+        notes.append(
+            f"{info.title}'s exact price comes from its estimate-price endpoint when `ait train` starts"
+        )
+    elif info.pricing == "free":
         notes.append("local training costs no money, only time")
     return TrainingEstimate(
         provider, model, epochs, epochs_source, per_epoch, training_tokens, price, usd, notes
@@ -602,7 +577,6 @@ def stats_collector(
 
 __all__ = [
     "ENCODINGS",
-    "OPENAI_MAX_TOKENS",
     "ConversationTokens",
     "EncodingChoice",
     "SkippedTokens",
@@ -613,11 +587,9 @@ __all__ = [
     "count_conversations",
     "TokenCache",
     "counter",
-    "TRAIN_DEFAULT_EPOCHS",
     "default_epochs",
     "encoding_for",
     "estimate_training",
-    "openai_epochs",
     "stats_collector",
     "tiktoken_encoding",
 ]

@@ -29,18 +29,19 @@ from . import freshness, runs
 from .errors import AitelierError, DataProblem, JobFailed, NotFound, UsageError, ValidationFailed
 from .fsutil import now_iso
 from .project import Project
+from .providers import registry
 from .providers.base import (
     FineTuningClosed,
     Hyperparameters,
     Job,
     JobEvent,
     JobRequest,
+    JobStatus,
     ModelLimits,
     PriceEstimate,
     Provider,
     ProviderRequestError,
     UploadedFile,
-    parse_time,
 )
 
 PLACEHOLDER = "<file id of {path} once uploaded>"
@@ -135,13 +136,9 @@ def preflight(project: Project, provider: str, model: str, *, epochs: int | None
 
 
 def _validate(project: Project, provider: str, model: str, result: Preflight) -> None:
-    """The provider's data rules, by path and line: the formats module's checks where it knows the provider."""
-    formats = _formats_module()
-    if formats is None or provider not in formats.SPECS:
-        problems = basic_check(result.train.path) + (basic_check(result.val.path) if result.val else [])
-        if problems:
-            raise ValidationFailed(f"{len(problems)} problem(s) in the formatted files", problems)
-        return
+    """The provider's data rules (its registered file format and rule severities), by path and line."""
+    from . import formats
+
     report = formats.validate_file(
         result.train.path, provider, val_path=result.val.path if result.val else None, model=model
     )
@@ -160,35 +157,6 @@ def _validate(project: Project, provider: str, model: str, result: Preflight) ->
         result.token_note = None if enc is None else (enc.note or enc.name)
 
 
-def _formats_module() -> Any:
-    try:
-        from . import formats
-    except ImportError:  # pragma: no cover - the formats module ships with aitelier
-        return None
-    return formats
-
-
-def basic_check(path: Path) -> list[DataProblem]:
-    """A structural check for providers the formats module does not know: chat lines with an assistant turn."""
-    from .store.jsonl import iter_json_lines
-
-    problems: list[DataProblem] = []
-    for line, obj, problem in iter_json_lines(path):
-        if problem is not None:
-            problems.append(problem)
-            continue
-        msgs = obj.get("messages") if isinstance(obj, dict) else None
-        if not isinstance(msgs, list) or not msgs:
-            problems.append(
-                DataProblem(str(path), line, "expected an object with a non-empty `messages` list")
-            )
-        elif not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in msgs):
-            problems.append(DataProblem(str(path), line, "every message needs a string `content`"))
-        elif not any(m.get("role") == "assistant" for m in msgs):
-            problems.append(DataProblem(str(path), line, "no assistant message to train on"))
-    return problems
-
-
 # -- 2. the plan ---------------------------------------------------------------------------------------------------
 @dataclass
 class Plan:
@@ -204,16 +172,17 @@ class Plan:
 
 def plan(project: Project, provider: Provider, model: str, hp: Hyperparameters, data: Preflight) -> Plan:
     """Check ``hp`` against the model's limits and build the exact request, before anything is uploaded."""
+    hp = provider.with_defaults(hp)
     problems = provider.check_hyperparameters(hp, None)
-    if hp.n_evals and data.val is None:
+    if hp.get("n_evals") and data.val is None:
         problems.append(
             "--n-evals needs a validation file, and data/val.jsonl is missing or empty "
             "(`ait split` then `ait format` write one)"
         )
-    if data.train.examples < provider.min_examples:
+    needed = registry.get(provider.name).spec.min_examples
+    if data.train.examples < needed:
         problems.append(
-            f"{data.train.rel} has {data.train.examples} examples; {provider.title} needs at least "
-            f"{provider.min_examples}"
+            f"{data.train.rel} has {data.train.examples} examples; {provider.title} needs at least {needed}"
         )
     if problems:
         raise ValidationFailed(
@@ -258,13 +227,11 @@ def _local_estimate(
     project: Project, provider: Provider, model: str, hp: Hyperparameters, data: Preflight
 ) -> PriceEstimate | None:
     """For providers without a price API: training tokens x epochs x the dated per-token price table."""
-    if data.train_tokens is None or provider.name != "openai":
+    if data.train_tokens is None or registry.get(provider.name).pricing != "table":
         return None
-    try:
-        from .pricing import training_price
-    except ImportError:  # pragma: no cover
-        return None
-    tokens = data.train_tokens * hp.epochs
+    from .pricing import training_price
+
+    tokens = data.train_tokens * hp["epochs"]
     price = training_price(model, config=project.config)
     return PriceEstimate(
         available=price is not None,
@@ -306,12 +273,15 @@ def request_from_record(record: dict[str, Any]) -> JobRequest:
 def _job_fields(job: Job) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "jobId": job.id,
-        "status": job.status.value,
+        "status": runs.SUCCEEDED if job.status is JobStatus.SUCCEEDED else job.status.value,
         "providerStatus": job.raw_status,
         "createMayHaveSucceeded": runs.REMOVE,
+        "pid": runs.REMOVE,
+        "host": runs.REMOVE,
     }
     if job.output_model:
         fields["fineTunedModel"] = job.output_model
+        fields["modelId"] = job.output_model  # the npm tool's key: its `eval` reads it
     if job.created_at:
         fields["createdAt"] = _iso(job.created_at)
     if job.final:
@@ -334,17 +304,16 @@ def recover_lost_create(
     request = request_from_record(record)
     if not request.training_file:
         return None
-    since = parse_time(record.get("createRequestedAt") or record.get("startedAt")) or 0.0
-    job = provider.find_job(request, exclude=runs.known_job_ids(project), since=since)
+    job = provider.find_job(request, exclude=runs.known_job_ids(project))
     if job is None:
         changes: dict[str, Any] = {"createMayHaveSucceeded": runs.REMOVE}
         if record.get("status") == "creating":
             changes.update(
                 status="failed_to_start", error="the job was never created (checked with the provider)"
             )
-        runs.update(project, str(record["id"]), changes)
+        runs.update(project, runs.run_id(record), changes)
         return None
-    return runs.update(project, str(record["id"]), _job_fields(job))
+    return runs.update(project, runs.run_id(record), _job_fields(job))
 
 
 def start(
@@ -371,6 +340,10 @@ def start(
             hint="`ait status --watch` follows it; `ait train --force-new` starts another anyway",
         )
 
+    for old in runs.all_runs(project):  # an earlier `ait train` killed while it uploaded or asked
+        if old.get("status") in runs.WORKING and runs.abandoned(old):
+            runs.update(project, runs.run_id(old), {"status": "abandoned", "pid": runs.REMOVE})
+
     files = {"train": p.data.train.to_record()}
     if p.data.val:
         files["val"] = p.data.val.to_record()
@@ -383,24 +356,30 @@ def start(
             "status": "uploading",
             "files": files,
             "hyperparameters": hyper,
+            **runs.owner(),
         },
     )
     run_id = str(record["id"])
+    done = {"pid": runs.REMOVE, "host": runs.REMOVE}
 
     def failed(e: BaseException, *, may_exist: bool = False) -> None:
-        changes: dict[str, Any] = {"status": "failed_to_start", "error": _error_text(e)}
+        changes: dict[str, Any] = {"status": "failed_to_start", "error": _error_text(e), **done}
         if may_exist:
             changes["createMayHaveSucceeded"] = True
         runs.update(project, run_id, changes)
 
-    # upload and wait for the provider's own validation
+    # upload (or reuse an earlier upload of the same bytes) and wait for the provider's own validation
     ids: dict[str, str] = {}
     try:
         for data in (p.data.train, p.data.val):
             if data is None:
                 continue
-            ui.note(f"Uploading {data.rel} ({data.examples} examples, {data.bytes:,} bytes)...")
-            up = provider.upload_file(data.path)
+            up = _earlier_upload(project, provider, data)
+            if up is not None:
+                ui.note(f"Reusing {data.rel}: uploaded before as {up.id} (same sha256).")
+            else:
+                ui.note(f"Uploading {data.rel} ({data.examples} examples, {data.bytes:,} bytes)...")
+                up = provider.upload_file(data.path)
             up = provider.wait_until_processed(
                 up,
                 poll_interval=poll_interval,
@@ -430,12 +409,11 @@ def start(
         failed(e)
         raise
     if not go:
-        return runs.update(project, run_id, {"status": "declined"})
+        return runs.update(project, run_id, {"status": "declined", **done})
 
-    started = time.time()
-    runs.update(project, run_id, {"status": "creating", "createRequestedAt": now_iso()})
+    runs.update(project, run_id, {"status": "creating", "createRequestedAt": now_iso(), **done})
     try:
-        job = _create_exactly_once(project, provider, request, since=started)
+        job = _create_exactly_once(project, provider, request)
     except ProviderRequestError as e:
         failed(e, may_exist=e.ambiguous)
         if e.ambiguous:
@@ -452,6 +430,23 @@ def start(
     return runs.update(project, run_id, _job_fields(job))
 
 
+def _earlier_upload(project: Project, provider: Provider, data: DataFile) -> UploadedFile | None:
+    """A file an earlier run uploaded with the same bytes (sha256), if the provider still has it."""
+    seen: set[str] = set()
+    for r in reversed(runs.all_runs(project)):
+        if r.get("provider") != provider.name:
+            continue
+        for f in (r.get("files") or {}).values():
+            file_id = f.get("fileId") if isinstance(f, dict) else None
+            if not file_id or f.get("sha256") != data.sha256 or file_id in seen:
+                continue
+            seen.add(file_id)
+            found = provider.existing_file(str(file_id))
+            if found is not None and not found.failed and found.bytes in (None, data.bytes):
+                return found
+    return None
+
+
 def _waiting_note(ui: TrainUI, message: str) -> Callable[[UploadedFile], None]:
     said = False
 
@@ -464,7 +459,7 @@ def _waiting_note(ui: TrainUI, message: str) -> Callable[[UploadedFile], None]:
     return note
 
 
-def _create_exactly_once(project: Project, provider: Provider, request: JobRequest, *, since: float) -> Job:
+def _create_exactly_once(project: Project, provider: Provider, request: JobRequest) -> Job:
     """Create the job, retrying only where no second job can result: a lost answer is looked up first."""
     attempts = provider.settings.max_retries + 1
     delay = 1.0
@@ -476,7 +471,7 @@ def _create_exactly_once(project: Project, provider: Provider, request: JobReque
         except ProviderRequestError as e:
             if e.ambiguous:
                 try:
-                    found = provider.find_job(request, exclude=runs.known_job_ids(project), since=since)
+                    found = provider.find_job(request, exclude=runs.known_job_ids(project))
                 except AitelierError as lookup:  # the create stays ambiguous, whatever the lookup's error
                     raise ProviderRequestError(
                         f"{e.message}; looking for the job failed too: {lookup.message}",
@@ -520,7 +515,7 @@ def save_job(project: Project, record: dict[str, Any], job: Job) -> dict[str, An
             changes[k] = v
     if not changes:
         return record
-    return runs.update(project, str(record["id"]), changes)
+    return runs.update(project, runs.run_id(record), changes)
 
 
 def refresh(project: Project, provider: Provider, record: dict[str, Any], *, events: bool = True) -> Snapshot:
@@ -528,7 +523,7 @@ def refresh(project: Project, provider: Provider, record: dict[str, Any], *, eve
     if not record.get("jobId"):
         if record.get("createMayHaveSucceeded") or record.get("status") == "creating":
             found = recover_lost_create(project, provider, record)
-            record = found if found is not None else runs.find(project, str(record["id"]))
+            record = found if found is not None else runs.find(project, runs.run_id(record))
         if not record.get("jobId"):
             return Snapshot(record)
     job = provider.get_job(str(record["jobId"]))
@@ -539,6 +534,8 @@ def refresh(project: Project, provider: Provider, record: dict[str, Any], *, eve
 
 def needs_refresh(record: dict[str, Any]) -> bool:
     """Whether asking the provider can change what the record says."""
+    if record.get("status") in runs.ENDED:  # npm records end without a finishedAt
+        return False
     if record.get("jobId"):
         return not record.get("finishedAt")
     return bool(record.get("createMayHaveSucceeded")) or record.get("status") == "creating"
@@ -664,7 +661,6 @@ __all__ = [
     "Preflight",
     "Snapshot",
     "TrainUI",
-    "basic_check",
     "cancel",
     "needs_refresh",
     "outcome",

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from aitelier import Project
-from aitelier.project import DEFAULT_MODELS
+
+DEFAULT_MODELS = {  # README's defaults, written out
+    "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+    "openai": "gpt-4.1-mini-2025-04-14",
+    "local": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
 
 
 def test_init_with_name_and_yes_asks_nothing(ait, tmp_path):

@@ -255,7 +255,11 @@ def test_cli_format_openai_cost_and_overrides(ait, make_project, rec) -> None:
     assert r.exit_code == 0, r.output
     assert "Estimated cost: $" in r.stdout and "price table as of" in r.stdout
     assert "3 epoch(s) (`ait train` default)" in r.stdout
-    assert "(n_epochs auto), 10 examples would train for 10 epoch(s)" in r.stdout  # min(25, 100 // 10)
+    assert "epoch" not in r.stdout.replace("3 epoch(s) (`ait train` default)", "")  # one epoch figure
+    est = json.loads(ait("format", "--json", cwd=p.root).stdout)["estimate"]
+    # gpt-4.1-mini trains at $5.00 per 1M tokens (README's table), 3 epochs
+    assert est["trainingTokens"] == 3 * est["tokensPerEpoch"]
+    assert est["usd"] == pytest.approx(est["trainingTokens"] * 5.00 / 1e6, abs=1e-4)  # rounded to 4 places
     r = ait("format", "--price-per-1m", "100", "--epochs", "2", "--json", cwd=p.root)
     est = json.loads(r.stdout)["estimate"]
     assert est["epochs"] == 2 and est["priceSource"] == "--price-per-1m"

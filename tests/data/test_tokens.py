@@ -140,14 +140,6 @@ def test_token_stats() -> None:
     assert tokens.TokenStats.of([], []).examples == 0
 
 
-@pytest.mark.parametrize(
-    "n,epochs",
-    [(1, 25), (3, 25), (10, 10), (20, 5), (33, 3), (34, 3), (5000, 3), (8334, 2), (10000, 2), (30000, 1)],
-)
-def test_openai_epochs_rule(n: int, epochs: int) -> None:
-    assert tokens.openai_epochs(n) == epochs
-
-
 def test_encoding_choice() -> None:
     assert tokens.encoding_for("openai", "gpt-4.1-mini-2025-04-14") == tokens.EncodingChoice(
         "o200k_base", True
@@ -162,14 +154,11 @@ def test_encoding_choice() -> None:
 
 def test_openai_estimate_caps_each_example_and_prices_it() -> None:
     est = tokens.estimate_training("openai", "gpt-4.1-mini-2025-04-14", [100, 20000], epochs=None)
-    assert (
-        est.epochs == tokens.TRAIN_DEFAULT_EPOCHS and est.tokens_per_epoch == 100 + tokens.OPENAI_MAX_TOKENS
-    )
-    assert any("n_epochs auto), 2 examples would train for 25 epoch(s)" in n for n in est.notes)
+    # 3 epochs (what `ait train` sends) x (100 + 16,385: OpenAI truncates the long one) at $5 per 1M
+    assert (est.epochs, est.tokens_per_epoch, est.training_tokens) == (3, 16485, 49455)
     assert est.price is not None and est.price.matched == "gpt-4.1-mini"
-    assert est.usd == pytest.approx(
-        est.training_tokens * pricing.OPENAI_TRAINING_PER_1M["gpt-4.1-mini"] / 1e6
-    )
+    assert est.usd == pytest.approx(0.247275)
+    assert not any("auto" in n for n in est.notes)  # no second, contradicting epoch figure
 
 
 def test_together_estimate_says_where_the_price_comes_from() -> None:
@@ -240,9 +229,10 @@ def test_count_many_in_workers_matches(monkeypatch) -> None:
 
 
 def test_estimates_assume_the_epochs_ait_train_uses() -> None:
-    from aitelier.providers.base import Hyperparameters
+    from aitelier.providers import registry
 
-    assert Hyperparameters().epochs == tokens.TRAIN_DEFAULT_EPOCHS
+    assert registry.get("openai").default("epochs") == 3 == registry.get("together").default("epochs")
+    assert tokens.default_epochs("openai") == 3 and tokens.default_epochs("local") == 3
 
 
 def test_non_string_content_and_roles_count_nothing_and_do_not_crash() -> None:

@@ -6,6 +6,7 @@ into a dialect only our code speaks. Schemas come from the trimmed extracts in t
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -23,9 +24,7 @@ def together_flow(ait, train_project, together_env):
 
     p = registry.connect("together", train_project.root)
     record = json.loads(train_project.config_path.read_text())["runs"][-1]
-    assert (
-        p.find_job(request_from_record(record), exclude=(), since=0).id == record["jobId"]
-    )  # GET /v1/fine-tunes
+    assert p.find_job(request_from_record(record), exclude=()).id == record["jobId"]  # GET /v1/fine-tunes
     p.chat(
         "m", [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}], max_tokens=16
     )
@@ -83,7 +82,8 @@ def test_together_requests_match_the_spec(together_flow, together_spec):
     )
     create = s.calls("POST", "/v1/fine-tunes")[0].json
     assert create["n_evals"] > 0 and create["validation_file"]  # validation data only counts with n_evals > 0
-    assert create["suffix"] == "support-v1" and create["random_seed"] == 7
+    # the suffix carries 8 hex of the run id, so a lost create's job can be recognised
+    assert re.fullmatch(r"support-v1-[0-9a-f]{8}", create["suffix"]) and create["random_seed"] == 7
     limits = s.calls("GET", "/v1/fine-tunes/models/limits")[0]
     assert limits.query["model_name"] == [create["model"]]
     # every path we called is one the spec (or, for the upload flow, the SDK) defines

@@ -106,4 +106,4 @@ def test_watch_draws_a_progress_bar_on_a_terminal(train_project, server):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    assert _runs(train_project)[0]["status"] == "succeeded"
+    assert _runs(train_project)[0]["status"] == "completed"

@@ -107,11 +107,11 @@ def test_events_are_paged_until_a_known_event(provider, fake_openai, uploaded):
 
 def test_find_job_uses_the_attempt_metadata(provider, fake_openai, uploaded):
     req = request(provider, uploaded.id)
-    assert provider.find_job(req, exclude=(), since=0) is None
+    assert provider.find_job(req, exclude=()) is None
     job = provider.create_job(req)
     other = provider.create_job(request(provider, uploaded.id, attempt="run-other"))
     assert other.id != job.id
-    found = provider.find_job(req, exclude=(), since=0)
+    found = provider.find_job(req, exclude=())
     assert found is not None and found.id == job.id
     query = fake_openai.calls("GET", "/v1/fine_tuning/jobs")[-1].query
     assert query["metadata[aitelier_attempt]"] == ["run-abc"]
@@ -120,7 +120,7 @@ def test_find_job_uses_the_attempt_metadata(provider, fake_openai, uploaded):
 def test_find_job_checks_the_metadata_itself(provider, fake_openai, uploaded):
     fake_openai.metadata_filter = False  # a server that ignores the filter must not match other jobs
     provider.create_job(request(provider, uploaded.id, attempt="someone-else"))
-    assert provider.find_job(request(provider, uploaded.id), exclude=(), since=0) is None
+    assert provider.find_job(request(provider, uploaded.id), exclude=()) is None
 
 
 def test_wind_down_refusal_is_one_line_pointing_elsewhere(provider, fake_openai, uploaded):
@@ -171,9 +171,10 @@ def test_suffix_and_unsupported_flags_are_checked(provider):
     assert (
         "--lora-r is not supported by OpenAI" in text and "--learning-rate is not supported by OpenAI" in text
     )
-    limits = provider.model_limits(MODEL)
-    assert provider.check_hyperparameters(Hyperparameters(epochs=60), limits) == [
-        f"--epochs 60 is above {MODEL}'s maximum of 50"
+    # the spec's bounds for method.supervised.hyperparameters, declared with the hyperparameters
+    assert provider.check_hyperparameters(Hyperparameters(epochs=60, batch_size=0), None) == [
+        "--epochs must be in [1, 50], got 60",
+        "--batch-size must be in [1, 256], got 0",
     ]
 
 

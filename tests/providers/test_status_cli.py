@@ -49,7 +49,11 @@ def test_watch_follows_to_success_and_saves_the_model(ait, train_project, starte
     # each event printed once
     assert out.count("Training started") == 1
     (run,) = runs_of(train_project)
-    assert run["status"] == "succeeded" and run["providerStatus"] == "completed"
+    assert (
+        run["status"] == "completed"
+        and run["modelId"] == run["fineTunedModel"]
+        and run["providerStatus"] == "completed"
+    )
     assert run["fineTunedModel"].startswith("user/") and run["finishedAt"]
 
 
@@ -137,13 +141,13 @@ def test_status_all_of_finished_runs_needs_no_network(ait, train_project, starte
     assert ait("status", "--watch", cwd=train_project.root).exit_code == 0
     before = len(together_env.requests)
     r = ait("status", "--all", cwd=train_project.root)
-    assert r.exit_code == 0 and "succeeded (completed)" in r.stdout
+    assert r.exit_code == 0 and " completed " in r.stdout
     assert len(together_env.requests) == before
 
 
 def test_status_by_unknown_ref(ait, train_project, started):
     r = ait("status", "ft-nope", cwd=train_project.root)
-    assert r.exit_code == 1 and "no run with id or job id 'ft-nope'" in r.stderr
+    assert r.exit_code == 1 and "no run with id, job id or model 'ft-nope'" in r.stderr
 
 
 def test_status_recovers_a_lost_create(ait, train_project, together_env, runs_of):

@@ -87,11 +87,16 @@ def test_limits_request_price_and_job_lifecycle(provider, fake_together, train_f
     hp = provider.resolve_hyperparameters(
         Hyperparameters(epochs=2, suffix="support"), limits, has_validation=False
     )
-    assert (hp.lora_r, hp.lora_alpha, hp.n_evals) == (16, 32, None)
+    assert (hp.get("lora_r"), hp.get("lora_alpha"), hp.get("n_evals")) == (16, 32, None)
     req = provider.build_request(
-        limits.model, hp, training_file=up.id, validation_file=None, attempt_id="run-x", limits=limits
+        limits.model,
+        hp,
+        training_file=up.id,
+        validation_file=None,
+        attempt_id="run-0123456789ab",
+        limits=limits,
     )
-    assert req.payload["n_epochs"] == 2 and req.payload["suffix"] == "support"
+    assert req.payload["n_epochs"] == 2 and req.payload["suffix"] == "support-01234567"
     assert req.payload["training_type"]["type"] == "Lora" and req.payload["n_evals"] == 0
     est = provider.estimate_price(req)
     assert est.available and est.total == 4.25 and est.allowed_to_proceed
@@ -114,7 +119,7 @@ def test_limits_request_price_and_job_lifecycle(provider, fake_together, train_f
 def test_validation_file_means_n_evals(provider, fake_together, train_file):
     limits = provider.model_limits("m")
     hp = provider.resolve_hyperparameters(Hyperparameters(), limits, has_validation=True)
-    assert hp.n_evals == 5
+    assert hp["n_evals"] == 5
     req = provider.build_request(
         "m", hp, training_file="f1", validation_file="f2", attempt_id="a", limits=limits
     )
@@ -162,10 +167,10 @@ def test_find_job_matches_an_unrecorded_job_with_our_files(provider, fake_togeth
     req = provider.build_request(
         "m", Hyperparameters(), training_file=up.id, validation_file=None, attempt_id="a", limits=limits
     )
-    assert provider.find_job(req, exclude=set(), since=0) is None
+    assert provider.find_job(req, exclude=set()) is None
     job = provider.create_job(req)
-    assert provider.find_job(req, exclude=set(), since=0).id == job.id
-    assert provider.find_job(req, exclude={job.id}, since=0) is None  # already recorded by another run
+    assert provider.find_job(req, exclude=set()).id == job.id
+    assert provider.find_job(req, exclude={job.id}) is None  # already recorded by another run
 
 
 def test_chat_honours_the_base_url_override(provider, fake_together):
@@ -202,7 +207,6 @@ def test_persistent_429_is_one_clear_line(fake_together):
                 limits=p.model_limits("m"),
             ),
             exclude=(),
-            since=0,
         )
     assert e.value.retryable and e.value.status_code == 429
     assert "\n" not in str(e.value) and "rate limited (HTTP 429) after 1 retries" in str(e.value)

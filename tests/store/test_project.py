@@ -9,7 +9,7 @@ import pytest
 
 from aitelier import Project
 from aitelier.errors import ConfigError, ProjectExists, ProjectNotFound
-from aitelier.project import DEFAULT_MODELS, SCHEMA_VERSION, looks_secret
+from aitelier.project import SCHEMA_VERSION, looks_secret
 
 # What the npm aitelier 0.5 writes (JSON.stringify(config, null, 2)), with a field this version does not know.
 NPM_CONFIG = """{
@@ -44,7 +44,7 @@ def test_create_writes_an_npm_compatible_config(tmp_path: Path) -> None:
     assert cfg == {
         "name": "bot",
         "provider": "openai",
-        "model": DEFAULT_MODELS["openai"],
+        "model": "gpt-4.1-mini-2025-04-14",
         "systemPrompt": "Be brief.",
         "qualityThreshold": 9,
         "runs": [],
@@ -130,7 +130,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "phrase"),
     [
-        ({"provider": "anthropic"}, "`provider` must be one of together, openai, local"),
+        ({"provider": 3}, "`provider` must be a provider's name"),
         ({"name": ""}, "`name` must be a non-empty string"),
         ({"model": 3}, "`model` must be a non-empty string"),
         ({"qualityThreshold": 11}, "`qualityThreshold` must be an integer 1-10"),

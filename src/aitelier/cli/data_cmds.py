@@ -12,14 +12,13 @@ import click
 from ..errors import AitelierError, Declined, UsageError, ValidationFailed
 from .common import echo_json, get_env, open_project
 from .env import NoTerminal
+from .options import PROVIDER
 
 if TYPE_CHECKING:
     from ..formats import Problem
     from ..project import Project
     from ..tokens import EncodingChoice, TokenStats, TrainingEstimate
     from .env import Env
-
-PROVIDER_CHOICE = click.Choice(["together", "openai", "local"])
 
 
 # -- rendering helpers -------------------------------------------------------------------------------------------
@@ -224,7 +223,7 @@ def split(ratio: float | None, seed: int | None, reshuffle: bool, yes: bool, as_
 def _shared_options(fn: Any) -> Any:
     for opt in reversed(
         [
-            click.option("--provider", type=PROVIDER_CHOICE, default=None, help="Format for this provider."),
+            click.option("--provider", type=PROVIDER, default=None, help="Format for this provider."),
             click.option(
                 "--weight",
                 type=click.Choice(["all", "last"]),
@@ -378,7 +377,11 @@ def validate(
         here = None
     if provider is None:
         if here is None:
-            raise UsageError("pass --provider together|openai|local to validate a file outside a project")
+            from ..providers import registry
+
+            raise UsageError(
+                f"pass --provider ({'|'.join(registry.names())}) to validate a file outside a project"
+            )
         provider = here.provider
     if model is None and here is not None and provider == here.provider:
         model = here.model

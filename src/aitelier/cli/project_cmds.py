@@ -15,9 +15,10 @@ import click
 
 from ..bundled import NAMES as EXAMPLE_NAMES
 from ..errors import NeedsTerminal, ProjectExists, UsageError, ValidationFailed
-from ..project import CONFIG_NAME, DEFAULT_MODELS, DEFAULT_THRESHOLD, PROVIDERS
+from ..project import CONFIG_NAME, DEFAULT_THRESHOLD
 from .common import echo_json, get_env, open_project
 from .env import Env, NoTerminal
+from .options import PROVIDER
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -70,7 +71,7 @@ def _read_stdin_bytes(env: Env) -> bytes:
 @click.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--name", help="Project name (default: the directory's name).")
-@click.option("--provider", type=click.Choice(PROVIDERS), help="Where it trains (default: together).")
+@click.option("--provider", type=PROVIDER, help="Where it trains (default: together).")
 @click.option("--model", help="Base model to fine-tune (default: a sensible one per provider).")
 @click.option("--system-prompt", help="System message put first in every example ('' for none).")
 @click.option(
@@ -105,6 +106,8 @@ def init(
       ait init --name support-bot --provider together --yes
       ait init --example customer-support demo
     """
+    from ..providers import registry
+
     env = get_env()
     root = Path(directory or getattr(env, "project_dir", None) or os.getcwd()).resolve()
     _refuse_existing(root)
@@ -148,9 +151,11 @@ def init(
         if name is None:
             name = env.prompt("Project name", _INIT, default=root.name)
         if provider is None:
-            provider = env.prompt("Provider", _INIT, choices=PROVIDERS, default="together")
+            provider = env.prompt("Provider", _INIT, choices=registry.names(), default=registry.DEFAULT)
         if model is None:
-            model = env.prompt("Base model", _INIT, default=DEFAULT_MODELS[provider or "together"])
+            model = env.prompt(
+                "Base model", _INIT, default=registry.get(provider or registry.DEFAULT).default_model
+            )
         if system_prompt is None:
             system_prompt = env.prompt(
                 "System prompt (put first in every example; Enter for none)",
@@ -158,7 +163,7 @@ def init(
                 default="",
                 show_default=False,
             )
-    provider = provider or "together"
+    provider = provider or registry.DEFAULT
 
     from ..project import Project
 
@@ -166,16 +171,14 @@ def init(
         root,
         name=(name or root.name).strip() or root.name,
         provider=provider,
-        model=model or DEFAULT_MODELS[provider],
+        model=model,
         system_prompt=(system_prompt or "").strip() or None,
         threshold=threshold or DEFAULT_THRESHOLD,
     )
     env.out(f"Created project {project.name!r} in {root} ({project.provider}, {project.model}).")
-    if provider == "openai":
-        env.warn(
-            "OpenAI stops accepting new fine-tuning jobs on 2027-01-06 (see the README); "
-            "together or local keep working"
-        )
+    notice = registry.get(provider).notice
+    if notice:
+        env.warn(notice)
     env.out("Next: `ait add` to write an example, or `ait import FILE` to bring many in.")
 
 

@@ -87,66 +87,84 @@ def _price_text(provider: Provider, est: PriceEstimate | None) -> str:
 
 
 def _provider_and_model(project: Project, provider: str | None, model: str | None) -> tuple[str, str]:
-    from ..project import DEFAULT_MODELS
+    from ..providers import registry
 
     name = provider or project.provider
     if model:
         return name, model
     if name == project.provider:
         return name, project.model
-    if name in DEFAULT_MODELS:
-        return name, DEFAULT_MODELS[name]
+    default = registry.get(name).default_model
+    if default:
+        return name, default
     raise UsageError(f"--provider {name} needs --model (the project's model is for {project.provider})")
 
 
-@click.command()
-@click.option("--provider", help="Train on this provider instead of the project's (together, openai, ...).")
+class TrainCommand(click.Command):
+    """`ait train`, with one option per hyperparameter that any registered provider declares (a plugin's
+    too): the registry is read when the command's options are needed, never for `ait --help`."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        taken = {p.name for p in params}
+        extra = [o for o in hyperparameter_options() if o.name not in taken]
+        return params[:-1] + extra + params[-1:]  # --help stays last
+
+
+def hyperparameter_options() -> list[click.Option]:
+    """One option per hyperparameter name; the help says which provider takes it when they differ."""
+    from ..providers import registry
+
+    infos = [i for i in registry.available().values() if i.trainer is not None]
+    by_name: dict[str, list[tuple[Any, Any]]] = {}
+    for info in infos:
+        for h in info.hyperparameters:
+            by_name.setdefault(h.name, []).append((info, h))
+    types = {int: click.INT, float: click.FLOAT}
+    options = []
+    for decls in by_name.values():
+        first = decls[0][1]
+        if len({h.help for _, h in decls}) == 1 and len(decls) == len(infos):
+            text = first.help
+        else:
+            text = "; ".join(f"{info.title}: {h.help}" for info, h in decls)
+        defaults = {h.default for _, h in decls}
+        if len(defaults) == 1 and first.default is not None and len(decls) == len(infos):
+            text += f" (default {first.default}, or `{first.name}` in .aitelier.json)"
+        options.append(click.Option([first.flag], type=types.get(first.type, click.STRING), help=text))
+    return options
+
+
+@click.command(cls=TrainCommand)
+@click.option("--provider", help="Train on this provider instead of the project's (see `ait init --help`).")
 @click.option("--model", help="Base model to fine-tune (default: the project's model).")
-@click.option(
-    "--epochs", type=click.IntRange(min=1), default=3, show_default=True, help="Passes over the data."
-)
-@click.option("--batch-size", type=click.IntRange(min=1), help="Examples per step (default: the provider's).")
-@click.option("--learning-rate", type=float, help="Together: the learning rate (default 1e-5).")
-@click.option("--lr-multiplier", type=float, help="OpenAI: the learning-rate multiplier (default: auto).")
-@click.option("--lora-r", type=click.IntRange(min=1), help="Together: LoRA rank (default: the model's).")
-@click.option("--lora-alpha", type=click.IntRange(min=1), help="Together: LoRA alpha (default: 2 x rank).")
-@click.option("--lora-dropout", type=float, help="Together: LoRA dropout in [0, 1) (default 0).")
-@click.option(
-    "--n-evals",
-    type=click.IntRange(min=0),
-    help="Together: evaluations on data/val.jsonl during training (default 5 when it exists).",
-)
-@click.option("--suffix", help="Added to the fine-tuned model's name (Together <= 40, OpenAI <= 64 chars).")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed, for a reproducible run.")
 @click.option("--dry-run", is_flag=True, help="Check everything and print the exact request; upload nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Create the job without asking about the price.")
 @click.option("--force-new", is_flag=True, help="Start even if an identical run is already active.")
 @click.option("--watch", is_flag=True, help="Follow the job after creating it (like `ait status --watch`).")
+@click.option(
+    "--interval",
+    type=float,
+    help=f"Seconds between polls with --watch (default {DEFAULT_INTERVAL:g}, or AITELIER_POLL_INTERVAL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run record (or the dry-run plan) as JSON.")
 def train(
     provider: str | None,
     model: str | None,
-    epochs: int,
-    batch_size: int | None,
-    learning_rate: float | None,
-    lr_multiplier: float | None,
-    lora_r: int | None,
-    lora_alpha: int | None,
-    lora_dropout: float | None,
-    n_evals: int | None,
-    suffix: str | None,
-    seed: int | None,
     dry_run: bool,
     yes: bool,
     force_new: bool,
     watch: bool,
+    interval: float | None,
     as_json: bool,
+    **hyper: Any,
 ) -> None:
     """Upload data/train.jsonl (and data/val.jsonl), show the price, ask, and start a LoRA fine-tune.
 
-    Nothing is uploaded until every local check passes and the hyperparameters fit the model's limits. The run
-    is recorded in .aitelier.json before the upload and after each step, so `ait status` always knows how far
-    it got; running `ait train` again never starts a second job for the same attempt by accident.
+    Nothing is uploaded until every local check passes and the hyperparameters fit the provider's ranges and
+    the model's limits. The run is recorded in .aitelier.json before the upload and after each step, so
+    `ait status` always knows how far it got; running `ait train` again never starts a second job for the
+    same attempt by accident. Which hyperparameter options a provider takes is in its help text below.
     """
     from .. import training
     from ..providers import registry
@@ -154,23 +172,17 @@ def train(
 
     env = get_env()
     project = open_project()
+    name, model = _provider_and_model(project, provider, model)
+    registry.trainer_of(name)  # `local` (no trainer yet) says so before anything else
+    poll = _poll_interval(interval)
     if not (dry_run or yes):  # the price question comes after the upload: know now that it can be asked
         env.require_terminal(_ASKS_PRICE)
-    name, model = _provider_and_model(project, provider, model)
+    given = {k: v for k, v in hyper.items() if v is not None}
+    if "epochs" not in given and project.config.get("epochs") is not None:
+        given["epochs"] = project.config["epochs"]  # the figure `ait format` estimated with
     prov = registry.connect(name, project.root)  # a missing key fails here, before any work
     try:
-        hp = Hyperparameters(
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            lr_multiplier=lr_multiplier,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=lora_dropout,
-            n_evals=n_evals,
-            suffix=suffix,
-            seed=seed,
-        )
+        hp = Hyperparameters(given)
         data = training.preflight(project, name, model)
         for w in data.warnings[:20]:
             env.warn(w)
@@ -192,7 +204,7 @@ def train(
             if not watch:
                 env.out("Follow it with `ait status --watch`.")
         if watch:
-            _watch(env, project, prov, record, interval=_poll_interval(None), as_json=as_json)
+            _watch(env, project, prov, record, interval=poll, as_json=as_json)
     finally:
         prov.close()
 
@@ -218,10 +230,13 @@ def _print_dry_run(env: Env, project: Project, plan: Plan, *, as_json: bool) -> 
             }.items()
             if v is not None
         }
+    from ..credentials import scrub
+    from ..providers import registry
+
     price_note = (
         f"{plan.provider.title} prices the job from the uploaded files: `ait train` uploads them, shows the "
         "price and asks before it creates the job"
-        if plan.provider.name == "together"
+        if registry.get(plan.provider.name).pricing == "provider"
         else _price_text(plan.provider, plan.local_estimate)
     )
     if as_json:
@@ -247,7 +262,7 @@ def _print_dry_run(env: Env, project: Project, plan: Plan, *, as_json: bool) -> 
     env.out(
         f"  provider  {plan.provider.title}"
         + (
-            f" ({plan.provider.settings.credentials.base_url})"
+            f" ({scrub(plan.provider.settings.credentials.base_url)})"
             if plan.provider.settings.credentials.base_url
             else ""
         )
@@ -391,12 +406,12 @@ def _status_all(
         try:
             training.refresh(project, providers.get(str(record.get("provider"))), record, events=False)
         except AitelierError as e:  # one failing run must not cost the others their update
-            errors[str(record.get("id"))] = str(e)
+            errors[runs.run_id(record)] = str(e)
     fresh = runs.all_runs(project)
     if as_json:
         echo_json(env, {"runs": fresh, "errors": errors})
     else:
-        for line in runs_table(fresh, errors):
+        for line in runs_table(fresh, errors, width=env.terminal_size[0]):
             env.out(line)
         for run_id, message in errors.items():
             env.warn(f"{run_id}: not refreshed: {message}")
@@ -440,23 +455,24 @@ def _status_one(
 
 
 def _render_run(env: Env, snap: Snapshot, loss: list[Any], *, events: int = 10) -> None:
+    from .. import runs
     from ..training import progress_of
     from ..ui.jobs import event_line, files_text, progress_line, settings_text, short_time
     from ..ui.plot import loss_plot
 
     r = snap.record
     job = snap.job
-    status = job.status_text if job is not None else str(r.get("status"))
+    status = job.status_text if job is not None else runs.shown_status(r)
     if job is None and r.get("providerStatus") and r.get("providerStatus") != r.get("status"):
         status += f" ({r['providerStatus']})"
-    rows = [("run", f"{r.get('id')} on {r.get('provider')}"), ("job", str(r.get("jobId") or "-"))]
+    rows = [("run", f"{runs.run_id(r)} on {r.get('provider')}"), ("job", str(r.get("jobId") or "-"))]
     if job is not None and not job.final:
         rows.append(("status", progress_line(status, progress_of(job, snap.events))))
     else:
         rows.append(("status", status))
     rows.append(("base model", str(r.get("baseModel") or "")))
-    if r.get("fineTunedModel"):
-        rows.append(("model", str(r["fineTunedModel"])))
+    if runs.model_of(r):
+        rows.append(("model", str(runs.model_of(r))))
     for i, line in enumerate(files_text(r.get("files") or {})):
         rows.append(("files" if i == 0 else "", line))
     if r.get("hyperparameters"):

@@ -17,13 +17,12 @@ from __future__ import annotations
 from .build import WEIGHT_POLICIES, Build, SplitFile, WriteResult, build, format_messages, write
 from .checks import check_conversation
 from .files import FileReport, validate_file
-from .rules import ERROR, PROVIDERS, RULES, SPECS, WARNING, Problem, ProviderSpec, Rule
+from .rules import ERROR, OFF, RULES, WARNING, Problem, ProviderSpec, Rule, spec_for
 
 __all__ = [
     "ERROR",
-    "PROVIDERS",
+    "OFF",
     "RULES",
-    "SPECS",
     "WARNING",
     "WEIGHT_POLICIES",
     "Build",
@@ -36,6 +35,7 @@ __all__ = [
     "build",
     "check_conversation",
     "format_messages",
+    "spec_for",
     "validate_file",
     "write",
 ]

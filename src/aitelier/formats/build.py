@@ -23,7 +23,7 @@ from ..fsutil import atomic_write_bytes
 from ..parallel import gc_paused
 from ..store import Snapshot
 from .checks import check_conversation
-from .rules import FEW_EXAMPLES, SPECS, Problem, Problems, ProblemSummary, ProviderSpec
+from .rules import FEW_EXAMPLES, Problem, Problems, ProblemSummary, ProviderSpec, spec_for
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -313,9 +313,7 @@ def build(
 ) -> Build:
     """Format every eligible example by its split and validate all of it. Writes nothing."""
     provider = provider or project.provider
-    spec = SPECS.get(provider)
-    if spec is None:
-        raise UsageError(f"unknown provider {provider!r} (known: {', '.join(SPECS)})")
+    spec = spec_for(provider)
     if weight not in WEIGHT_POLICIES:
         raise UsageError(f"--weight must be one of {', '.join(WEIGHT_POLICIES)}, got {weight!r}")
     if weight == "last" and not spec.carries_weight:
@@ -483,9 +481,9 @@ def _format_share(
 
 def tok_default_model(provider: str, project_model: str) -> str:
     """The model to count and price for when --provider differs from the project's provider."""
-    from ..project import DEFAULT_MODELS
+    from ..providers import registry
 
-    return DEFAULT_MODELS.get(provider, project_model)
+    return registry.get(provider).default_model or project_model
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
 from .checks import check_conversation, check_text_line, line_format
-from .rules import SPECS, Problem, Problems, ProblemSummary
+from .rules import Problem, Problems, ProblemSummary, spec_for
 
 BOM = b"\xef\xbb\xbf"
 _DECODE = msgspec.json.Decoder().decode
@@ -59,7 +59,7 @@ class FileReport(ProblemSummary):
 def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tuple[SplitFile, int]:
     """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; and how many
     lines the file has."""
-    spec = SPECS[spec_name]
+    spec = spec_for(spec_name)
     where = str(path)
     f = SplitFile(name, path)
     try:
@@ -148,9 +148,7 @@ def validate_file(
     The first file is treated as the training file (minimum example counts apply to it); with ``val_path``
     the two are also checked for leakage. Problems are addressed by path and line.
     """
-    spec = SPECS.get(provider)
-    if spec is None:
-        raise UsageError(f"unknown provider {provider!r} (known: {', '.join(SPECS)})")
+    spec = spec_for(provider)
     problems = Problems(provider)
     train, n_lines = _read_lines(Path(path), "train", problems, provider)
     line_counts = {"train": n_lines}
@@ -170,9 +168,9 @@ def validate_file(
         lines=line_counts,
     )
     if count:
-        from ..project import DEFAULT_MODELS
+        from ..providers import registry
 
-        choice = tok.encoding_for(provider, model or DEFAULT_MODELS[provider])
+        choice = tok.encoding_for(provider, model or registry.get(provider).default_model)
         limit = max_tokens if max_tokens is not None else spec.max_tokens
         for f in [train] + ([val] if val_path else []):
             kinds = {"messages" in line for line in f.lines}

@@ -8,44 +8,34 @@ older, stricter one) and OpenAI's fine-tuning cookbook, as summarised in shared/
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DataProblem
 
 ERROR = "error"
 WARNING = "warning"
-PROVIDERS = ("together", "openai", "local")
+OFF = "off"
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule and its default severity. Which providers check it, and how severely, is each provider's fact
+    (``ProviderInfo.rules`` in :mod:`aitelier.providers.registry`); ``default_on=False`` rules apply only
+    where a provider turns them on."""
+
     name: str
     severity: str
     summary: str
-    providers: tuple[str, ...] = PROVIDERS
-    overrides: Mapping[str, str] = field(default_factory=dict)  # provider -> severity
-
-    def severity_for(self, provider: str) -> str:
-        return self.overrides.get(provider, self.severity)
-
-    def applies_to(self, provider: str) -> bool:
-        return provider in self.providers
+    default_on: bool = True
 
 
 RULES: dict[str, Rule] = {}
 
 
-def _register(
-    name: str,
-    severity: str,
-    summary: str,
-    providers: tuple[str, ...] = PROVIDERS,
-    overrides: Mapping[str, str] | None = None,
-) -> Rule:
+def _register(name: str, severity: str, summary: str, *, default_on: bool = True) -> Rule:
     assert name not in RULES, name
-    rule = Rule(name, severity, summary, providers, dict(overrides or {}))
+    rule = Rule(name, severity, summary, default_on)
     RULES[name] = rule
     return rule
 
@@ -57,10 +47,7 @@ _register(
 )
 _register("json-line", ERROR, "Each line is one JSON object.")
 _register(
-    "blank-line",
-    WARNING,
-    "No blank lines (Together skips them; OpenAI's validator is not documented to, so it is an error there).",
-    overrides={"openai": ERROR},
+    "blank-line", WARNING, "No blank lines (Together skips them; OpenAI's validator is not documented to)."
 )
 _register("crlf", WARNING, "Lines end in LF, not CRLF (the SDKs strip the CR, other tools may not).")
 _register(
@@ -68,17 +55,14 @@ _register(
     ERROR,
     "Each line is a conversation (`messages`); Together also takes `prompt`+`completion` or `text` lines.",
 )
-_register("mixed-formats", ERROR, "All lines use the same format.", providers=("together",))
+_register("mixed-formats", ERROR, "All lines use the same format.", default_on=False)
 # -- line level -------------------------------------------------------------------------------------------------
 _register(
     "line-keys",
     ERROR,
     "A line holds only the keys the provider knows (Together rejects extra keys such as `id`).",
-    overrides={"openai": WARNING, "local": WARNING},
 )
-_register(
-    "text-field", ERROR, "`text`, `prompt` and `completion` are non-empty strings.", providers=("together",)
-)
+_register("text-field", ERROR, "`text`, `prompt` and `completion` are non-empty strings.", default_on=False)
 _register("messages-list", ERROR, "`messages` is a non-empty list.")
 _register("message-object", ERROR, "Each message is a JSON object.")
 _register("message-keys", ERROR, "Each message has `role` and `content`.")
@@ -86,7 +70,6 @@ _register(
     "unknown-message-key",
     WARNING,
     "A message holds only known keys (OpenAI: role, content, name, function_call, weight).",
-    overrides={"openai": ERROR},
 )
 _register(
     "role", ERROR, "Each role is one the provider knows (system, user, assistant; OpenAI also function)."
@@ -95,15 +78,15 @@ _register(
     "consecutive-roles",
     ERROR,
     "The same role never appears twice in a row (Together's rule; chat templates of local models need it too).",
-    providers=("together", "local"),
+    default_on=False,
 )
 _register("has-assistant", ERROR, "At least one assistant message.")
 _register("has-user", ERROR, "At least one user message (an example with no input teaches nothing).")
 _register("content-type", ERROR, "`content` is a string.")
 _register("empty-content", ERROR, "`content` of user and assistant messages is not empty or only whitespace.")
 _register("empty-system-prompt", ERROR, "A system message is not empty (leave it out instead).")
-_register("weight-value", ERROR, "`weight` is the integer 0 or 1.", providers=("together", "openai"))
-_register("weight-role", ERROR, "`weight` appears only on assistant messages.", providers=("openai",))
+_register("weight-value", ERROR, "`weight` is the integer 0 or 1.", default_on=False)
+_register("weight-role", ERROR, "`weight` appears only on assistant messages.", default_on=False)
 _register("nothing-trained", WARNING, "At least one assistant message is trained on (not every weight is 0).")
 _register(
     "context-length",
@@ -126,14 +109,14 @@ _register(
 
 @dataclass(frozen=True)
 class ProviderSpec:
-    """What a provider's chat fine-tuning file may contain."""
+    """What a provider's chat fine-tuning file may contain (each provider registers one)."""
 
     name: str
-    line_keys: frozenset[str]
-    message_keys: frozenset[str]
-    roles: frozenset[str]
-    min_examples: int
-    max_tokens: int | None  # default per-example limit (None: unknown until configured)
+    line_keys: frozenset[str] = frozenset({"messages"})
+    message_keys: frozenset[str] = frozenset({"role", "content"})
+    roles: frozenset[str] = frozenset({"system", "user", "assistant"})
+    min_examples: int = 1
+    max_tokens: int | None = None  # default per-example limit (None: unknown until configured)
     file_formats: tuple[str, ...] = ("conversation",)
 
     @property
@@ -141,34 +124,13 @@ class ProviderSpec:
         return "weight" in self.message_keys
 
 
-SPECS: dict[str, ProviderSpec] = {
-    "together": ProviderSpec(
-        "together",
-        line_keys=frozenset({"messages"}),
-        message_keys=frozenset({"role", "content", "weight"}),
-        roles=frozenset({"system", "user", "assistant"}),
-        min_examples=1,
-        max_tokens=None,
-        file_formats=("conversation", "instruction", "general"),
-    ),
-    "openai": ProviderSpec(
-        "openai",
-        line_keys=frozenset({"messages", "tools", "functions", "parallel_tool_calls"}),
-        message_keys=frozenset({"role", "content", "name", "function_call", "weight"}),
-        roles=frozenset({"system", "user", "assistant", "function"}),
-        min_examples=10,
-        max_tokens=16385,
-    ),
-    # what the local trainer reads: one {"messages": [...]} per line, fed to the model's chat template
-    "local": ProviderSpec(
-        "local",
-        line_keys=frozenset({"messages"}),
-        message_keys=frozenset({"role", "content"}),
-        roles=frozenset({"system", "user", "assistant"}),
-        min_examples=1,
-        max_tokens=None,
-    ),
-}
+def spec_for(provider: str) -> ProviderSpec:
+    """The file format of a registered provider (a usage error naming the known ones otherwise)."""
+    from ..providers import registry
+
+    return registry.get(provider).spec
+
+
 FEW_EXAMPLES = 50
 
 
@@ -237,7 +199,10 @@ class Problems:
     """Collects problems for one provider, giving each the severity its rule has there."""
 
     def __init__(self, provider: str) -> None:
+        from ..providers import registry
+
         self.provider = provider
+        self._severity = registry.get(provider).severity
         self.items: list[Problem] = []
 
     def add(
@@ -250,12 +215,10 @@ class Problems:
         line: int | None = None,
         split: str | None = None,
     ) -> None:
-        r = RULES[rule]
-        if not r.applies_to(self.provider):
+        severity = self._severity(rule)
+        if severity == OFF:
             return
-        self.items.append(
-            Problem(rule, r.severity_for(self.provider), message, example_id, path, line, split)
-        )
+        self.items.append(Problem(rule, severity, message, example_id, path, line, split))
 
     @property
     def errors(self) -> list[Problem]:
@@ -269,12 +232,12 @@ class Problems:
 __all__ = [
     "ERROR",
     "FEW_EXAMPLES",
-    "PROVIDERS",
+    "OFF",
     "RULES",
-    "SPECS",
     "WARNING",
     "Problem",
     "Problems",
     "ProviderSpec",
     "Rule",
+    "spec_for",
 ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -67,58 +67,113 @@ class FineTuningClosed(ProviderError):
     """The provider refuses to create fine-tuning jobs for this account (OpenAI's self-serve wind-down)."""
 
 
+def camel(name: str) -> str:
+    """``lora_r`` -> ``loraR``: how a hyperparameter is named in run records (the npm tool's style)."""
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
 @dataclass(frozen=True)
-class Hyperparameters:
-    """What the user asked for; ``None`` means the provider's default. Validated against model limits."""
+class Hyperparameter:
+    """One setting a provider takes: ``ait train --<name>``, checked before any network call.
 
-    epochs: int = 3
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    lr_multiplier: float | None = None
-    lora_r: int | None = None
-    lora_alpha: int | None = None
-    lora_dropout: float | None = None
-    n_evals: int | None = None
-    suffix: str | None = None
-    seed: int | None = None
+    ``type`` is int, float or str; ``minimum``/``maximum`` bound a number (``exclusive_minimum`` for "above"),
+    or the length of a string. ``default`` is what aitelier sends when the user gives nothing (None: nothing
+    is sent and the provider decides, which ``help`` should say).
+    """
 
-    # flag name of each field, for messages that tell the user what to change
-    FLAGS: ClassVar[dict[str, str]] = {
-        "epochs": "--epochs",
-        "batch_size": "--batch-size",
-        "learning_rate": "--learning-rate",
-        "lr_multiplier": "--lr-multiplier",
-        "lora_r": "--lora-r",
-        "lora_alpha": "--lora-alpha",
-        "lora_dropout": "--lora-dropout",
-        "n_evals": "--n-evals",
-        "suffix": "--suffix",
-        "seed": "--seed",
-    }
-    RECORD_KEYS: ClassVar[dict[str, str]] = {
-        "epochs": "epochs",
-        "batch_size": "batchSize",
-        "learning_rate": "learningRate",
-        "lr_multiplier": "lrMultiplier",
-        "lora_r": "loraR",
-        "lora_alpha": "loraAlpha",
-        "lora_dropout": "loraDropout",
-        "n_evals": "nEvals",
-        "suffix": "suffix",
-        "seed": "seed",
-    }
+    name: str  # snake_case: lora_r -> --lora-r, recorded as loraR
+    type: type
+    help: str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def record_key(self) -> str:
+        return camel(self.name)
+
+    def problems(self, value: Any, title: str = "") -> list[str]:
+        """Why ``value`` is not acceptable (type and bounds), as messages naming the flag; empty when fine."""
+        flag = self.flag
+        if self.type is str:
+            if not isinstance(value, str):
+                return [f"{flag} must be text"]
+            if not value.strip():
+                return [f"{flag} must not be empty"]
+            if self.maximum is not None and len(value) > self.maximum:
+                who = f"{title} allows" if title else "at most"
+                return [f"{flag} is {len(value)} characters; {who} {self.maximum:g}"]
+            return []
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return [f"{flag} must be a number"]
+        if self.type is int and not isinstance(value, int):
+            return [f"{flag} must be a whole number"]
+        lo, hi = self.minimum, self.maximum
+        below = lo is not None and (value <= lo if self.exclusive_minimum else value < lo)
+        above = hi is not None and (value >= hi if self.exclusive_maximum else value > hi)
+        if not (below or above):
+            return []
+        if lo is not None and hi is not None:
+            left = "(" if self.exclusive_minimum else "["
+            right = ")" if self.exclusive_maximum else "]"
+            return [f"{flag} must be in {left}{lo:g}, {hi:g}{right}, got {value:g}"]
+        if lo is not None:
+            if self.exclusive_minimum:
+                return [f"{flag} must be above {lo:g}, got {value:g}"]
+            return [f"{flag} must be at least {lo:g}, got {value:g}"]
+        assert hi is not None
+        return [f"{flag} must be at most {hi:g}, got {value:g}"]
+
+
+class Hyperparameters(Mapping[str, Any]):
+    """The values of a run's hyperparameters by name (snake_case); absent means the provider's default."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        merged = {**(values or {}), **kw}
+        self._values = {k: v for k, v in merged.items() if v is not None}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hyperparameters) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        return f"Hyperparameters({self._values!r})"
+
+    def replace(self, **changes: Any) -> Hyperparameters:
+        """A copy with ``changes`` (a value of None removes the setting)."""
+        return Hyperparameters({**self._values, **changes})
 
     def given(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return dict(self._values)
 
     def to_record(self) -> dict[str, Any]:
-        return {self.RECORD_KEYS[k]: v for k, v in self.given().items()}
+        return {camel(k): v for k, v in self._values.items()}
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> Hyperparameters:
-        back = {v: k for k, v in cls.RECORD_KEYS.items()}
-        names = {f.name for f in fields(cls)}
-        return cls(**{back[k]: v for k, v in data.items() if k in back and back[k] in names})
+        import re
+
+        return cls(
+            {re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), k): v for k, v in data.items()}
+        )
 
 
 @dataclass
@@ -262,9 +317,7 @@ class Provider(ABC):
     # raw status -> ours; must cover every value the SDK and spec know (a test checks this)
     status_map: ClassVar[Mapping[str, JobStatus]]
     final_statuses: ClassVar[frozenset[str]]
-    supported: ClassVar[frozenset[str]]  # Hyperparameters fields this provider accepts
-    max_suffix: ClassVar[int] = 40
-    min_examples: ClassVar[int] = 1
+    hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()  # what `ait train` may send this provider
     create_endpoint: ClassVar[str] = ""
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -281,37 +334,24 @@ class Provider(ABC):
         return str(getattr(raw, "value", raw)) in cls.final_statuses
 
     # -- hyperparameters ----------------------------------------------------------------------------------------
+    @classmethod
+    def with_defaults(cls, hp: Hyperparameters) -> Hyperparameters:
+        """``hp`` plus the default of every declared hyperparameter the user left out."""
+        defaults = {
+            h.name: h.default for h in cls.hyperparameters if h.default is not None and h.name not in hp
+        }
+        return hp.replace(**defaults) if defaults else hp
+
     def check_hyperparameters(self, hp: Hyperparameters, limits: ModelLimits | None) -> list[str]:
         """Every problem with ``hp`` for this provider and model, as messages naming the flag. Empty: fine."""
+        declared = {h.name: h for h in self.hyperparameters}
         problems = []
-        for name in hp.given():
-            if name not in self.supported:
-                problems.append(f"{Hyperparameters.FLAGS[name]} is not supported by {self.title}")
-        if hp.epochs < 1:
-            problems.append("--epochs must be at least 1")
-        if hp.batch_size is not None and hp.batch_size < 1:
-            problems.append("--batch-size must be at least 1")
-        for name in ("learning_rate", "lr_multiplier"):
-            value = getattr(hp, name)
-            if value is not None and value <= 0:
-                problems.append(f"{Hyperparameters.FLAGS[name]} must be positive")
-        if hp.lora_r is not None and hp.lora_r < 1:
-            problems.append("--lora-r must be at least 1")
-        if hp.lora_alpha is not None and hp.lora_alpha < 1:
-            problems.append("--lora-alpha must be at least 1")
-        if hp.lora_dropout is not None and not 0 <= hp.lora_dropout < 1:
-            problems.append("--lora-dropout must be in [0, 1)")
-        if hp.n_evals is not None and hp.n_evals < 0:
-            problems.append("--n-evals must not be negative")
-        if hp.seed is not None and not 0 <= hp.seed <= 2147483647:
-            problems.append("--seed must be between 0 and 2147483647")
-        if hp.suffix is not None:
-            if not hp.suffix.strip():
-                problems.append("--suffix must not be empty")
-            elif len(hp.suffix) > self.max_suffix:
-                problems.append(
-                    f"--suffix is {len(hp.suffix)} characters; {self.title} allows {self.max_suffix}"
-                )
+        for name, value in hp.items():
+            h = declared.get(name)
+            if h is None:
+                problems.append(f"--{name.replace('_', '-')} is not supported by {self.title}")
+            else:
+                problems += h.problems(value, self.title)
         if limits is not None:
             problems += self._check_limits(hp, limits)
         return problems
@@ -319,22 +359,22 @@ class Provider(ABC):
     def _check_limits(self, hp: Hyperparameters, limits: ModelLimits) -> list[str]:
         out = []
         m = limits.model
-        if limits.max_epochs is not None and hp.epochs > limits.max_epochs:
-            out.append(f"--epochs {hp.epochs} is above {m}'s maximum of {limits.max_epochs}")
-        lr = hp.learning_rate
+        epochs, lr, bs = hp.get("epochs"), hp.get("learning_rate"), hp.get("batch_size")
+        lora_r, n_evals = hp.get("lora_r"), hp.get("n_evals")
+        if epochs is not None and limits.max_epochs is not None and epochs > limits.max_epochs:
+            out.append(f"--epochs {epochs} is above {m}'s maximum of {limits.max_epochs}")
         if lr is not None and limits.min_learning_rate is not None and lr < limits.min_learning_rate:
             out.append(f"--learning-rate {lr:g} is below {m}'s minimum of {limits.min_learning_rate:g}")
         if lr is not None and limits.max_learning_rate is not None and lr > limits.max_learning_rate:
             out.append(f"--learning-rate {lr:g} is above {m}'s maximum of {limits.max_learning_rate:g}")
-        bs = hp.batch_size
         if bs is not None and limits.min_batch_size is not None and bs < limits.min_batch_size:
             out.append(f"--batch-size {bs} is below {m}'s minimum of {limits.min_batch_size}")
         if bs is not None and limits.max_batch_size is not None and bs > limits.max_batch_size:
             out.append(f"--batch-size {bs} is above {m}'s maximum of {limits.max_batch_size}")
-        if hp.lora_r is not None and limits.max_lora_r is not None and hp.lora_r > limits.max_lora_r:
-            out.append(f"--lora-r {hp.lora_r} is above {m}'s maximum rank of {limits.max_lora_r}")
-        if hp.n_evals is not None and limits.max_evals is not None and hp.n_evals > limits.max_evals:
-            out.append(f"--n-evals {hp.n_evals} is above {m}'s maximum of {limits.max_evals}")
+        if lora_r is not None and limits.max_lora_r is not None and lora_r > limits.max_lora_r:
+            out.append(f"--lora-r {lora_r} is above {m}'s maximum rank of {limits.max_lora_r}")
+        if n_evals is not None and limits.max_evals is not None and n_evals > limits.max_evals:
+            out.append(f"--n-evals {n_evals} is above {m}'s maximum of {limits.max_evals}")
         return out
 
     def resolve_hyperparameters(
@@ -350,6 +390,10 @@ class Provider(ABC):
 
     @abstractmethod
     def upload_file(self, path: Path, *, on_progress: UploadProgress | None = None) -> UploadedFile: ...
+
+    def existing_file(self, file_id: str) -> UploadedFile | None:
+        """A file uploaded earlier, as the provider has it now; None if it is gone (or cannot be asked)."""
+        return None
 
     def wait_until_processed(
         self,
@@ -382,7 +426,7 @@ class Provider(ABC):
         """One attempt, no automatic retry: a lost answer must be checked with :meth:`find_job` first."""
 
     @abstractmethod
-    def find_job(self, request: JobRequest, *, exclude: Collection[str], since: float) -> Job | None:
+    def find_job(self, request: JobRequest, *, exclude: Collection[str]) -> Job | None:
         """The job ``request`` created, if one exists that no run record knows about yet (``exclude``)."""
 
     @abstractmethod

@@ -6,7 +6,8 @@ one line pointing to Together or the local backend, while status, events, cancel
 existing fine-tunes (``ft:`` models stay usable for inference until their base model retires).
 
 Every job we create carries ``metadata.aitelier_attempt`` so a create whose answer was lost can be found again
-by listing jobs with that metadata filter instead of creating a second job.
+by listing jobs with that metadata filter instead of creating a second job; a server that keeps no metadata is
+matched on the files, model and suffix it echoes.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingDependency
+from ..formats.rules import ERROR, WARNING, ProviderSpec
 from .base import (
     ChatResult,
     FineTuningClosed,
+    Hyperparameter,
     Hyperparameters,
     Job,
     JobEvent,
@@ -48,8 +51,6 @@ STATUS_MAP = {
 }
 FINAL = frozenset({"succeeded", "failed", "cancelled"})
 ATTEMPT_KEY = "aitelier_attempt"
-# the spec's bounds for method.supervised.hyperparameters
-LIMITS = {"max_epochs": 50, "min_batch_size": 1, "max_batch_size": 256}
 CLOSED_WORDS = (
     "no longer",
     "not available",
@@ -78,9 +79,23 @@ class OpenAIProvider(Provider):
     title = "OpenAI"
     status_map = STATUS_MAP
     final_statuses = FINAL
-    supported = frozenset({"epochs", "batch_size", "lr_multiplier", "suffix", "seed"})
-    max_suffix = 64
-    min_examples = 10
+    hyperparameters = (
+        Hyperparameter("epochs", int, "Passes over the data.", default=3, minimum=1, maximum=50),
+        Hyperparameter(
+            "batch_size", int, "Examples per step (default: OpenAI's choice).", minimum=1, maximum=256
+        ),
+        Hyperparameter(
+            "lr_multiplier",
+            float,
+            "The learning-rate multiplier (default: OpenAI's choice).",
+            minimum=0,
+            exclusive_minimum=True,
+        ),
+        Hyperparameter(
+            "suffix", str, "Added to the fine-tuned model's name (up to 64 characters).", maximum=64
+        ),
+        Hyperparameter("seed", int, "Random seed, for a reproducible run.", minimum=0, maximum=2147483647),
+    )
     create_endpoint = "POST /v1/fine_tuning/jobs"
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -106,22 +121,31 @@ class OpenAIProvider(Provider):
         resp = self._call(f"uploading {path.name}", self._client.files.create, file=path, purpose="fine-tune")
         if on_progress is not None:
             on_progress(size, size)
+        return self._uploaded(resp, path.name)
+
+    def _uploaded(self, resp: Any, name: str) -> UploadedFile:
         status = field_of(resp, "status")
         return UploadedFile(
             id=str(field_of(resp, "id")),
-            filename=str(field_of(resp, "filename", path.name)),
+            filename=str(field_of(resp, "filename", name)),
             bytes=field_of(resp, "bytes"),
             # OpenAI validates the data when the job starts (status validating_files), not at upload
             processed=None,
-            failed=status == "error",
+            failed=status in ("error", "deleted"),
             report=field_of(resp, "status_details"),
             raw_status=status,
         )
 
-    # -- limits and request -------------------------------------------------------------------------------------
-    def model_limits(self, model: str) -> ModelLimits:
-        return ModelLimits(model=model, **LIMITS)
+    def existing_file(self, file_id: str) -> UploadedFile | None:
+        try:
+            resp = self._call(f"looking up file {file_id}", self._client.files.retrieve, file_id)
+        except ProviderRequestError as e:
+            if e.status_code in (404, 410):
+                return None
+            raise
+        return self._uploaded(resp, file_id)
 
+    # -- request ---------------------------------------------------------------------------------------------
     def build_request(
         self,
         model: str,
@@ -132,18 +156,19 @@ class OpenAIProvider(Provider):
         attempt_id: str,
         limits: ModelLimits | None,
     ) -> JobRequest:
-        hyper: dict[str, Any] = {"n_epochs": hp.epochs}
-        if hp.batch_size is not None:
-            hyper["batch_size"] = hp.batch_size
-        if hp.lr_multiplier is not None:
-            hyper["learning_rate_multiplier"] = hp.lr_multiplier
+        hp = self.with_defaults(hp)
+        hyper: dict[str, Any] = {"n_epochs": hp["epochs"]}
+        if "batch_size" in hp:
+            hyper["batch_size"] = hp["batch_size"]
+        if "lr_multiplier" in hp:
+            hyper["learning_rate_multiplier"] = hp["lr_multiplier"]
         payload: dict[str, Any] = {"model": model, "training_file": training_file}
         if validation_file:
             payload["validation_file"] = validation_file
-        if hp.suffix:
-            payload["suffix"] = hp.suffix
-        if hp.seed is not None:
-            payload["seed"] = hp.seed
+        if "suffix" in hp:
+            payload["suffix"] = hp["suffix"]
+        if "seed" in hp:
+            payload["seed"] = hp["seed"]
         payload["method"] = {"type": "supervised", "supervised": {"hyperparameters": hyper}}
         payload["metadata"] = {ATTEMPT_KEY: attempt_id}
         return JobRequest(
@@ -175,7 +200,7 @@ class OpenAIProvider(Provider):
             raise
         return self._job(resp)
 
-    def find_job(self, request: JobRequest, *, exclude: Collection[str], since: float) -> Job | None:
+    def find_job(self, request: JobRequest, *, exclude: Collection[str]) -> Job | None:
         page = self._call(
             "listing fine-tuning jobs",
             self._client.fine_tuning.jobs.list,
@@ -186,8 +211,16 @@ class OpenAIProvider(Provider):
             job = self._job(item)
             if job.id in exclude:
                 continue
-            # the filter is the server's; check it here too, and fall back to the files for old servers
+            # the filter is the server's; check it here too (a server may ignore it)
             if job.metadata.get(ATTEMPT_KEY) == request.attempt_id:
+                return job
+            # a server that keeps no metadata: the files, model and suffix we sent, echoed back
+            if not job.metadata and (
+                job.training_file == request.training_file
+                and (job.validation_file or None) == (request.validation_file or None)
+                and job.model in (None, request.model)
+                and (job.suffix or None) == (request.hyperparameters.get("suffix") or None)
+            ):
                 return job
         return None
 
@@ -300,12 +333,47 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def register(register: Callable[..., None]) -> None:
+_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
+_CL100K_PREFIXES = ("gpt-3.5", "gpt-4", "gpt-35")
+
+
+def encoding(model: str) -> tuple[str, bool]:
+    """o200k_base for the gpt-4o/4.1 family and newer, cl100k_base for older models; unknown: o200k, estimated."""
+    name = model[3:].split(":", 1)[0] if model.startswith("ft:") else model
+    if name.startswith(_O200K_PREFIXES):
+        return "o200k_base", True
+    if name.startswith(_CL100K_PREFIXES):
+        return "cl100k_base", True
+    return "o200k_base", False
+
+
+def register(register: Callable[..., Any]) -> None:
     register(
         "openai",
         OpenAIProvider,
+        default_model="gpt-4.1-mini-2025-04-14",
         key_var="OPENAI_API_KEY",
         base_url_var="OPENAI_BASE_URL",
         extra_vars=("OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
         description="OpenAI (closing self-serve fine-tuning on 2027-01-06; existing fine-tunes keep working)",
+        file_format=ProviderSpec(
+            "openai",
+            line_keys=frozenset({"messages", "tools", "functions", "parallel_tool_calls"}),
+            message_keys=frozenset({"role", "content", "name", "function_call", "weight"}),
+            roles=frozenset({"system", "user", "assistant", "function"}),
+            min_examples=10,
+            max_tokens=16385,
+        ),
+        rules={
+            "blank-line": ERROR,  # OpenAI's validator is not documented to skip blank lines
+            "line-keys": WARNING,
+            "unknown-message-key": ERROR,
+            "weight-value": ERROR,
+            "weight-role": ERROR,
+        },
+        encoding=encoding,
+        pricing="table",
+        capabilities=frozenset({"train", "chat"}),
+        notice="OpenAI stops accepting new fine-tuning jobs on 2027-01-06 (see the README); "
+        "together or local keep working",
     )

@@ -1,4 +1,5 @@
-"""Providers by name. Built-ins register exactly like third-party plugins do.
+"""Providers by name: one :class:`ProviderInfo` per provider carries all of its facts. Built-ins register exactly
+like third-party plugins do.
 
 A plugin package declares an entry point in the ``aitelier.providers`` group whose object is a function taking
 ``register`` and calling it once per provider it offers::
@@ -9,40 +10,93 @@ A plugin package declares an entry point in the ``aitelier.providers`` group who
 
     # aitelier_acme.py
     def register(register):
-        register("acme", AcmeProvider, key_var="ACME_API_KEY", base_url_var="ACME_BASE_URL")
+        register("acme", AcmeProvider, default_model="acme-7b", key_var="ACME_API_KEY")
 
 where ``AcmeProvider`` subclasses :class:`aitelier.providers.base.Provider` (its constructor takes
-:class:`~aitelier.providers.base.ProviderSettings`). Registering is cheap: nothing imports an SDK until a
-provider is used.
+:class:`~aitelier.providers.base.ProviderSettings`; its class attributes declare the hyperparameters and the
+status map). Every other fact has a default (see :class:`ProviderInfo`). Registering is cheap: nothing imports
+an SDK until a provider is used, and nothing loads the plugins until a command asks for a provider.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import credentials
 from ..errors import UsageError
-from .base import Provider, ProviderSettings
+from ..formats.rules import ERROR, OFF, RULES, WARNING, ProviderSpec
+from .base import Hyperparameter, JobStatus, Provider, ProviderSettings
 
 ENTRY_POINT_GROUP = "aitelier.providers"
 # modules with a `register(register)` function, loaded before any entry point
-BUILTIN_MODULES = ("aitelier.providers.together", "aitelier.providers.openai")
+BUILTIN_MODULES = ("aitelier.providers.together", "aitelier.providers.openai", "aitelier.providers.local")
+DEFAULT = "together"  # the provider `ait init` picks when not told
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2
 
 
+def cl100k_estimate(model: str) -> tuple[str, bool]:
+    """Open models: counted with cl100k_base and marked as an estimate (their own tokenizers differ)."""
+    return "cl100k_base", False
+
+
 @dataclass(frozen=True)
 class ProviderInfo:
+    """Everything aitelier knows about one provider, from its one registration.
+
+    ``trainer`` makes the provider's client (None: training is not available yet, ``unavailable`` says why).
+    ``rules`` sets the severity of validation rules for this provider's files (``"error"``, ``"warning"`` or
+    ``"off"``); a rule not named keeps its default (rules that are off by default, such as
+    ``consecutive-roles``, apply only where a provider turns them on). ``encoding`` names the tiktoken encoding
+    that counts a model's tokens and whether the count is exact. ``pricing`` says where a price comes from:
+    ``"provider"`` (its price API at train time), ``"table"`` (aitelier's dated table, :mod:`aitelier.pricing`)
+    or ``"free"``.
+    """
+
     name: str
-    factory: Callable[[ProviderSettings], Provider]
-    key_var: str
-    base_url_var: str
+    trainer: Callable[[ProviderSettings], Provider] | None
+    default_model: str
+    title: str = ""
     description: str = ""
+    key_var: str = ""
+    base_url_var: str = ""
     extra_vars: tuple[str, ...] = ()
+    file_format: ProviderSpec | None = None  # None: plain chat lines ({"messages": [role, content]})
+    rules: Mapping[str, str] = field(default_factory=dict)
+    encoding: Callable[[str], tuple[str, bool]] = cl100k_estimate
+    pricing: str = "provider"
+    capabilities: frozenset[str] = frozenset({"train"})  # of train, chat, download
+    unavailable: str = ""  # why `ait train` cannot use it (when trainer is None)
+    notice: str = ""  # said when a project is created for it
     origin: str = "built-in"
+
+    @property
+    def hyperparameters(self) -> tuple[Hyperparameter, ...]:
+        return tuple(getattr(self.trainer, "hyperparameters", ()))
+
+    @property
+    def status_map(self) -> Mapping[str, JobStatus]:
+        return dict(getattr(self.trainer, "status_map", {}))
+
+    def severity(self, rule: str) -> str:
+        """This provider's severity for ``rule``: error, warning or off."""
+        default = RULES[rule]
+        return self.rules.get(rule) or (default.severity if default.default_on else OFF)
+
+    @property
+    def spec(self) -> ProviderSpec:
+        return self.file_format or ProviderSpec(self.name)
+
+    def default(self, hyperparameter: str) -> Any:
+        """The value `ait train` sends for ``hyperparameter`` when the user gives none (None: none is sent)."""
+        for h in self.hyperparameters:
+            if h.name == hyperparameter:
+                return h.default
+        return None
 
 
 _providers: dict[str, ProviderInfo] = {}
@@ -52,26 +106,29 @@ _loaded = False
 
 def register(
     name: str,
-    factory: Callable[[ProviderSettings], Provider],
+    trainer: Callable[[ProviderSettings], Provider] | None = None,
     *,
-    key_var: str | None = None,
-    base_url_var: str | None = None,
-    description: str = "",
-    extra_vars: tuple[str, ...] = (),
+    default_model: str = "",
     _origin: str = "built-in",
-) -> None:
-    """Make a provider available as ``name`` (a later registration of the same name replaces it)."""
+    **facts: Any,
+) -> ProviderInfo:
+    """Make a provider available as ``name`` (a later registration of the same name replaces it).
+
+    ``facts`` are :class:`ProviderInfo` fields; key and base-URL variables default to ``NAME_API_KEY`` and
+    ``NAME_BASE_URL``, the title to the trainer's ``title``.
+    """
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"invalid provider name {name!r}")
-    _providers[name] = ProviderInfo(
-        name=name,
-        factory=factory,
-        key_var=key_var or f"{name.upper().replace('-', '_')}_API_KEY",
-        base_url_var=base_url_var or f"{name.upper().replace('-', '_')}_BASE_URL",
-        description=description,
-        extra_vars=tuple(extra_vars),
-        origin=_origin,
-    )
+    env_name = name.upper().replace("-", "_")
+    facts.setdefault("title", getattr(trainer, "title", "") or name)
+    facts["key_var"] = facts.get("key_var") or f"{env_name}_API_KEY"
+    facts["base_url_var"] = facts.get("base_url_var") or f"{env_name}_BASE_URL"
+    for rule, severity in (facts.get("rules") or {}).items():
+        if rule not in RULES or severity not in (ERROR, WARNING, OFF):
+            raise ValueError(f"provider {name}: unknown rule {rule!r} or severity {severity!r}")
+    info = ProviderInfo(name=name, trainer=trainer, default_model=default_model, origin=_origin, **facts)
+    _providers[name] = info
+    return info
 
 
 def _load() -> None:
@@ -86,10 +143,8 @@ def _load() -> None:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         origin = f"plugin {ep.name} ({ep.value})"
 
-        def reg(
-            name: str, factory: Callable[[ProviderSettings], Provider], _o: str = origin, **kw: object
-        ) -> None:
-            register(name, factory, _origin=_o, **kw)  # type: ignore[arg-type]
+        def reg(name: str, *args: Any, _o: str = origin, **kw: Any) -> ProviderInfo:
+            return register(name, *args, _origin=_o, **kw)
 
         try:
             ep.load()(reg)
@@ -110,6 +165,12 @@ def available() -> dict[str, ProviderInfo]:
     return dict(_providers)
 
 
+def names() -> list[str]:
+    """Every registered provider's name, built-ins first."""
+    _load()
+    return list(_providers)
+
+
 def plugin_errors() -> dict[str, str]:
     _load()
     return dict(_plugin_errors)
@@ -119,7 +180,7 @@ def get(name: str) -> ProviderInfo:
     _load()
     info = _providers.get(name)
     if info is None:
-        known = ", ".join(sorted(_providers)) or "none"
+        known = ", ".join(_providers) or "none"
         broken = (
             f"; plugins that failed to load: {', '.join(f'{k} ({v})' for k, v in _plugin_errors.items())}"
         )
@@ -150,9 +211,20 @@ def settings_for(
     )
 
 
+def trainer_of(name: str) -> Callable[[ProviderSettings], Provider]:
+    """The provider's client class; a usage error (exit 2) when it cannot train (yet)."""
+    info = get(name)
+    if info.trainer is None:
+        raise UsageError(
+            info.unavailable or f"{info.title} cannot train",
+            hint="format and validate work; train on together or openai for now (`--provider`)",
+        )
+    return info.trainer
+
+
 def connect(
     name: str, project_root: Path | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Provider:
     """A ready provider: fails before any network work when the key is missing (naming the variable)."""
-    settings = settings_for(name, project_root, environ=environ)
-    return get(name).factory(settings)
+    trainer = trainer_of(name)
+    return trainer(settings_for(name, project_root, environ=environ))

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingDependency, ValidationFailed
+from ..formats.rules import ERROR, ProviderSpec
 from .base import (
     ChatResult,
+    Hyperparameter,
     Hyperparameters,
     Job,
     JobEvent,
@@ -53,6 +55,17 @@ FINAL = frozenset({"completed", "error", "user_error", "cancelled"})
 DEFAULT_N_EVALS = 5  # evaluations on the validation file over the run, when one is sent
 
 
+def attempt_tag(attempt_id: str) -> str:
+    """8 hex characters of the attempt id, sent in the suffix so a job whose create answer was lost can be
+    recognised among the account's jobs."""
+    return attempt_id.removeprefix("run-")[:8]
+
+
+def tagged_suffix(suffix: str | None, attempt_id: str) -> str:
+    tag = attempt_tag(attempt_id)
+    return f"{suffix}-{tag}" if suffix else tag
+
+
 def normalise_base_url(url: str | None) -> str | None:
     """The SDK's paths start with /v1, so a base URL ending in /v1 (the old SDK's convention) is trimmed."""
     if not url:
@@ -68,21 +81,29 @@ class TogetherProvider(Provider):
     title = "Together"
     status_map = STATUS_MAP
     final_statuses = FINAL
-    supported = frozenset(
-        {
-            "epochs",
-            "batch_size",
-            "learning_rate",
-            "lora_r",
-            "lora_alpha",
-            "lora_dropout",
+    hyperparameters = (
+        Hyperparameter("epochs", int, "Passes over the data.", default=3, minimum=1),
+        Hyperparameter("batch_size", int, "Examples per step (default: the model's maximum).", minimum=1),
+        Hyperparameter(
+            "learning_rate", float, "The learning rate (default 1e-5).", minimum=0, exclusive_minimum=True
+        ),
+        Hyperparameter("lora_r", int, "LoRA rank (default: the model's).", minimum=1),
+        Hyperparameter("lora_alpha", int, "LoRA alpha (default: 2 x rank).", minimum=1),
+        Hyperparameter(
+            "lora_dropout", float, "LoRA dropout (default 0).", minimum=0, maximum=1, exclusive_maximum=True
+        ),
+        Hyperparameter(
             "n_evals",
-            "suffix",
-            "seed",
-        }
+            int,
+            "Evaluations on data/val.jsonl during training (default 5 when it exists).",
+            minimum=0,
+        ),
+        # Together allows 40 characters; `-` and the 8-character attempt tag take the rest
+        Hyperparameter(
+            "suffix", str, "Added to the fine-tuned model's name (up to 31 characters).", maximum=31
+        ),
+        Hyperparameter("seed", int, "Random seed, for a reproducible run.", minimum=0, maximum=2147483647),
     )
-    max_suffix = 40
-    min_examples = 1
     create_endpoint = "POST /v1/fine-tunes"
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -154,6 +175,15 @@ class TogetherProvider(Provider):
             raw_status=status,
         )
 
+    def existing_file(self, file_id: str) -> UploadedFile | None:
+        try:
+            resp = self._call(f"looking up file {file_id}", self._client.files.retrieve, file_id)
+        except ProviderRequestError as e:
+            if e.status_code in (404, 410):
+                return None
+            raise
+        return self._file(resp)
+
     def wait_until_processed(
         self,
         file: UploadedFile,
@@ -208,24 +238,18 @@ class TogetherProvider(Provider):
     def resolve_hyperparameters(
         self, hp: Hyperparameters, limits: ModelLimits | None, *, has_validation: bool
     ) -> Hyperparameters:
-        from dataclasses import replace
-
-        lora_r = hp.lora_r if hp.lora_r is not None else (limits.default_lora_r if limits else None)
-        lora_alpha = hp.lora_alpha if hp.lora_alpha is not None else (lora_r * 2 if lora_r else None)
-        n_evals = hp.n_evals
+        lora_r = hp.get("lora_r", limits.default_lora_r if limits else None)
+        n_evals = hp.get("n_evals")
         if has_validation and n_evals is None:
             n_evals = DEFAULT_N_EVALS
             if limits is not None and limits.max_evals is not None:
                 n_evals = min(n_evals, limits.max_evals)
-        if not has_validation:
-            n_evals = None
-        return replace(
-            hp,
+        return hp.replace(
             lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            lora_dropout=hp.lora_dropout if hp.lora_dropout is not None else 0.0,
-            learning_rate=hp.learning_rate if hp.learning_rate is not None else 1e-5,
-            n_evals=n_evals,
+            lora_alpha=hp.get("lora_alpha", lora_r * 2 if lora_r else None),
+            lora_dropout=hp.get("lora_dropout", 0.0),
+            learning_rate=hp.get("learning_rate", 1e-5),
+            n_evals=n_evals if has_validation else None,
         )
 
     def build_request(
@@ -240,6 +264,7 @@ class TogetherProvider(Provider):
     ) -> JobRequest:
         from together.lib.resources.fine_tuning import create_finetune_request
 
+        hp = self.with_defaults(hp)
         if limits is None or limits.sdk_object is None:
             limits = self.model_limits(model)
         try:
@@ -248,17 +273,17 @@ class TogetherProvider(Provider):
                 training_file=training_file,
                 validation_file=validation_file,
                 model=model,
-                n_epochs=hp.epochs,
+                n_epochs=hp["epochs"],
                 # validation data is only used when n_evals > 0
-                n_evals=(hp.n_evals or 0) if validation_file else 0,
-                batch_size=hp.batch_size if hp.batch_size is not None else "max",
-                learning_rate=hp.learning_rate,
+                n_evals=hp.get("n_evals", 0) if validation_file else 0,
+                batch_size=hp.get("batch_size", "max"),
+                learning_rate=hp.get("learning_rate"),
                 lora=True,
-                lora_r=hp.lora_r,
-                lora_alpha=hp.lora_alpha,
-                lora_dropout=hp.lora_dropout,
-                suffix=hp.suffix,
-                random_seed=hp.seed,
+                lora_r=hp.get("lora_r"),
+                lora_alpha=hp.get("lora_alpha"),
+                lora_dropout=hp.get("lora_dropout"),
+                suffix=tagged_suffix(hp.get("suffix"), attempt_id),
+                random_seed=hp.get("seed"),
                 # explicit rather than "auto": for chat data both mean "train on the assistant turns only"
                 train_on_inputs=False,
             )
@@ -316,25 +341,24 @@ class TogetherProvider(Provider):
         )
         return self._job(resp)
 
-    def find_job(self, request: JobRequest, *, exclude: Collection[str], since: float) -> Job | None:
+    def find_job(self, request: JobRequest, *, exclude: Collection[str]) -> Job | None:
+        """The job whose suffix carries this attempt's tag, on the same files and model. No clock is consulted:
+        this machine's clock and the provider's may disagree by any amount."""
+        tag = attempt_tag(request.attempt_id)
         resp = self._call("listing fine-tuning jobs", self._client.fine_tuning.list)
-        best: Job | None = None
         for item in field_of(resp, "data", []) or []:
             job = self._job(item)
             if job.id in exclude or job.training_file != request.training_file:
                 continue
-            if (request.validation_file or None) != (job.validation_file or None) and job.validation_file:
+            if (job.validation_file or None) != (request.validation_file or None):
                 continue
             if job.model and job.model != request.model:
                 continue
-            if request.hyperparameters.suffix and job.suffix and job.suffix != request.hyperparameters.suffix:
-                continue
-            # allow for clock skew between this machine and the provider
-            if job.created_at is not None and job.created_at < since - 600:
-                continue
-            if best is None or (job.created_at or 0) > (best.created_at or 0):
-                best = job
-        return best
+            echoed = [t for t in (job.suffix, job.output_model) if t]
+            if echoed and not any(tag in t for t in echoed):
+                continue  # another attempt (or another tool) on the same uploaded files
+            return job
+        return None
 
     def get_job(self, job_id: str) -> Job:
         return self._job(self._call(f"fetching job {job_id}", self._client.fine_tuning.retrieve, job_id))
@@ -476,11 +500,25 @@ def metrics_to_points(metrics: list[Any]) -> list[LossPoint]:
     return [points[k] for k in sorted(points)]
 
 
-def register(register: Callable[..., None]) -> None:
+def register(register: Callable[..., Any]) -> None:
     register(
         "together",
         TogetherProvider,
+        default_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
         key_var="TOGETHER_API_KEY",
         base_url_var="TOGETHER_BASE_URL",
         description="Together AI (LoRA fine-tuning of open models)",
+        file_format=ProviderSpec(
+            "together",
+            message_keys=frozenset({"role", "content", "weight"}),
+            file_formats=("conversation", "instruction", "general"),
+        ),
+        rules={
+            "mixed-formats": ERROR,
+            "text-field": ERROR,
+            "consecutive-roles": ERROR,
+            "weight-value": ERROR,
+        },
+        pricing="provider",
+        capabilities=frozenset({"train", "chat", "download"}),
     )

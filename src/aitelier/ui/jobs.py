@@ -79,31 +79,68 @@ def short_time(iso: str | None) -> str:
     return iso.replace("T", " ")[:16]
 
 
-def runs_table(records: Sequence[dict[str, Any]], errors: dict[str, str] | None = None) -> list[str]:
-    """Aligned columns, one run per line, newest last (like `git log --reverse`)."""
-    headers = ("RUN", "PROVIDER", "STATUS", "JOB", "BASE MODEL", "FINE-TUNED MODEL", "STARTED")
+def runs_table(
+    records: Sequence[dict[str, Any]], errors: dict[str, str] | None = None, *, width: int | None = None
+) -> list[str]:
+    """Aligned columns, one run per line, newest last (like `git log --reverse`). With ``width`` the table
+    fits it: the JOB and STARTED columns go first (`ait status REF` shows them), then model names are
+    shortened in the middle, keeping both ends."""
+    from ..runs import model_of, run_id, shown_status
+
+    headers = ["RUN", "PROVIDER", "STATUS", "JOB", "BASE MODEL", "FINE-TUNED MODEL", "STARTED"]
     rows = []
     for r in records:
-        status = str(r.get("status", ""))
+        status = shown_status(r)
         raw = r.get("providerStatus")
         if raw and raw != status:
             status += f" ({raw})"
-        if errors and r.get("id") in errors:
+        if errors and run_id(r) in errors:
             status += " [not refreshed]"
         rows.append(
-            (
-                str(r.get("id", "")),
+            [
+                run_id(r),
                 str(r.get("provider", "")),
                 status,
                 str(r.get("jobId") or "-"),
                 str(r.get("baseModel") or r.get("model") or ""),
-                str(r.get("fineTunedModel") or "-"),
+                model_of(r) or "-",
                 short_time(r.get("startedAt")),
-            )
+            ]
         )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def widths_of() -> list[int]:
+        return [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+
+    widths = widths_of()
+    if width is not None:
+        for name in ("JOB", "STARTED"):
+            if sum(widths) + 2 * (len(widths) - 1) <= width:
+                break
+            i = headers.index(name)
+            del headers[i]
+            for row in rows:
+                del row[i]
+            widths = widths_of()
+        models = (headers.index("BASE MODEL"), headers.index("FINE-TUNED MODEL"))
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            can = [k for k in models if widths[k] > len(headers[k])]
+            if not can:
+                break
+            widths[max(can, key=lambda k: widths[k])] -= 1
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*headers).rstrip()] + [fmt.format(*row).rstrip() for row in rows]
+
+    def fit(row: Sequence[str]) -> list[str]:
+        return [middle(cell, w) for cell, w in zip(row, widths, strict=True)]
+
+    return [fmt.format(*headers).rstrip()] + [fmt.format(*fit(row)).rstrip() for row in rows]
+
+
+def middle(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` characters with "..." in the middle (both ends of a name say most)."""
+    if len(text) <= width:
+        return text
+    head = (width - 3) // 2
+    return text[:head] + "..." + text[len(text) - (width - 3 - head) :]
 
 
 def settings_text(hyper: dict[str, Any]) -> str:

@@ -39,9 +39,11 @@ class FakeOpenAI(FakeServer):
         self.total_steps = 12
         self.page_size = 100  # the most events one page holds, whatever `limit` asks for
         self.metadata_filter = True  # False: a server that ignores metadata[...] in the list query
+        self.keep_metadata = True  # False: a server that drops the metadata it is sent
         self._ids = itertools.count(1)
         r = self.route
         r("POST", "/v1/files", self.create_file)
+        r("GET", "/v1/files/(?P<fid>[^/]+)", self.get_file)
         r("POST", "/v1/fine_tuning/jobs", self.create_job)
         r("GET", "/v1/fine_tuning/jobs", self.list_jobs)
         r("GET", "/v1/fine_tuning/jobs/(?P<jid>[^/]+)/events", self.events)
@@ -73,6 +75,14 @@ class FakeOpenAI(FakeServer):
             "_content": content,
         }
         return Response(200, {k: v for k, v in self.files[fid].items() if not k.startswith("_")})
+
+    def get_file(self, req: Request) -> Response:
+        if (deny := self._deny(req)) is not None:
+            return deny
+        f = self.files.get(req.params["fid"])
+        if f is None:
+            return Response(404, error_body(f"No such File object: {req.params['fid']}"))
+        return Response(200, {k: v for k, v in f.items() if not k.startswith("_")})
 
     def _job_json(self, job: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in job.items() if not k.startswith("_")}
@@ -113,7 +123,7 @@ class FakeOpenAI(FakeServer):
             "seed": body.get("seed", 42),
             "estimated_finish": None,
             "integrations": [],
-            "metadata": body.get("metadata"),
+            "metadata": body.get("metadata") if self.keep_metadata else None,
             "user_provided_suffix": body.get("suffix"),
             "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
             "_script": [dict(s) for s in self.script],

@@ -112,6 +112,7 @@ class FakeServer:
         self.unservable: dict[str, tuple[int, Any]] = {}
         self.chat_answer: Callable[[dict[str, Any]], str] | None = None
         self.url = ""
+        self.accept_basic_auth = False
 
     # -- setup ------------------------------------------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Handler) -> None:
@@ -199,7 +200,9 @@ class FakeServer:
 
     # -- dispatch ---------------------------------------------------------------------------------------------
     def authorized(self, req: Request) -> bool:
-        return req.headers.get("authorization") == f"Bearer {self.api_key}"
+        auth = req.headers.get("authorization") or ""
+        # accept_basic_auth: a proxy in front of the service took the base URL's user:password
+        return auth == f"Bearer {self.api_key}" or (self.accept_basic_auth and auth.startswith("Basic "))
 
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)

@@ -19,12 +19,17 @@ from .server import FakeServer, Request, Response, error_body
 _last = 0.0
 
 
-def _now() -> str:
-    """The real UTC time (jobs are matched to attempts by time), strictly increasing so events keep order."""
+def _now(offset: float = 0.0) -> str:
+    """The real UTC time (plus ``offset``: a server whose clock disagrees with ours), strictly increasing so
+    events keep order."""
     global _last
     t = max(time.time(), _last + 0.001)
     _last = t
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(t + offset, timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 DEFAULT_LIMITS = {
@@ -75,6 +80,7 @@ class FakeTogether(FakeServer):
         self.processing_polls = 1  # GETs of a file before it is processed
         self.reject_files: dict[str, str] = {}  # file name -> validation error message
         self.script: list[dict[str, Any]] = default_script()
+        self.clock_offset = 0.0  # seconds the server's clock is ahead of ours (negative: behind)
         self.total_steps = 10
         self.price = 4.25
         self.allowed_to_proceed = True
@@ -215,7 +221,7 @@ class FakeTogether(FakeServer):
         if train is None or train["status"] != "COMPLETED":
             return Response(400, error_body("training file is not processed"))
         jid = f"ft-{next(self._ids):04d}-{hashlib.sha1(str(body).encode()).hexdigest()[:8]}"
-        now = _now()
+        now = _now(self.clock_offset)
         suffix = body.get("suffix")
         model = body.get("model", "")
         job = {

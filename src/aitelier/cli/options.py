@@ -1,0 +1,29 @@
+"""Option types whose choices come from the provider registry, read only when a command needs them (its help,
+or parsing a value), so `ait --help` never loads the provider plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+class ProviderChoice(click.Choice):
+    """The name of a registered provider (built-in or plugin)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> Sequence[Any]:
+        from ..providers import registry
+
+        return registry.names()
+
+    @choices.setter
+    def choices(self, value: Sequence[Any]) -> None:  # click.Choice.__init__ assigns it
+        pass
+
+
+PROVIDER = ProviderChoice()
