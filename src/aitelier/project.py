@@ -53,8 +53,11 @@ def parse_setting(key: str, text: str) -> Any:
         if not 1 <= value <= 10:
             raise UsageError(f"qualityThreshold must be an integer 1-10, got {text!r}")
         return value
-    if key == "provider" and text not in PROVIDERS:
-        raise UsageError(f"provider must be one of {', '.join(PROVIDERS)}, got {text!r}")
+    if key == "provider":
+        from .providers import registry
+
+        if text not in registry.names():
+            raise UsageError(f"provider must be one of {', '.join(registry.names())}, got {text!r}")
     if key == "model" and not text.strip():
         raise UsageError("model must not be empty")
     if key == "systemPrompt":
