@@ -66,6 +66,10 @@ def test_an_active_npm_run_is_refreshed_and_written_back_in_its_shape(ait, train
     (run,) = _runs(train_project)
     # what the npm tool's `eval` looks for: status "completed" and modelId
     assert run["status"] == "completed" and run["modelId"].startswith("user/") and "id" not in run
+    from aitelier import Project
+    from aitelier.evaluate.generate import default_model
+
+    assert default_model(Project.find(train_project.root)) == run["modelId"]  # `ait eval` finds the model too
 
 
 # -- killed at the price question ----------------------------------------------------------------------------------

@@ -160,9 +160,10 @@ def unservable(endpoint: Endpoint, model: str, e: ProviderRequestError) -> Unser
 def default_model(project: Project) -> str:
     """The latest succeeded run's fine-tuned model; a clear error when there is none yet."""
     records = run_records.all_runs(project)
-    for r in reversed(records):
-        if r.get("status") == "succeeded" and r.get("fineTunedModel"):
-            return str(r["fineTunedModel"])
+    for r in reversed(records):  # "completed": the npm tool's word, which aitelier writes too
+        model = run_records.model_of(r)
+        if r.get("status") in ("succeeded", "completed") and model:
+            return model
     active = [r for r in records if run_records.is_active(r)]
     if active:
         r = active[-1]

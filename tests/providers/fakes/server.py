@@ -260,10 +260,10 @@ class FakeServer:
         if down:
             h.close_connection = True  # no keep-alive: the client must connect again, and will be refused
             resp.headers["connection"] = "close"
-        self._send(h, resp)
-        if down:
             self.down_after = None
+            # stop listening before answering: a client quick to connect again must be refused, not queued
             self.stop()
+        self._send(h, resp)
 
     def _fault(self, h: BaseHTTPRequestHandler, f: Fault) -> None:
         def error(status: int, message: str, etype: str, headers: dict[str, str] | None = None) -> Response:
