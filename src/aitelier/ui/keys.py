@@ -20,11 +20,18 @@ _NAMED = {"\r": ENTER, "\n": ENTER, "\x7f": BACKSPACE, "\x08": BACKSPACE, "\x03"
 
 
 class KeyReader:
-    """Read one key at a time from ``stream`` (a terminal). Use as a context manager."""
+    """Read one key at a time from ``stream`` (a terminal). Use as a context manager.
+
+    A stream without a file descriptor (the ``io.StringIO`` of a test's fake terminal) is read one character
+    at a time, each character a key press.
+    """
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.fd = stream.fileno()
+        try:
+            self.fd: int | None = stream.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation is both
+            self.fd = None
         self._saved: Any = None
         self._windows = os.name == "nt"
 
@@ -38,7 +45,7 @@ class KeyReader:
         self._restore()
 
     def _cbreak(self) -> None:
-        if self._windows:
+        if self._windows or self.fd is None:
             return
         import termios
         import tty
@@ -48,7 +55,7 @@ class KeyReader:
         tty.setcbreak(self.fd, termios.TCSANOW)
 
     def _cbreak_if_possible(self) -> None:
-        if self._windows:
+        if self._windows or self.fd is None:
             return
         import termios
 
@@ -56,7 +63,7 @@ class KeyReader:
             self._cbreak()
 
     def _restore(self) -> None:
-        if self._windows or self._saved is None:
+        if self._windows or self._saved is None or self.fd is None:
             return
         import termios
 
@@ -77,6 +84,9 @@ class KeyReader:
 
         An escape sequence (arrow and function keys) comes back whole, starting with ``"\\x1b"``.
         """
+        if self.fd is None:
+            ch = self.stream.read(1)
+            return _NAMED.get(ch, ch) if ch != "\x1b" else ESC
         if self._windows:  # pragma: no cover - exercised on Windows only
             import msvcrt
 
@@ -101,6 +111,7 @@ class KeyReader:
         return _NAMED.get(ch, ch)
 
     def _read_byte(self) -> bytes:
+        assert self.fd is not None
         while True:
             try:
                 return os.read(self.fd, 1)
@@ -113,6 +124,7 @@ class KeyReader:
         """The bytes that arrive right after an ESC (an escape sequence), or b"" for a lone Esc key."""
         import select
 
+        assert self.fd is not None
         out = b""
         while True:
             ready, _, _ = select.select([self.fd], [], [], 0.03)
