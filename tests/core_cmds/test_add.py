@@ -255,10 +255,10 @@ def test_interactive_add_editor_mode_with_markers_removed_can_be_abandoned(
     child.expect_exact("marker lines must each appear once")
     child.expect_exact("Open the editor again?")
     child.sendline("n")
-    child.expect_exact("nothing was added")
+    child.expect_exact("Nothing was added.")
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 2
+    assert child.exitstatus == 1  # a "no" to a question
     assert project.examples_path.read_bytes() == b""
 
 

@@ -223,7 +223,7 @@ def test_rm_asks_on_a_terminal(spawn, filled):
     child.expect_exact("Nothing removed.")
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 0
+    assert child.exitstatus == 1  # a "no" to a question
     assert filled.store.read().get(3)
     child = spawn("rm", "3", cwd=filled.root)
     child.expect_exact("[y/N]")

@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> ExitStatu
 def _outcome(e: BaseException) -> tuple[ExitStatus, str]:
     """The exit status and the stderr text for an exception that reached the boundary."""
     if isinstance(e, (KeyboardInterrupt, click.Abort)):  # click turns Ctrl-C inside a command into Abort
-        return ExitStatus.INTERRUPTED, "\nait: interrupted\n"
+        return ExitStatus.INTERRUPTED, "ait: interrupted (Ctrl-C)\n"
     if isinstance(e, SystemExit):  # a library called sys.exit(); keep its status
         return _status(e.code if isinstance(e.code, int) else (0 if e.code is None else 1)), ""
     if isinstance(e, Declined):  # the answer to the person's "no": no "ait: error" in front

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..bundled import NAMES as EXAMPLE_NAMES
-from ..errors import NeedsTerminal, ProjectExists, UsageError, ValidationFailed
+from ..errors import Declined, NeedsTerminal, ProjectExists, UsageError, ValidationFailed
 from ..project import CONFIG_NAME, DEFAULT_THRESHOLD
 from .common import echo_json, get_env, open_project
 from .env import Env, NoTerminal
@@ -377,7 +377,7 @@ def _editor_turn(env: Env, label: str) -> tuple[str, str]:
         except ValidationFailed as e:
             env.err(f"ait: {e}")
             if not env.confirm("Open the editor again?", _ADD, default=True):
-                raise UsageError("nothing was added") from e
+                raise Declined("Nothing was added.") from e
 
 
 def _ask_rating(env: Env) -> int | None:
@@ -745,7 +745,6 @@ def rm(ident: int, yes: bool) -> None:
         rating = "unrated" if ex.rating is None else f"rated {ex.rating}"
         question = f"Remove example {ident} ({rating}: {_one_line(ex.last_user, 50)!r})?"
         if not env.confirm(question, _RM):
-            env.out("Nothing removed.")
-            return
+            raise Declined("Nothing removed.")
     remove_example(project, ident)
     env.out(f"Removed example {ident}.")
