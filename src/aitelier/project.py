@@ -106,6 +106,12 @@ def validate_config(cfg: Any, path: Path) -> dict[str, Any]:
     runs = cfg.get("runs", [])
     if not isinstance(runs, list):
         raise ConfigError(f"{path}: `runs` must be a list")
+    odd = [i for i, run in enumerate(runs, 1) if not isinstance(run, dict)]
+    if odd:
+        raise ConfigError(
+            f"{path}: `runs` must hold run records (JSON objects); entry {odd[0]} is "
+            f"{json.dumps(runs[odd[0] - 1])}"
+        )
     nid = cfg.get("nextId")
     if nid is not None and (not isinstance(nid, int) or isinstance(nid, bool) or nid < 1):
         raise ConfigError(f"{path}: `nextId` must be a positive integer")
