@@ -6,12 +6,14 @@ conversation without building it, which is what commands that only count or choo
 decoded and validated by ``msgspec`` in C. Unknown fields are allowed (and kept: the store keeps each line's
 bytes, and a changed line is re-encoded from the decoded object, unknown keys included).
 
-``python -m aitelier.store.schema`` prints the JSON Schema that ships as ``aitelier/schema/example.schema.json``.
+The JSON Schema generated from :class:`ExampleLine` ships beside this module as ``example.schema.json`` (a test
+keeps the two equal; ``python -c "from aitelier.store.schema import write_schema; write_schema()"`` refreshes it).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -144,9 +146,12 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
+SCHEMA_PATH = Path(__file__).with_name("example.schema.json")
+
+
 def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
 
-if __name__ == "__main__":  # pragma: no cover - the maintainer's way to refresh the shipped file
-    print(schema_text(), end="")
+def write_schema() -> None:  # pragma: no cover - the maintainer's way to refresh the shipped file
+    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
