@@ -24,7 +24,13 @@ text = st.text(max_size=40)
 messages_st = st.lists(
     st.fixed_dictionaries({"role": st.sampled_from(records.ROLES), "content": text}), min_size=1, max_size=5
 )
-json_scalar = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | text | st.floats(allow_nan=False, allow_infinity=False)
+json_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | text
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 json_value = st.recursive(
     json_scalar,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
