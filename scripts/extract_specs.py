@@ -12,6 +12,7 @@ and ``SOURCES.md`` naming the upstream repository and commit. Needs PyYAML (a de
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -121,6 +122,12 @@ def extract(spec: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def digest(extract_doc: dict[str, Any]) -> str:
+    """SHA-256 of an extract's canonical JSON, recorded in SOURCES.md so a hand edit is noticed anywhere."""
+    canonical = json.dumps(extract_doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def main(argv: list[str]) -> int:
     import yaml
 
@@ -136,18 +143,18 @@ def main(argv: list[str]) -> int:
         "Produced by `scripts/extract_specs.py` from the providers' published OpenAPI specs: only the operations",
         "aitelier calls and the schemas they reference, without prose. Do not edit by hand; rerun the script.",
         "",
-        "| file | source | commit | date | license |",
-        "|---|---|---|---|---|",
+        "| file | source | commit | date | license | source sha256 | extract sha256 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, source in SOURCES.items():
-        with (spec_dir / source["file"]).open(encoding="utf-8") as f:
-            spec = yaml.load(f, Loader=loader)  # noqa: S506 - CSafeLoader / SafeLoader
+        raw = (spec_dir / source["file"]).read_bytes()
+        spec = yaml.load(raw, Loader=loader)  # noqa: S506 - CSafeLoader / SafeLoader
         out = extract(spec, source)
         (OUT / f"{name}.json").write_text(json.dumps(out, indent=1, sort_keys=False) + "\n", encoding="utf-8")
         shutil.copyfile(spec_dir / source["license"], OUT / source["license"])
         lines.append(
             f"| `{name}.json` | https://github.com/{source['repo']} (`{source['file']}`) | {source['commit']} "
-            f"| {source['date']} | MIT, `{source['license']}` |"
+            f"| {source['date']} | MIT, `{source['license']}` | {hashlib.sha256(raw).hexdigest()} | {digest(out)} |"
         )
     (OUT / "SOURCES.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")

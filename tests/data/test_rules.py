@@ -141,10 +141,11 @@ PAIR_CASES: dict[str, tuple[str, bytes, bytes, bytes]] = {
     ),
 }
 PROJECT_RULES = {"unsplit", "no-val", "dropped-keys"}
+NAME_RULES = {"file-name"}  # tests/providers/test_provider_facts.py
 
 
 def test_every_rule_has_cases() -> None:
-    assert set(RULES) == set(FILE_CASES) | set(PAIR_CASES) | PROJECT_RULES
+    assert set(RULES) == set(FILE_CASES) | set(PAIR_CASES) | PROJECT_RULES | NAME_RULES
 
 
 def test_every_rule_has_a_severity_summary_and_providers() -> None:

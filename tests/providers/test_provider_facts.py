@@ -30,6 +30,8 @@ README_SEVERITIES = {
     "weight-role": ("off", "error", "off"),
     "has-assistant": ("error", "error", "error"),
     "crlf": ("warning", "warning", "warning"),
+    "context-length": ("error", "warning", "error"),
+    "file-name": ("warning", "warning", "warning"),
 }
 README_ROWS = {
     "blank-line": "warning (error for OpenAI)",
@@ -40,6 +42,8 @@ README_ROWS = {
     "consecutive-roles": "error (Together, local)",
     "weight-value": "error (Together, OpenAI)",
     "weight-role": "error (OpenAI)",
+    "context-length": "error (warning for OpenAI)",
+    "file-name": "warning",
 }
 
 
@@ -75,6 +79,58 @@ def test_unknown_message_key_blocks_openai_and_consecutive_roles_block_local(ait
     r = _validate(ait, tmp_path, "local", twice)
     assert r.exit_code == 3 and "[consecutive-roles]" in r.stderr
     assert "[consecutive-roles]" not in _validate(ait, tmp_path, "openai", twice * 10).stderr
+
+
+# -- what the peers' own checks accept or refuse (issue 9, item 31) --------------------------------------------------
+Q = {"role": "user", "content": "What is the weather in Paris?"}
+A = {"role": "assistant", "content": "Sunny."}
+
+
+def test_multimodal_content_is_refused_saying_text_only(ait, tmp_path):
+    parts = {"role": "user", "content": [{"type": "text", "text": "what is this?"}, {"type": "image_url"}]}
+    r = _validate(ait, tmp_path, "together", [{"messages": [parts, A]}])
+    assert (
+        r.exit_code == 3
+        and "aitelier handles text only, so content must be a string [content-type]" in r.stderr
+    )
+
+
+def test_an_openai_function_call_turn_with_empty_content_is_valid(ait, tmp_path):
+    call = {
+        "role": "assistant",
+        "content": "",
+        "function_call": {"name": "weather", "arguments": '{"city": "Paris"}'},
+    }
+    result = {"role": "function", "name": "weather", "content": '{"temp": 22}'}
+    r = _validate(ait, tmp_path, "openai", [{"messages": [Q, call, result, A]}] * 10)
+    assert r.exit_code == 0, r.stderr
+    assert "[empty-content]" not in r.stderr and "[content-type]" not in r.stderr
+    bare = {"role": "assistant", "content": ""}
+    assert "[empty-content]" in _validate(ait, tmp_path, "openai", [{"messages": [Q, bare]}] * 10).stderr
+
+
+def test_a_json_true_weight_is_reported_as_written(ait, tmp_path):
+    r = _validate(ait, tmp_path, "openai", [{"messages": [Q, {**A, "weight": True}]}] * 10)
+    assert r.exit_code == 3 and "has weight true (must be 0 or 1)" in r.stderr and "True" not in r.stderr
+
+
+def test_an_openai_example_over_the_limit_warns_that_openai_truncates_it(ait, tmp_path):
+    long = {"role": "assistant", "content": "word " * 17000}
+    r = _validate(ait, tmp_path, "openai", [{"messages": [Q, long]}] + [{"messages": [Q, A]}] * 9)
+    assert r.exit_code == 0, r.stderr
+    assert "warning: " in r.stderr and "openai truncates it to the limit" in r.stderr
+    r = ait(
+        "validate", str(tmp_path / "f.jsonl"), "--provider", "together", "--max-tokens", "16385", cwd=tmp_path
+    )
+    assert r.exit_code == 3 and "[context-length]" in r.stderr
+
+
+def test_a_file_not_named_jsonl_is_warned_about(ait, tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"messages": [Q, A]}) + "\n")
+    r = ait("validate", str(path), "--provider", "together", cwd=tmp_path)
+    assert r.exit_code == 0 and "train.json is not named *.jsonl" in r.stderr and "[file-name]" in r.stderr
+    assert "[file-name]" not in _validate(ait, tmp_path, "together", [{"messages": [Q, A]}]).stderr
 
 
 # -- the generic bounds check --------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """The trimmed spec extracts in tests/providers/specs are what scripts/extract_specs.py makes from the full
-specs (when those are available next to the repository, as in the development workspace)."""
+specs. Every clone checks what it carries: each extract matches the hash SOURCES.md recorded when it was made
+(no hand edits), holds every operation the script lists and every schema those reach (re-extracting it from
+itself changes nothing). Next to the full specs (the development workspace) it is also re-made from them."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -29,6 +32,32 @@ def test_license_and_sources_sit_beside_the_extracts():
     assert "090263a" in sources and "f85dbe2" in sources
 
 
+def _recorded() -> dict[str, tuple[str, str]]:
+    """{extract name: (source sha256, extract sha256)} from SOURCES.md."""
+    out = {}
+    for line in (REPO / "tests" / "providers" / "specs" / "SOURCES.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 7 and cells[0].startswith("`") and cells[0].endswith(".json`"):
+            out[cells[0].strip("`")[: -len(".json")]] = (cells[5], cells[6])
+    return out
+
+
+def test_extracts_are_what_the_script_recorded_and_self_contained():
+    script = _script()
+    recorded = _recorded()
+    assert set(recorded) == set(script.SOURCES) == {"together", "openai"}
+    for name, source in script.SOURCES.items():
+        committed = json.loads((REPO / "tests" / "providers" / "specs" / f"{name}.json").read_text())
+        assert script.digest(committed) == recorded[name][1], (
+            f"{name}.json was edited by hand; rerun the script"
+        )
+        assert committed["x-source"]["commit"] == source["commit"]
+        # every listed operation is there, and every $ref resolves inside the extract: re-extracting the
+        # extract from itself is a fixed point
+        assert json.loads(json.dumps(script.extract(committed, source))) == committed
+        assert len(recorded[name][0]) == 64
+
+
 def test_trim_keeps_properties_named_like_keywords():
     trim = _script().trim
     node = {
@@ -47,9 +76,13 @@ def test_extracts_are_up_to_date():
 
     script = _script()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    recorded = _recorded()
     for name, source in script.SOURCES.items():
-        with (SPEC_DIR / source["file"]).open(encoding="utf-8") as f:
-            full = yaml.load(f, Loader=loader)  # noqa: S506
+        raw = (SPEC_DIR / source["file"]).read_bytes()
+        assert hashlib.sha256(raw).hexdigest() == recorded[name][0], (
+            f"{source['file']} changed: rerun the script"
+        )
+        full = yaml.load(raw, Loader=loader)  # noqa: S506
         fresh = json.loads(json.dumps(script.extract(full, source)))
         committed = json.loads((REPO / "tests" / "providers" / "specs" / f"{name}.json").read_text())
         assert fresh == committed, f"rerun scripts/extract_specs.py ({name}.json is stale)"

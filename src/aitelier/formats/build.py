@@ -292,6 +292,8 @@ def check_context(
 ) -> None:
     if not max_tokens:
         return
+    spec = spec_for(problems.provider)
+    cut = f"; {spec.name} truncates it to the limit, so its end is not trained" if spec.truncates else ""
     for i, n in enumerate(f.token_totals):
         if n > max_tokens:
             kw: dict[str, Any] = (
@@ -299,7 +301,7 @@ def check_context(
                 if where is not None and f.name in where
                 else {"example_id": f.ids[i], "split": f.name}
             )
-            problems.add("context-length", f"{n:,} tokens, over the {max_tokens:,}-token limit", **kw)
+            problems.add("context-length", f"{n:,} tokens, over the {max_tokens:,}-token limit{cut}", **kw)
 
 
 def build(

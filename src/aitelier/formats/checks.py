@@ -7,6 +7,7 @@ the messages and no allocation beyond the returned empty list.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .rules import ProviderSpec
@@ -22,6 +23,14 @@ def _not_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _json(value: Any) -> str:
+    """A value as it was written in the file (``true``, not Python's ``True``)."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _type_name(value: Any) -> str:
@@ -99,8 +108,18 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
             known = ", ".join(sorted(roles))
             found.append(("role", f"message {i} has role {role!r} (known: {known})"))
         content = m.get("content")
-        if "content" in m:
-            if not isinstance(content, str):
+        # OpenAI's cookbook form of a function call: the call in `function_call`, content "" (or null)
+        calls = "function_call" in m and "function_call" in message_keys and not content
+        if "content" in m and not calls:
+            if isinstance(content, list):
+                found.append(
+                    (
+                        "content-type",
+                        f"message {i} content is a list of content parts: aitelier handles text only, so "
+                        "content must be a string",
+                    )
+                )
+            elif not isinstance(content, str):
                 found.append(
                     ("content-type", f"message {i} content must be a string, got {_type_name(content)}")
                 )
@@ -117,7 +136,7 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
         weight = m.get("weight", 1)
         if "weight" in m and weighted:
             if isinstance(weight, bool) or weight not in (0, 1) or not isinstance(weight, int):
-                found.append(("weight-value", f"message {i} has weight {weight!r} (must be 0 or 1)"))
+                found.append(("weight-value", f"message {i} has weight {_json(weight)} (must be 0 or 1)"))
             if role != "assistant":
                 found.append(
                     ("weight-role", f"message {i} ({role}) has a weight; only assistant messages may")

@@ -150,6 +150,11 @@ def validate_file(
     """
     spec = spec_for(provider)
     problems = Problems(provider)
+    for p in [Path(path)] + ([Path(val_path)] if val_path else []):
+        if p.suffix != ".jsonl" and p.exists():
+            problems.add(
+                "file-name", f"{p.name} is not named *.jsonl; the SDKs refuse to upload it", path=str(p)
+            )
     train, n_lines = _read_lines(Path(path), "train", problems, provider)
     line_counts = {"train": n_lines}
     if val_path:

@@ -46,6 +46,7 @@ _register(
     "bom", ERROR, "No byte-order mark at the start (it makes the first line invalid JSON for the SDKs)."
 )
 _register("json-line", ERROR, "Each line is one JSON object.")
+_register("file-name", WARNING, "A file to upload is named *.jsonl (the SDKs refuse other names).")
 _register(
     "blank-line", WARNING, "No blank lines (Together skips them; OpenAI's validator is not documented to)."
 )
@@ -91,7 +92,8 @@ _register("nothing-trained", WARNING, "At least one assistant message is trained
 _register(
     "context-length",
     ERROR,
-    "An example fits the model's context (OpenAI: 16,385 tokens; set maxTokens or --max-tokens for others).",
+    "An example fits the model's context (OpenAI: 16,385 tokens, a warning as OpenAI truncates longer ones; "
+    "set maxTokens or --max-tokens for others).",
 )
 # -- data set level ---------------------------------------------------------------------------------------------
 _register("min-examples", ERROR, "Enough training examples: OpenAI needs 10, Together and local 1.")
@@ -117,6 +119,7 @@ class ProviderSpec:
     roles: frozenset[str] = frozenset({"system", "user", "assistant"})
     min_examples: int = 1
     max_tokens: int | None = None  # default per-example limit (None: unknown until configured)
+    truncates: bool = False  # the provider cuts a longer example to the limit instead of refusing the file
     file_formats: tuple[str, ...] = ("conversation",)
 
     @property
