@@ -7,6 +7,7 @@ replaces ``data/train.jsonl`` and ``data/val.jsonl`` atomically and removes a fi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -90,11 +91,20 @@ class SplitFile:
     name: str  # train or val
     path: Path
     ids: list[int] = field(default_factory=list)
-    encoded: list[bytes] = field(default_factory=list)  # each line serialised, newline included
+    _encoded: list[bytes] | None = field(default_factory=list, repr=False)
     prompts: list[bytes | None] = field(default_factory=list)  # digest of each line's prompt (see prompt_key)
     token_totals: list[int] = field(default_factory=list)
     token_trained: list[int] = field(default_factory=list)
     _lines: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def encoded(self) -> list[bytes]:
+        """Each line serialised, newline included (read from the file it was written to, for a build that
+        found the files already current: see :func:`build`)."""
+        if self._encoded is None:
+            data = self.path.read_bytes() if self.count else b""
+            self._encoded = [line + b"\n" for line in data.split(b"\n")[:-1]]
+        return self._encoded
 
     @property
     def lines(self) -> list[dict[str, Any]]:
@@ -151,6 +161,9 @@ class Build(ProblemSummary):
     unsplit: list[int] = field(default_factory=list)  # eligible examples that have no split yet
     estimate: tok.TrainingEstimate | None = None
     source: dict[str, Any] = field(default_factory=dict)  # what was read (freshness.snapshot), for write()
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)  # see _memo_key
+    reused: bool = False  # the files were already what this build would write (nothing changed since)
+    counted: int = 0  # lines whose tokens were counted (the others came from data/.tokens.cache)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -325,14 +338,50 @@ def build(
     limit = resolve_max_tokens(spec, config, max_tokens)
     model = project.model if provider == project.provider else tok_default_model(provider, project.model)
     choice = tok.encoding_for(provider, model)
-    tok.warm_up(choice.name)  # builds the tokenizer while the examples are read
     threshold = project.threshold
+    if epochs is None and config.get(EPOCHS_KEY) is not None:
+        epochs = _positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
+        source = f".aitelier.json {EPOCHS_KEY}"
+    else:
+        source = "--epochs"
+    memo = _memo_key(project, spec, weight, limit, model, choice, threshold)  # before reading, like `inputs`
+    known = _memo_load(project, memo)
+    if known is not None:
+        train, val, excluded, unsplit, found = known
+        estimate = tok.estimate_training(
+            provider,
+            model,
+            train.token_totals,
+            epochs=epochs,
+            epochs_source=source,
+            config=config,
+            price_override=price_per_1m,
+            max_tokens=limit,
+        )
+        return Build(
+            provider=provider,
+            model=model,
+            weight=weight,
+            threshold=threshold,
+            train=train,
+            val=val,
+            problems=found,
+            encoding=choice,
+            max_tokens=limit,
+            excluded=excluded,
+            unsplit=unsplit,
+            estimate=estimate,
+            source=inputs,
+            memo=memo,
+            reused=True,
+        )
+    tok.warm_up(choice.name)  # builds the tokenizer while the examples are read
     problems = Problems(provider)
     train = SplitFile("train", project.train_path)
     val = SplitFile("val", project.val_path)
     files = {"train": train, "val": val}
     with gc_paused():  # 100,000 examples: nothing built here forms a cycle
-        excluded, unsplit = _fill(project, files, problems, spec, weight, threshold, choice)
+        excluded, unsplit, counted = _fill(project, files, problems, spec, weight, threshold, choice)
     if unsplit:
         problems.add(
             "unsplit",
@@ -343,11 +392,6 @@ def build(
     check_split_files(problems, train, val, spec)
     check_context(problems, train, limit)
     check_context(problems, val, limit)
-    if epochs is None and config.get(EPOCHS_KEY) is not None:
-        epochs = _positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
-        source = f".aitelier.json {EPOCHS_KEY}"
-    else:
-        source = "--epochs"
     estimate = tok.estimate_training(
         provider,
         model,
@@ -372,6 +416,8 @@ def build(
         unsplit=unsplit,
         estimate=estimate,
         source=inputs,
+        memo=memo,
+        counted=counted,
     )
 
 
@@ -393,8 +439,9 @@ def _fill(
     weight: str,
     threshold: int,
     choice: tok.EncodingChoice,
-) -> tuple[int, list[int]]:
-    """Format, check and count every example that goes into a file, in id order; returns (excluded, unsplit).
+) -> tuple[int, list[int], int]:
+    """Format, check and count every example that goes into a file, in id order; returns (excluded, unsplit,
+    how many lines had their tokens counted).
 
     The examples are read as strictly as every command reads them (a malformed examples.jsonl raises
     DataError listing every problem) and shared out between forked worker processes. Token counts come from the
@@ -440,7 +487,7 @@ def _fill(
         cache.add(counted)
         at += len(encoded)
     cache.save()
-    return excluded, unsplit
+    return excluded, unsplit, cache.added
 
 
 def _format_share(
@@ -507,6 +554,9 @@ def write(project: Project, result: Build) -> WriteResult:
     removed: list[Path] = []
     # under the project lock so two concurrent runs cannot leave train from one and val from the other
     with project.store.locked():
+        if result.reused and _memo_key_now(project, result.memo) == result.memo:
+            # nothing changed since these files were written from the same inputs: they are the result
+            return WriteResult([f.path for f in (result.train, result.val) if f.count], [])
         freshness.begin(project)  # a kill from here on leaves the files marked stale
         for f in (result.train, result.val):
             if f.count:
@@ -516,7 +566,115 @@ def write(project: Project, result: Build) -> WriteResult:
                 os.unlink(f.path)
                 removed.append(f.path)
         freshness.record(project, result.source, provider=result.provider, weight=result.weight)
+        _memo_save(project, result)
     return WriteResult(written, removed)
+
+
+# -- the memo: a second `ait format` with nothing changed reads no example and counts no token ------------------------
+MEMO = ".format.memo"
+
+
+def _file_key(path: Path) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _memo_key(
+    project: Project,
+    spec: ProviderSpec,
+    weight: str,
+    limit: int | None,
+    model: str,
+    choice: tok.EncodingChoice,
+    threshold: int,
+) -> dict[str, Any]:
+    """Everything a build's result depends on: the settings, the rules, and the identity (device, inode, size,
+    times in ns) of examples.jsonl, the journal and the files written last time. Any change to any of them,
+    by any program, makes it differ."""
+    from .. import __version__
+    from ..providers import registry
+    from .rules import RULES
+
+    severity = registry.get(spec.name).severity
+    rules = sorted((name, severity(name)) for name in RULES)
+    return {
+        "version": __version__,
+        "spec": [spec.name, sorted(spec.line_keys), sorted(spec.message_keys), sorted(spec.roles)]
+        + [spec.min_examples, spec.max_tokens, list(spec.file_formats)],
+        "rules": rules,
+        "weight": weight,
+        "limit": limit,
+        "model": model,
+        "encoding": [choice.name, choice.exact],
+        "threshold": threshold,
+        **_memo_key_now(project, {}),
+    }
+
+
+def _memo_key_now(project: Project, key: dict[str, Any]) -> dict[str, Any]:
+    """``key`` with the files' identities as they are now."""
+    files = {
+        name: _file_key(path)
+        for name, path in (
+            ("examples", project.examples_path),
+            ("journal", project.store.journal_path),
+            ("train", project.train_path),
+            ("val", project.val_path),
+        )
+    }
+    return {**key, "files": files}
+
+
+def _memo_load(
+    project: Project, key: dict[str, Any]
+) -> tuple[SplitFile, SplitFile, int, list[int], list[Problem]] | None:
+    try:
+        saved = msgspec.msgpack.decode((project.data_dir / MEMO).read_bytes())
+        if saved["key"] != msgspec.msgpack.decode(msgspec.msgpack.encode(key)):
+            return None
+        splits = []
+        for name, path in (("train", project.train_path), ("val", project.val_path)):
+            part = saved[name]
+            f = SplitFile(name, path, list(part["ids"]), None)
+            f.token_totals, f.token_trained = list(part["totals"]), list(part["trained"])
+            splits.append(f)
+        found = [Problem(*p) for p in saved["problems"]]
+        return splits[0], splits[1], int(saved["excluded"]), list(saved["unsplit"]), found
+    except Exception:  # missing, unreadable or from another version: build
+        return None
+
+
+def _memo_save(project: Project, result: Build) -> None:
+    """Best effort (a temp file renamed over the old one): a memo that is not written only costs a build."""
+    # the inputs as they were read (a change since then must not be taken for this build's), the outputs as now
+    written = _memo_key_now(project, {})["files"]
+    key = {**result.memo, "files": {**result.memo["files"], "train": written["train"], "val": written["val"]}}
+    data = msgspec.msgpack.encode(
+        {
+            "key": key,
+            **{
+                f.name: {"ids": f.ids, "totals": f.token_totals, "trained": f.token_trained}
+                for f in (result.train, result.val)
+            },
+            "problems": [
+                [p.rule, p.severity, p.message, p.example_id, p.path, p.line, p.split]
+                for p in result.problems
+            ],
+            "excluded": result.excluded,
+            "unsplit": result.unsplit,
+        }
+    )
+    path = project.data_dir / MEMO
+    tmp = path.with_name(f".{MEMO}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _joined(lines: list[bytes], size: int = 1 << 20) -> Iterator[bytes]:

@@ -34,6 +34,7 @@ DATA_GITIGNORE = """\
 .tokens.cache
 .append.json
 .format.json
+.format.memo
 .journal.jsonl
 *.bak
 *.bak-*
