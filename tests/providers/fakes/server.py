@@ -151,7 +151,10 @@ class FakeServer:
                 pass
 
             def _handle(self) -> None:
-                server._dispatch(self)
+                try:
+                    server._dispatch(self)
+                except (BrokenPipeError, ConnectionResetError):  # the client was killed mid-request
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
