@@ -45,7 +45,7 @@ def ensure_venv(extras: str) -> None:
 
 
 def demo_steps(where: Path) -> list[list[str]]:
-    """The `ait` commands the demo runs (tests/test_quickstart.py runs the same list)."""
+    """The `ait` commands the demo runs (tests/cli/test_quickstart.py runs the same list)."""
     c = ["-C", str(where)]
     return [
         ["init", "--example", "customer-support", str(where)],  # a project with 40 hand-written examples

@@ -15,7 +15,6 @@ Exits 1 if any target is missed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import statistics
@@ -27,20 +26,13 @@ sys.path.insert(0, str(HERE))
 
 from common import REPO, N, ait_cmd, make_project, summary, time_cmd, verdict  # noqa: E402
 
-FAKES = REPO / "tests" / "providers" / "fakes"
-
 
 def _fakes() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "aitelier_provider_fakes", FAKES / "__init__.py", submodule_search_locations=[str(FAKES)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["aitelier_provider_fakes"] = module
-    spec.loader.exec_module(module)
-    import aitelier_provider_fakes.together  # noqa: F401
+    """The loopback fake servers the tests use (tests/helpers/fakes.py loads them)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from helpers.fakes import package
 
-    return sys.modules["aitelier_provider_fakes.together"]
+    return package().together
 
 
 def formatted_project(name: str, n: int) -> Path:

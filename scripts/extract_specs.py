@@ -6,7 +6,7 @@ self-contained for people who clone it without the full specs.
 
 For each provider it keeps the operations we call (paths + methods), every component schema they reach through
 ``$ref`` (transitively), and drops prose and vendor extensions (descriptions, examples, code samples, ``x-*``).
-The result is written as JSON to ``tests/providers/specs/<provider>.json`` with the upstream license beside it
+The result is written as JSON to ``tests/contract/providers/specs/<provider>.json`` with the upstream license beside it
 and ``SOURCES.md`` naming the upstream repository and commit. Needs PyYAML (a dev dependency).
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "tests" / "providers" / "specs"
+OUT = REPO / "tests" / "contract" / "providers" / "specs"
 
 SOURCES: dict[str, dict[str, Any]] = {
     "together": {

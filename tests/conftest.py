@@ -13,6 +13,15 @@ import pytest
 
 from aitelier import Project
 
+# the fixtures of each area, available to every test (tests/helpers/fixtures/)
+pytest_plugins = [
+    "helpers.fixtures.commands",
+    "helpers.fixtures.data",
+    "helpers.fixtures.providers",
+    "helpers.fixtures.rate",
+    "helpers.fixtures.store",
+]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -1,6 +1,6 @@
 """The `ait rate` screen driven in-process through a fake terminal Env: each character of ``input`` is a key.
 
-The pseudo-terminal tests (tests/rate/test_rate_pty.py) cover the real terminal, signals and the editor; these
+The pseudo-terminal tests (tests/cli/test_rate_pty.py) cover the real terminal, signals and the editor; these
 show that the screen, like every command, talks to the world only through its Env.
 """
 

@@ -1,6 +1,6 @@
-"""The loopback provider fakes (``tests/providers/fakes``) for tests outside ``tests/providers``.
+"""The loopback provider fakes (``tests/contract/providers/fakes``) and the spec extracts they follow.
 
-Loaded once under the module name the providers' conftest uses, so every test shares one copy of the classes.
+Loaded once under one module name, so every test (and bench/bench_train.py) shares one copy of the classes.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FAKES = Path(__file__).resolve().parents[1] / "providers" / "fakes"
+CONTRACT = Path(__file__).resolve().parents[1] / "contract" / "providers"
+FAKES = CONTRACT / "fakes"
+SPECS = CONTRACT / "specs"
 NAME = "aitelier_provider_fakes"
 
 
-def _package() -> Any:
+def package() -> Any:
+    """The fakes package, with its ``together`` and ``openai`` modules imported."""
     if NAME not in sys.modules:
         spec = importlib.util.spec_from_file_location(
             NAME, FAKES / "__init__.py", submodule_search_locations=[str(FAKES)]
@@ -24,15 +27,15 @@ def _package() -> Any:
         module = importlib.util.module_from_spec(spec)
         sys.modules[NAME] = module
         spec.loader.exec_module(module)
+        importlib.import_module(f"{NAME}.together")
+        importlib.import_module(f"{NAME}.openai")
     return sys.modules[NAME]
 
 
 def together() -> Any:
     """A started FakeTogether (call ``.stop()`` when done)."""
-    _package()
-    return importlib.import_module(f"{NAME}.together").FakeTogether().start()
+    return package().together.FakeTogether().start()
 
 
 def openai() -> Any:
-    _package()
-    return importlib.import_module(f"{NAME}.openai").FakeOpenAI().start()
+    return package().openai.FakeOpenAI().start()
