@@ -212,13 +212,18 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
             what = "write" if stats["formatted"] == "missing" else f"rewrite ({reasons})"
             out.append(_item("todo", f"{what} data/train.jsonl and data/val.jsonl", "ait format"))
         elif split_done and trained:
-            model = run.get("model") or "the fine-tuned model"
+            model = run.get("model")
+            # `ait eval` picks the latest succeeded run's model; name any other (the npm tool's "completed")
+            command = "ait eval --compare"
+            if run.get("status") != "succeeded" and model:
+                command += f" --model {model}"
             out.append(
                 _item(
                     "todo",
-                    f"the fine-tune on these files finished (run {run['id']}): evaluate {model} on your "
-                    "validation examples (data/val.jsonl) before training again",
-                    "ait eval --compare",
+                    f"the fine-tune on these files finished (run {run['id']}): evaluate "
+                    f"{model or 'the fine-tuned model'} on your validation examples (data/val.jsonl), blind "
+                    "against the base model, before training again",
+                    command,
                 )
             )
         elif split_done and run.get("sameFiles") and run.get("status") in ACTIVE:

@@ -244,8 +244,10 @@ def test_after_a_finished_fine_tune_the_next_step_is_to_evaluate(ait, formatted:
     assert "start a fine-tune" not in r.stdout
     assert (
         "next: the fine-tune on these files finished (run run-1): evaluate acct/ft-model-1 on your validation "
-        "examples (data/val.jsonl) before training again" in r.stdout
+        "examples (data/val.jsonl), blind against the base model, before training again: ait eval --compare"
+        in r.stdout
     )
+    assert stats(ait, formatted)["next"] == "ait eval --compare"
     # once the examples change and are formatted again, training again is the next step
     assert ait("rate", "--set", "3=2", cwd=formatted.root).exit_code == 0
     assert ait("format", cwd=formatted.root).exit_code == 0
@@ -256,6 +258,7 @@ def test_a_run_the_npm_tool_recorded_as_completed_counts_as_finished(ait, format
     add_run(formatted, {"id": "ft-abc", "status": "completed", "modelId": "acct/npm-model"})
     r = ait("stats", "--no-tokens", cwd=formatted.root)
     assert "evaluate acct/npm-model on your validation examples" in r.stdout
+    assert stats(ait, formatted)["next"] == "ait eval --compare --model acct/npm-model"
 
 
 def test_a_running_fine_tune_is_followed_not_started_again(ait, formatted: Project) -> None:
