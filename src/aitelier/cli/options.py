@@ -25,5 +25,12 @@ class ProviderChoice(click.Choice):
     def choices(self, value: Sequence[Any]) -> None:  # click.Choice.__init__ assigns it
         pass
 
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..providers import registry
+
+        if isinstance(value, str) and registry.is_builtin(value):  # no need to look at the plugins
+            return value
+        return super().convert(value, param, ctx)
+
 
 PROVIDER = ProviderChoice()

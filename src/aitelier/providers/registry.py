@@ -101,7 +101,7 @@ class ProviderInfo:
 
 _providers: dict[str, ProviderInfo] = {}
 _plugin_errors: dict[str, str] = {}
-_loaded = False
+_loaded = {"built-in": False, "plugins": False}
 
 
 def register(
@@ -131,19 +131,29 @@ def register(
     return info
 
 
+def _load_builtins() -> None:
+    if not _loaded["built-in"]:
+        _loaded["built-in"] = True
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module).register(register)
+
+
 def _load() -> None:
-    global _loaded
-    if _loaded:
+    """The built-ins, then every plugin of the entry-point group (importlib.metadata is only imported here:
+    commands on a built-in provider never pay for scanning the installed packages)."""
+    _load_builtins()
+    if _loaded["plugins"]:
         return
-    _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module).register(register)
+    _loaded["plugins"] = True
     from importlib.metadata import entry_points
 
+    builtin = set(_providers)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         origin = f"plugin {ep.name} ({ep.value})"
 
         def reg(name: str, *args: Any, _o: str = origin, **kw: Any) -> ProviderInfo:
+            if name in builtin:
+                raise ValueError(f"{name!r} is a built-in provider; a plugin cannot replace it")
             return register(name, *args, _origin=_o, **kw)
 
         try:
@@ -154,10 +164,9 @@ def _load() -> None:
 
 def reset() -> None:
     """Forget every registration (tests; plugins are found again on next use)."""
-    global _loaded
     _providers.clear()
     _plugin_errors.clear()
-    _loaded = False
+    _loaded.update({"built-in": False, "plugins": False})
 
 
 def available() -> dict[str, ProviderInfo]:
@@ -171,13 +180,19 @@ def names() -> list[str]:
     return list(_providers)
 
 
+def is_builtin(name: str) -> bool:
+    _load_builtins()
+    return name in _providers and _providers[name].origin == "built-in"
+
+
 def plugin_errors() -> dict[str, str]:
     _load()
     return dict(_plugin_errors)
 
 
 def get(name: str) -> ProviderInfo:
-    _load()
+    if not is_builtin(name):  # a built-in is known without looking at the plugins
+        _load()
     info = _providers.get(name)
     if info is None:
         known = ", ".join(_providers) or "none"

@@ -295,3 +295,29 @@ def test_top_level_help_loads_no_plugin(plugin_env, tmp_path):
         [sys.executable, "-c", code], env=plugin_env, capture_output=True, text=True, timeout=60
     )
     assert p.stderr.strip().endswith("none")
+
+
+def test_a_builtin_provider_is_found_without_scanning_the_installed_packages():
+    code = (
+        "import sys\nfrom aitelier.providers import registry\nfrom aitelier.cli.options import PROVIDER\n"
+        "registry.get('openai'); PROVIDER.convert('local', None, None)\n"
+        "print('importlib.metadata' in sys.modules)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "False", p.stderr
+
+
+def test_a_plugin_cannot_replace_a_builtin(plugin_env, tmp_path):
+    site = Path(plugin_env["PYTHONPATH"].split(os.pathsep)[0])
+    (site / "aitelier_acme.py").write_text("def register(register):\n    register('together', None)\n")
+    code = (
+        "from aitelier.providers import registry\n"
+        "print(registry.plugin_errors()['acme']); print(registry.get('together').origin)"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], env=plugin_env, capture_output=True, text=True, timeout=60
+    )
+    assert p.stdout.splitlines() == [
+        "ValueError: 'together' is a built-in provider; a plugin cannot replace it",
+        "built-in",
+    ], p.stderr
