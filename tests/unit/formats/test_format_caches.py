@@ -80,3 +80,23 @@ def test_token_counts_come_from_the_cache_and_a_broken_cache_only_costs_time(ait
     )
     changed = formats.build(Project.find(project.root))
     assert changed.counted == 1 and changed.train.token_totals[0] > first.train.token_totals[0]
+
+
+def test_lines_written_any_way_format_to_the_same_files(tmp_path: Path) -> None:
+    """Spacing, escapes and key order in examples.jsonl (a hand edit, another tool) change nothing in the
+    provider files: every line is decoded, not matched as bytes."""
+    records = [record(i, rating=9, split="val" if i % 4 == 0 else "train") for i in range(1, 21)]
+    records[2]["messages"][1]["content"] = 'café ✓ "quoted" \\ back'
+    compact = _project(tmp_path / "a")
+    write_records(compact.examples_path, records)
+    odd = _project(tmp_path / "b")
+    lines = []
+    for i, rec in enumerate(records):
+        if i % 2:
+            rec = dict(reversed(list(rec.items())))
+        lines.append(json.dumps(rec, ensure_ascii=bool(i % 3), separators=(", ", ": ")))
+    odd.examples_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for project in (compact, odd):
+        formats.write(project, formats.build(project))
+    assert odd.train_path.read_bytes() == compact.train_path.read_bytes()
+    assert odd.val_path.read_bytes() == compact.val_path.read_bytes()
