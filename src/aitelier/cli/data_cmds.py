@@ -387,7 +387,14 @@ def validate(
         model = here.model
     if weight != "all":
         raise UsageError("--weight applies to `ait format` output, not to an existing FILE")
-    report = formats.validate_file(file, provider, val_path=val_file, model=model, max_tokens=max_tokens)
+    report = formats.validate_file(
+        file,
+        provider,
+        val_path=val_file,
+        model=model,
+        max_tokens=max_tokens,
+        cache_dir=here.data_dir if here is not None else None,  # token counts of lines `ait format` wrote
+    )
     _render_problems(env, report.problems)
     if as_json:
         echo_json(env, report.as_dict())

@@ -8,7 +8,6 @@ replaces ``data/train.jsonl`` and ``data/val.jsonl`` atomically and removes a fi
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -92,7 +91,7 @@ class SplitFile:
     path: Path
     ids: list[int] = field(default_factory=list)
     _encoded: list[bytes] | None = field(default_factory=list, repr=False)
-    prompts: list[bytes | None] = field(default_factory=list)  # digest of each line's prompt (see prompt_key)
+    prompts: list[int | None] = field(default_factory=list)  # each line's prompt (see prompt_key)
     token_totals: list[int] = field(default_factory=list)
     token_trained: list[int] = field(default_factory=list)
     _lines: list[dict[str, Any]] | None = field(default=None, repr=False)
@@ -126,9 +125,10 @@ class SplitFile:
         return tok.TokenStats.of(self.token_totals, self.token_trained)
 
 
-def prompt_key(messages: Any) -> bytes | None:
-    """What makes two lines ask the same thing: a digest of every (role, content) before the last assistant
-    message; None when there is no such prompt or a message is malformed (already an error)."""
+def prompt_key(messages: Any) -> int | None:
+    """What makes two lines ask the same thing: every (role, content) before the last assistant message, as a
+    hash (compared within one run only: forked workers share the parent's hash seed); None when there is no
+    such prompt or a message is malformed (already an error)."""
     if not isinstance(messages, list):
         return None
     last = -1
@@ -142,8 +142,9 @@ def prompt_key(messages: Any) -> bytes | None:
         role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else (None, None)
         if not isinstance(role, str) or not isinstance(content, str):
             return None
-        pairs.append((role, content))
-    return hashlib.sha256(ENCODE(pairs)).digest()[:16]
+        pairs.append(role)
+        pairs.append(content)
+    return hash(tuple(pairs))
 
 
 @dataclass
@@ -259,7 +260,7 @@ def check_split_files(
             )
     # the same prompt (everything before the last assistant message) with a different answer
     if val.count and train.count:
-        train_prompts: dict[bytes, int] = {}
+        train_prompts: dict[int, int] = {}
         for i, key in enumerate(train.prompts):
             if key is not None:
                 train_prompts.setdefault(key, i)
@@ -279,21 +280,38 @@ def _ref(f: SplitFile, i: int, where: dict[str, dict[str, Any]] | None) -> str:
     return f"example {f.ids[i]}"
 
 
-def count_tokens(files: Sequence[SplitFile], choice: tok.EncodingChoice) -> None:
-    """Fill in per-line token counts of conversation lines (all files share one cache of distinct texts)."""
-    counter = tok.counter(choice.name)
+def count_tokens(
+    files: Sequence[SplitFile], choice: tok.EncodingChoice, cache: tok.TokenCache | None = None
+) -> None:
+    """Fill in per-line token counts of conversation lines: from ``cache`` for a line counted before (a file
+    `ait format` wrote, say), the others counted together (each distinct text once) and added to it."""
+    todo: list[tuple[SplitFile, int, bytes]] = []
     convs: list[list[dict[str, Any]]] = []
     for f in files:
-        for line in f.lines:
+        f.token_totals = [0] * len(f.lines)
+        f.token_trained = [0] * len(f.lines)
+        for i, line in enumerate(f.lines):
+            key = f.encoded[i] + b"\n"  # the line as `ait format` writes it
+            known = cache.get(key) if cache is not None else None
+            if known is not None:
+                f.token_totals[i], f.token_trained[i] = known
+                continue
             msgs = line.get("messages")
             convs.append([m for m in msgs if isinstance(m, dict)] if isinstance(msgs, list) else [])
-    counted = tok.count_conversations(convs, counter)
-    at = 0
-    for f in files:
-        n = len(f.lines)
-        f.token_totals = counted.totals[at : at + n]
-        f.token_trained = counted.trained[at : at + n]
-        at += n
+            todo.append((f, i, key))
+    counted = tok.count_conversations(convs, tok.counter(choice.name)) if convs else None
+    if counted is None:
+        return
+    for (f, i, _key), total, trained in zip(todo, counted.totals, counted.trained, strict=True):
+        f.token_totals[i], f.token_trained[i] = total, trained
+    if cache is not None:
+        cache.add(
+            [
+                (key, total, trained)
+                for (_, _, key), total, trained in zip(todo, counted.totals, counted.trained, strict=True)
+            ]
+        )
+        cache.save()
 
 
 def check_context(
@@ -427,7 +445,7 @@ PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and cou
 # lines as written, their prompt keys, the problems found ((position in the share, rule, message)), token
 # totals and trained tokens, and the token counts it had to compute (for the cache).
 _Share = tuple[
-    list[bytes], list[bytes | None], list[tuple[int, str, str]], list[int], list[int], tok.CacheItems
+    list[bytes], list[int | None], list[tuple[int, str, str]], list[int], list[int], tok.CacheItems
 ]
 
 
@@ -499,7 +517,7 @@ def _format_share(
     cache: tok.TokenCache,
 ) -> _Share:
     encoded: list[bytes] = []
-    prompts: list[bytes | None] = []
+    prompts: list[int | None] = []
     found: list[tuple[int, str, str]] = []
     provider = spec.name
     missing: list[tuple[int, list[dict[str, Any]]]] = []

@@ -142,6 +142,7 @@ def validate_file(
     model: str | None = None,
     max_tokens: int | None = None,
     count: bool = True,
+    cache_dir: Path | None = None,
 ) -> FileReport:
     """Every problem in a training file (and optionally its validation file) for ``provider``.
 
@@ -180,7 +181,8 @@ def validate_file(
         for f in [train] + ([val] if val_path else []):
             kinds = {"messages" in line for line in f.lines}
             if kinds <= {True}:
-                count_tokens([f], choice)
+                cache = tok.TokenCache(cache_dir, choice.name) if cache_dir is not None else None
+                count_tokens([f], choice, cache)
             elif kinds == {False}:
                 _text_tokens(f, choice)
             else:

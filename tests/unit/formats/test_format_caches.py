@@ -100,3 +100,13 @@ def test_lines_written_any_way_format_to_the_same_files(tmp_path: Path) -> None:
         formats.write(project, formats.build(project))
     assert odd.train_path.read_bytes() == compact.train_path.read_bytes()
     assert odd.val_path.read_bytes() == compact.val_path.read_bytes()
+
+
+def test_validate_takes_the_counts_of_lines_format_wrote_from_the_cache(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    built = formats.build(project)
+    formats.write(project, built)
+    cached = formats.validate_file(project.train_path, "together", cache_dir=project.data_dir)
+    fresh = formats.validate_file(project.train_path, "together")
+    assert cached.stats["train"] == fresh.stats["train"] == built.train.stats()
+    assert [str(p) for p in cached.problems] == [str(p) for p in fresh.problems]
