@@ -89,7 +89,7 @@ def diagnose(project: Project) -> Report:
     snap = store.read(full=True, strict=False)
     problems.extend(snap.problems)
     count = len(snap)
-    seen: dict[str, tuple[int, str | None]] = {}  # the conversation's key -> (first id, its split)
+    seen: dict[bytes, tuple[int, str | None]] = {}  # the conversation's key -> (first id, its split)
     for row in range(count):
         record = snap.record(row)
         ident, split = record["id"], record.get("split")

@@ -47,7 +47,7 @@ class Candidate:
     record: dict[str, Any]  # messages, rating and extras, ready for Store.append
 
     @property
-    def key(self) -> str:
+    def key(self) -> bytes:
         return content_key(self.record["messages"])
 
 
@@ -334,7 +334,7 @@ def parse_file(
 
 
 # -- duplicates and writing -----------------------------------------------------------------------------------
-def _existing_ids(store: Store, candidates: list[Candidate]) -> dict[str, int]:
+def _existing_ids(store: Store, candidates: list[Candidate]) -> dict[bytes, int]:
     """Content key -> id of the existing example with exactly that conversation, for these candidates."""
     known = store.known_conversations()  # strict: a malformed store stops the import with file:line
     return {c.key: known[c.key] for c in candidates if c.key in known}
@@ -342,7 +342,7 @@ def _existing_ids(store: Store, candidates: list[Candidate]) -> dict[str, int]:
 
 def _dedupe(store: Store, candidates: list[Candidate]) -> tuple[list[Candidate], list[Duplicate]]:
     existing = _existing_ids(store, candidates)
-    first_line: dict[str, int] = {}
+    first_line: dict[bytes, int] = {}
     keep: list[Candidate] = []
     dups: list[Duplicate] = []
     for c in candidates:

@@ -63,10 +63,60 @@ APPENDING = ".append.json"  # the size of examples.jsonl before an append in pro
 Change = Mapping[str, Any]  # fields to set; a value of UNSET removes the field
 
 
-def content_key(messages: list[dict[str, Any]]) -> str:
-    """What makes two examples exact duplicates: the same conversation (a digest of its JSON; aitelier and the
-    npm tool write every message's role first, then its content)."""
-    return hashlib.sha256(encode(messages)).hexdigest()[:24]
+KEY_SIZE = 12
+
+
+def content_key(messages: list[dict[str, Any]]) -> bytes:
+    """What makes two examples exact duplicates: the same conversation, every role and content in order (a
+    digest of their JSON; other message keys, such as a weight, do not count)."""
+    plain = [{"role": m.get("role"), "content": m.get("content")} for m in messages]
+    return hashlib.sha256(encode(plain)).digest()[:KEY_SIZE]
+
+
+class Keys:
+    """The content keys of a file's examples and their ids, kept as one byte string so that the derived cache
+    loads in no time and `ait add` looks one key up without building a dict of 100,000."""
+
+    def __init__(self, digests: bytes = b"", ids: list[int] | None = None) -> None:
+        self.digests = digests
+        self.ids = ids or []
+
+    def get(self, key: bytes) -> int | None:
+        """The id of the first example with this key."""
+        d = self.digests
+        at = d.find(key)
+        while at != -1 and at % KEY_SIZE:
+            at = d.find(key, at + 1)
+        return None if at == -1 else self.ids[at // KEY_SIZE]
+
+    def add(self, pairs: Iterable[tuple[bytes, int]]) -> Keys:
+        pairs = list(pairs)
+        return Keys(self.digests + b"".join(k for k, _ in pairs), self.ids + [i for _, i in pairs])
+
+    def without(self, gone: set[int]) -> Keys:
+        d = self.digests
+        kept = [
+            (d[KEY_SIZE * n : KEY_SIZE * n + KEY_SIZE], i) for n, i in enumerate(self.ids) if i not in gone
+        ]
+        return Keys().add(kept)
+
+    def as_dict(self) -> dict[bytes, int]:
+        d = self.digests
+        out: dict[bytes, int] = {}
+        for n, ident in enumerate(self.ids):
+            out.setdefault(d[KEY_SIZE * n : KEY_SIZE * n + KEY_SIZE], ident)
+        return out
+
+
+class _CacheFile(msgspec.Struct):
+    file: list[int]
+    maxId: int
+    malformed: list[int]
+    digests: bytes | None = None  # written as base64
+    ids: list[int] | None = None
+
+
+_CACHE = msgspec.json.Decoder(_CacheFile)
 
 
 class Snapshot:
@@ -182,7 +232,7 @@ class _Facts:
 
     max_id: int
     malformed: list[int]  # line numbers (the first few) of lines that are not valid examples
-    keys: dict[str, int] | None  # content key -> id (None: not known)
+    keys: Keys | None  # content key -> id (None: not known)
 
 
 class Store:
@@ -335,10 +385,10 @@ class Store:
             self._recover(wait=True)
             facts, size, ends_well = self._facts(need_keys=check_duplicates)
             next_id = max(facts.max_id + 1, self._next_id_floor())
-            existing = facts.keys or {}
+            existing = facts.keys or Keys()
             ids: list[int] = []
             dups: list[tuple[int, int]] = []
-            seen: dict[str, int] = {}
+            seen: dict[bytes, int] = {}
             chunks: list[bytes] = []
             for conv in conversations:
                 messages = normalise_messages(conv["messages"])
@@ -369,7 +419,7 @@ class Store:
                 self._append_durably(payload, size)
                 keys = None
                 if facts.keys is not None:
-                    keys = {**seen, **facts.keys}
+                    keys = facts.keys.add(seen.items())
                 self._remember(_Facts(max(facts.max_id, ids[-1]), facts.malformed, keys))
             return AppendResult(ids, dups, facts.malformed)
 
@@ -463,8 +513,6 @@ class Store:
                 out += (view[run : ends[row - 1]], b"\n")
                 run = -1
             if edit is None:
-                if keys is not None:
-                    keys = {k: v for k, v in keys.items() if v != ident}
                 continue
             if edit is _KEEP:
                 line = encode(snap.record(row))
@@ -482,6 +530,8 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal_path)
         kept = [h.id for row, h in enumerate(heads) if not (row in edits and edits[row] is None)]
+        if keys is not None and removed:
+            keys = keys.without({heads[row].id for row in removed})
         self._remember(_Facts(max(kept, default=0), [], keys))
 
     def compact(self) -> int:
@@ -507,7 +557,7 @@ class Store:
         derived cache when it describes the file as it is, otherwise from a light read."""
         return self._facts(need_keys=False)[0].max_id
 
-    def known_conversations(self) -> dict[str, int]:
+    def known_conversations(self) -> dict[bytes, int]:
         """The :func:`content_key` of every example's conversation -> its id (the first one's, for duplicates).
 
         From the derived cache when it describes the file as it is; otherwise from a full read (strict: a
@@ -517,10 +567,9 @@ class Store:
         except FileNotFoundError:
             return {}
         facts = self._cached(key)
-        if facts is not None and facts.keys is not None:
-            return facts.keys
-        snap = self.read(full=True)
-        return _facts_of(snap, True).keys or {}
+        if facts is None or facts.keys is None:
+            facts = _facts_of(self.read(full=True), True)
+        return facts.keys.as_dict() if facts.keys is not None else {}
 
     # -- the derived cache (next id, malformed lines, duplicate keys) -----------------------------------------
     def _facts(self, *, need_keys: bool) -> tuple[_Facts, int, bool]:
@@ -529,9 +578,9 @@ class Store:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return _Facts(0, [], {}), 0, True
+            return _Facts(0, [], Keys()), 0, True
         if st.st_size == 0:
-            return _Facts(0, [], {}), 0, True
+            return _Facts(0, [], Keys()), 0, True
         facts = self._cached(_file_key(st))
         if facts is None or (need_keys and facts.keys is None):
             snap = self.read(full=need_keys, strict=False)
@@ -559,14 +608,19 @@ class Store:
 
     def _cached(self, key: list[int]) -> _Facts | None:
         try:
-            cache = ANY.decode(self.cache_path.read_bytes())
-            if cache["file"] != key:
+            cache = _CACHE.decode(self.cache_path.read_bytes())
+            if cache.file != key:
                 return None
-            return _Facts(int(cache["maxId"]), list(cache["malformed"]), cache.get("keys"))
+            keys = None
+            if cache.digests is not None and cache.ids is not None:
+                if len(cache.digests) != KEY_SIZE * len(cache.ids):
+                    return None
+                keys = Keys(cache.digests, cache.ids)
+            return _Facts(cache.maxId, cache.malformed, keys)
         except (OSError, msgspec.DecodeError, TypeError, KeyError, ValueError):
             return None
 
-    def _cached_keys(self, snap: Snapshot) -> dict[str, int] | None:
+    def _cached_keys(self, snap: Snapshot) -> Keys | None:
         if snap.key is None:
             return None
         facts = self._cached(snap.key)
@@ -585,7 +639,14 @@ class Store:
                 key = _file_key(os.stat(self.path))
             except FileNotFoundError:
                 return
-        entry = {"file": key, "maxId": facts.max_id, "malformed": facts.malformed[:20], "keys": facts.keys}
+        keys = facts.keys
+        entry = _CacheFile(
+            key,
+            facts.max_id,
+            facts.malformed[:20],
+            keys.digests if keys else None,
+            keys.ids if keys else None,
+        )
         tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_bytes(msgspec.json.encode(entry))
@@ -740,12 +801,17 @@ def _facts_of(snap: Snapshot, with_keys: bool) -> _Facts:
     malformed = sorted(
         {p.line for p in snap.problems if p.path == str(snap.path) and p.line and is_blocking(p)}
     )
-    keys: dict[str, int] | None = None
+    keys: Keys | None = None
     if with_keys:
-        keys = {}
-        for row in range(len(snap.heads)):
+        pairs = []
+        sha = hashlib.sha256
+        for row, head in enumerate(snap.heads):
+            if isinstance(head, ExampleLine):  # validated in full: its messages are {role, content} structs
+                pairs.append((sha(encode(head.messages)).digest()[:KEY_SIZE], head.id))
+                continue
             with contextlib.suppress(DataError):
-                keys.setdefault(content_key(snap.record(row)["messages"]), snap.heads[row].id)
+                pairs.append((content_key(snap.record(row)["messages"]), head.id))
+        keys = Keys().add(pairs)
     return _Facts(max([*snap.ids, *snap.other_ids], default=0), malformed, keys)
 
 
