@@ -124,13 +124,18 @@ def hyperparameter_options() -> list[click.Option]:
     options = []
     for decls in by_name.values():
         first = decls[0][1]
-        if len({h.help for _, h in decls}) == 1 and len(decls) == len(infos):
-            text = first.help
+
+        def described(h: Any) -> str:
+            text = h.help.rstrip(".")
+            return f"{text}; {h.range_text}" if h.range_text else text
+
+        texts = {described(h) for _, h in decls}
+        if len(texts) == 1 and len(decls) == len(infos):
+            text = described(first) + "."
         else:
-            text = "; ".join(f"{info.title}: {h.help}" for info, h in decls)
-        defaults = {h.default for _, h in decls}
-        if len(defaults) == 1 and first.default is not None and len(decls) == len(infos):
-            text += f" (default {first.default}, or `{first.name}` in .aitelier.json)"
+            text = " ".join(f"{info.title}: {described(h)}." for info, h in decls)
+        if len({h.default for _, h in decls}) == 1 and first.default is not None and len(decls) == len(infos):
+            text += f" Default {first.default}, or `{first.name}` in .aitelier.json."
         options.append(click.Option([first.flag], type=types.get(first.type, click.STRING), help=text))
     return options
 

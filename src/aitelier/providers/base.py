@@ -67,6 +67,11 @@ class FineTuningClosed(ProviderError):
     """The provider refuses to create fine-tuning jobs for this account (OpenAI's self-serve wind-down)."""
 
 
+def _n(x: float) -> str:
+    """A bound or value as a person writes it: 2147483647, 1e-05, 0.5."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
 def camel(name: str) -> str:
     """``lora_r`` -> ``loraR``: how a hyperparameter is named in run records (the npm tool's style)."""
     head, *rest = name.split("_")
@@ -99,6 +104,21 @@ class Hyperparameter:
     def record_key(self) -> str:
         return camel(self.name)
 
+    @property
+    def range_text(self) -> str:
+        """The accepted values, as the error messages write them: [1, 50], >= 1, > 0, [0, 1), <= 64 characters."""
+        lo, hi = self.minimum, self.maximum
+        if self.type is str:
+            return f"<= {_n(hi)} characters" if hi is not None else ""
+        if lo is not None and hi is not None:
+            left, right = "(" if self.exclusive_minimum else "[", ")" if self.exclusive_maximum else "]"
+            return f"{left}{_n(lo)}, {_n(hi)}{right}"
+        if lo is not None:
+            return f"{'>' if self.exclusive_minimum else '>='} {_n(lo)}"
+        if hi is not None:
+            return f"{'<' if self.exclusive_maximum else '<='} {_n(hi)}"
+        return ""
+
     def problems(self, value: Any, title: str = "") -> list[str]:
         """Why ``value`` is not acceptable (type and bounds), as messages naming the flag; empty when fine."""
         flag = self.flag
@@ -109,7 +129,7 @@ class Hyperparameter:
                 return [f"{flag} must not be empty"]
             if self.maximum is not None and len(value) > self.maximum:
                 who = f"{title} allows" if title else "at most"
-                return [f"{flag} is {len(value)} characters; {who} {self.maximum:g}"]
+                return [f"{flag} is {len(value)} characters; {who} {_n(self.maximum)}"]
             return []
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return [f"{flag} must be a number"]
@@ -123,13 +143,13 @@ class Hyperparameter:
         if lo is not None and hi is not None:
             left = "(" if self.exclusive_minimum else "["
             right = ")" if self.exclusive_maximum else "]"
-            return [f"{flag} must be in {left}{lo:g}, {hi:g}{right}, got {value:g}"]
+            return [f"{flag} must be in {left}{_n(lo)}, {_n(hi)}{right}, got {_n(value)}"]
         if lo is not None:
             if self.exclusive_minimum:
-                return [f"{flag} must be above {lo:g}, got {value:g}"]
-            return [f"{flag} must be at least {lo:g}, got {value:g}"]
+                return [f"{flag} must be above {_n(lo)}, got {_n(value)}"]
+            return [f"{flag} must be at least {_n(lo)}, got {_n(value)}"]
         assert hi is not None
-        return [f"{flag} must be at most {hi:g}, got {value:g}"]
+        return [f"{flag} must be at most {_n(hi)}, got {_n(value)}"]
 
 
 class Hyperparameters(Mapping[str, Any]):

@@ -91,9 +91,7 @@ class OpenAIProvider(Provider):
             minimum=0,
             exclusive_minimum=True,
         ),
-        Hyperparameter(
-            "suffix", str, "Added to the fine-tuned model's name (up to 64 characters).", maximum=64
-        ),
+        Hyperparameter("suffix", str, "Added to the fine-tuned model's name", maximum=64),
         Hyperparameter("seed", int, "Random seed, for a reproducible run.", minimum=0, maximum=2147483647),
     )
     create_endpoint = "POST /v1/fine_tuning/jobs"

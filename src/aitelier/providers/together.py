@@ -100,7 +100,10 @@ class TogetherProvider(Provider):
         ),
         # Together allows 40 characters; `-` and the 8-character attempt tag take the rest
         Hyperparameter(
-            "suffix", str, "Added to the fine-tuned model's name (up to 31 characters).", maximum=31
+            "suffix",
+            str,
+            "Added to the fine-tuned model's name, before an 8-character attempt tag",
+            maximum=31,
         ),
         Hyperparameter("seed", int, "Random seed, for a reproducible run.", minimum=0, maximum=2147483647),
     )

@@ -171,6 +171,18 @@ def test_builtin_bounds_are_checked_before_any_request(ait, train_project, toget
     assert together_env.requests == []
 
 
+def test_train_help_lists_each_providers_flags_with_their_ranges(ait, tmp_path):
+    r = ait("train", "--help", cwd=tmp_path)
+    text = " ".join(r.stdout.split())
+    assert (
+        "--epochs INTEGER Together: Passes over the data; >= 1. OpenAI: Passes over the data; [1, 50]."
+        in text
+    )
+    assert "Default 3, or `epochs` in .aitelier.json." in text
+    assert "--lora-dropout FLOAT Together: LoRA dropout (default 0); [0, 1)." in text
+    assert "--seed INTEGER Random seed, for a reproducible run; [0, 2147483647]." in text
+
+
 def test_hyperparameters_record_in_camel_case_and_back():
     hp = Hyperparameters(epochs=2, lora_r=8, n_evals=None)
     assert hp.to_record() == {"epochs": 2, "loraR": 8}
@@ -272,7 +284,11 @@ def test_a_plugin_is_offered_by_init_format_validate_and_train(plugin_env, tmp_p
     code, out, err = _ait(plugin_env, proj, "validate", "data/train.jsonl", "--provider", "acme")
     assert code == 0, err
     code, out, err = _ait(plugin_env, proj, "train", "--help")
-    assert code == 0 and "--warmup" in out and "Acme: Warm-up share of the steps." in out
+    assert (
+        code == 0
+        and "--warmup" in out
+        and "Acme: Warm-up share of the steps; [0, 1]." in " ".join(out.split())
+    )
     code, out, err = _ait(plugin_env, proj, "train", "--dry-run", "--warmup", "2")
     assert code == 3 and "--warmup must be in [0, 1], got 2" in err
     code, out, err = _ait(plugin_env, proj, "train", "--dry-run", "--json", "--warmup", "0.25")
