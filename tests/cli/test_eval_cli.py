@@ -216,3 +216,63 @@ def test_base_url_speaks_openai_to_any_server_without_sending_provider_keys(ait,
         assert len(sent) == 4 and {c.headers["authorization"] for c in sent} == {"Bearer not-needed"}
     finally:
         server.stop()
+
+
+def test_a_run_the_npm_tool_recorded_is_the_default_model(ait, together, tmp_path):
+    project = ev_helpers.make_project(tmp_path / "p")
+    cfg = json.loads(project.config_path.read_text())
+    cfg["runs"] = [
+        {"jobId": "ft-npm", "status": "completed", "modelId": "npm/ft-model", "provider": "together"}
+    ]
+    project.config_path.write_text(json.dumps(cfg))
+    r = ait("-C", str(project.root), "eval", "--no-score")
+    assert r.exit_code == 0, r.output
+    assert {c.json["model"] for c in together.calls("POST", CHAT)} == {"npm/ft-model"}
+
+
+def test_no_validation_examples_is_a_usage_error_naming_split(ait, together, tmp_path):
+    project = ev_helpers.make_project(tmp_path / "p", n_val=0)
+    r = ait("-C", str(project.root), "eval", "--no-score")
+    assert r.exit_code == 2
+    assert "no validation examples" in r.stderr and "ait split" in r.stderr
+    assert together.calls("POST", CHAT) == []
+
+
+def compare_judge(prefer: str):
+    """A judge that picks the output holding ``prefer`` (or Output 1 whatever it holds, when prefer is "")."""
+
+    def reply(body: dict[str, Any]) -> str:
+        text = body["messages"][-1]["content"]
+        if "## Output 1" not in text:
+            return f"answer by {body['model']}"
+        if not prefer:
+            return "WINNER: 1\nREASON: the first one."
+        first = text.split("## Output 1", 1)[1].split("## Output 2", 1)[0]
+        return f"WINNER: {1 if prefer in first else 2}\nREASON: it is by {prefer}."
+
+    return reply
+
+
+def test_the_compare_judge_asks_twice_and_cancels_position_bias(ait, together, proj):
+    together.chat_answer = compare_judge(ev_helpers.TUNED)
+    r = ait("-C", str(proj.root), "eval", "--compare", "--judge", "judge-model", "--json", "--seed", "3")
+    assert r.exit_code == 0, r.output
+    sm = json.loads(r.stdout)["summary"]["judge"]
+    assert sm["wins"] == {"model": 4, "base": 0} and sm["ties"] == 0
+    assert sm["p_value"] == 0.125 and sm["verdict"] == "no significant difference at n = 4 (p = 0.12)"
+    judge_calls = [c for c in together.calls("POST", CHAT) if c.json["model"] == "judge-model"]
+    assert len(judge_calls) == 8  # each pair asked in both orders
+
+    together.chat_answer = compare_judge("")  # a judge that always says "Output 1"
+    r = ait("-C", str(proj.root), "eval", "--compare", "--judge", "biased-judge", "--json", "--seed", "3")
+    sm = json.loads(r.stdout)["summary"]["judge"]
+    assert sm["wins"] == {"model": 0, "base": 0} and sm["ties"] == 4
+
+
+def test_resume_judge_judges_an_existing_eval(ait, together, proj):
+    together.chat_answer = judge_reply
+    assert ait("-C", str(proj.root), "eval", "--no-score").exit_code == 0
+    r = ait("-C", str(proj.root), "eval", "--resume", "--judge", "judge-model", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["summary"]["judge"]["scored"] == 4
+    assert len(eval_files(proj)) == 1

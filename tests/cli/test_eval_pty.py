@@ -174,3 +174,18 @@ def test_blind_compare_hides_the_models_until_the_reveal_and_resumes_after_sigki
     assert winners[0] == doc["items"][0]["a_model"] and winners[1] == "tie"
     assert winners[2] == doc["items"][2]["b_model"]
     assert doc["finished"] is True
+
+
+def test_ctrl_c_keeps_every_score_prints_the_summary_and_exits_130(spawn, tmp_path):
+    project = ev_helpers.make_project(tmp_path / "p", n_val=3)
+    child = spawn("eval", cwd=project.root)
+    child.expect_exact("1/3   example 7")
+    child.send("4")
+    child.expect_exact("Saved: example 7 scored 4.")
+    child.sendintr()
+    child.expect_exact("average 4.00 over 1 scored")
+    child.expect_exact("`ait eval --resume` continues")
+    assert finish(child) == 130
+    doc = the_eval(project)
+    assert [it["score"] for it in doc["items"]] == [4, None, None]
+    assert doc["finished"] is False

@@ -118,27 +118,28 @@ def eval_(
         ev = _resume_target(directory, "compare" if compare else None)
     else:
         settings = Settings(temperature=temperature, max_tokens=max_tokens)
+        if base and not compare:
+            raise UsageError("--base goes with --compare")
+        the_model = model
+        if the_model is None:
+            the_model, trained_on = generate.default_model(project)
+            if provider is None and base_url is None:
+                provider = trained_on  # the fine-tune lives where it was trained
         endpoint = generate.connect(project, provider, base_url, env.environ)
         try:
             if compare:
-                the_model = model or generate.default_model(project)
-                the_base = base or project.model
-                bar = ProgressBar(env, "Generating (2 models)")
                 ev = generate.generate_compare(
                     project,
                     endpoint,
                     the_model,
-                    the_base,
+                    base or project.model,
                     settings,
                     cache=cache,
                     seed=seed,
                     concurrency=concurrency,
-                    on_progress=bar,
+                    on_progress=ProgressBar(env, "Generating (2 models)"),
                 )
             else:
-                if base:
-                    raise UsageError("--base goes with --compare")
-                the_model = model or generate.default_model(project)
                 ev = generate.generate_score(
                     project,
                     endpoint,

@@ -157,13 +157,15 @@ def unservable(endpoint: Endpoint, model: str, e: ProviderRequestError) -> Unser
     return UnservableModel(f"{where} cannot serve {model}: {e.detail or e.message}", hint=hint)
 
 
-def default_model(project: Project) -> str:
-    """The latest succeeded run's fine-tuned model; a clear error when there is none yet."""
+def default_model(project: Project) -> tuple[str, str | None]:
+    """The latest succeeded run's fine-tuned model and the provider that trained it; a clear error when there
+    is none yet. Runs the npm tool recorded (``completed``, ``modelId``) count too."""
     records = run_records.all_runs(project)
     for r in reversed(records):  # "completed": the npm tool's word, which aitelier writes too
         model = run_records.model_of(r)
         if r.get("status") in ("succeeded", "completed") and model:
-            return model
+            provider = r.get("provider")
+            return str(model), str(provider) if provider else None
     active = [r for r in records if run_records.is_active(r)]
     if active:
         r = active[-1]
