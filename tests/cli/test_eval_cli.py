@@ -276,3 +276,11 @@ def test_resume_judge_judges_an_existing_eval(ait, together, proj):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["summary"]["judge"]["scored"] == 4
     assert len(eval_files(proj)) == 1
+
+
+def test_a_provider_without_chat_points_to_base_url(ait, tmp_path):
+    project = ev_helpers.make_project(tmp_path / "p", provider="local")
+    r = ait("-C", str(project.root), "eval", "--no-score", "--model", "my-lora")
+    assert r.exit_code == 2
+    assert "cannot answer chat requests" in r.stderr and "--base-url URL" in r.stderr
+    assert not (project.root / "data" / "evals").exists()

@@ -134,7 +134,13 @@ def connect(
         env.pop("OPENAI_PROJECT_ID", None)
         return Endpoint(lambda: registry.connect("openai", None, environ=env), COMPATIBLE, base_url)
     name = provider or project.provider
-    registry.get(name)  # an unknown provider is a usage error now, not at the first call
+    info = registry.get(name)  # an unknown provider is a usage error now, not at the first call
+    if "chat" not in info.capabilities:
+        raise UsageError(
+            f"{info.title} cannot answer chat requests here",
+            hint="serve the model with an OpenAI-compatible server (vLLM, Ollama, llama.cpp) and pass "
+            "--base-url URL, or pass --provider NAME",
+        )
     return Endpoint(lambda: registry.connect(name, project.root, environ=env), name, None)
 
 
