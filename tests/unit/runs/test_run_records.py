@@ -69,7 +69,8 @@ def test_an_active_npm_run_is_refreshed_and_written_back_in_its_shape(ait, train
     from aitelier import Project
     from aitelier.evaluate.generate import default_model
 
-    assert default_model(Project.find(train_project.root)) == run["modelId"]  # `ait eval` finds the model too
+    # `ait eval` finds the model too, and the provider that trained it
+    assert default_model(Project.find(train_project.root)) == (run["modelId"], "together")
 
 
 # -- killed at the price question ----------------------------------------------------------------------------------
