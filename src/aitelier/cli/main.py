@@ -10,7 +10,6 @@ import contextlib
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -154,6 +153,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> ExitStatu
         status, message = _outcome(e)
         with contextlib.suppress(OSError):  # stderr may be gone too (a closed terminal)
             if env.traceback and not isinstance(e, SystemExit):
+                import traceback
+
                 traceback.print_exception(type(e), e, e.__traceback__, file=env.stderr)
             if message:
                 env.stderr.write(message)
