@@ -91,7 +91,8 @@ class SplitFile:
     path: Path
     ids: list[int] = field(default_factory=list)
     _encoded: list[bytes] | None = field(default_factory=list, repr=False)
-    prompts: list[int | None] = field(default_factory=list)  # each line's prompt (see prompt_key)
+    # each line's prompt (see prompt_key); left empty where no other file is checked against this one
+    prompts: list[int | None] = field(default_factory=list)
     token_totals: list[int] = field(default_factory=list)
     token_trained: list[int] = field(default_factory=list)
     _lines: list[dict[str, Any]] | None = field(default=None, repr=False)
@@ -287,16 +288,17 @@ def count_tokens(
     `ait format` wrote, say), the others counted together (each distinct text once) and added to it."""
     todo: list[tuple[SplitFile, int, bytes]] = []
     convs: list[list[dict[str, Any]]] = []
+    decode = msgspec.json.Decoder().decode
     for f in files:
-        f.token_totals = [0] * len(f.lines)
-        f.token_trained = [0] * len(f.lines)
-        for i, line in enumerate(f.lines):
-            key = f.encoded[i] + b"\n"  # the line as `ait format` writes it
+        f.token_totals = [0] * f.count
+        f.token_trained = [0] * f.count
+        for i, enc in enumerate(f.encoded):
+            key = enc + b"\n"  # the line as `ait format` writes it
             known = cache.get(key) if cache is not None else None
             if known is not None:
                 f.token_totals[i], f.token_trained[i] = known
                 continue
-            msgs = line.get("messages")
+            msgs = decode(enc).get("messages")
             convs.append([m for m in msgs if isinstance(m, dict)] if isinstance(msgs, list) else [])
             todo.append((f, i, key))
     counted = tok.count_conversations(convs, tok.counter(choice.name)) if convs else None

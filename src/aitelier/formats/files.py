@@ -15,6 +15,7 @@ import msgspec
 
 from .. import tokens as tok
 from ..errors import UsageError
+from ..parallel import gc_paused
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
 from .checks import check_conversation, check_text_line, line_format
@@ -56,9 +57,15 @@ class FileReport(ProblemSummary):
         }
 
 
-def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tuple[SplitFile, int]:
-    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; and how many
-    lines the file has."""
+def _read_lines(
+    path: Path, name: str, problems: Problems, spec_name: str, prompts: bool
+) -> tuple[SplitFile, int, set[str]]:
+    """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; how many
+    lines the file has, and the formats of its usable lines. ``prompts``: also key each line's prompt (only
+    the train/val leakage check uses them).
+
+    Only each line's compact encoding is kept (``SplitFile.lines`` decodes it again if asked), not the
+    decoded objects: holding tens of thousands of them costs more in memory than decoding again."""
     spec = spec_for(spec_name)
     where = str(path)
     f = SplitFile(name, path)
@@ -70,10 +77,11 @@ def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tu
         problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
         data = data[len(BOM) :]
     lines = data.split(b"\n")
+    del data
     if not lines[-1]:
         lines.pop()
     first: tuple[str, int] | None = None  # the format of the first usable line, and its number
-    objects: list[dict[str, Any]] = []
+    formats: set[str] = set()
     decode = _DECODE
     for n, raw in enumerate(lines, 1):
         if raw.endswith(b"\r"):
@@ -114,12 +122,12 @@ def _read_lines(path: Path, name: str, problems: Problems, spec_name: str) -> tu
         for rule, message in found:
             problems.add(rule, message, path=where, line=n)
         f.ids.append(n)
-        objects.append(obj)
+        formats.add(fmt)
         # the compact form, so the same conversation written with other spacing still matches
         f.encoded.append(ENCODE(obj))
-        f.prompts.append(prompt_key(obj.get("messages")))
-    f.lines = objects
-    return f, len(lines)
+        if prompts:
+            f.prompts.append(prompt_key(obj.get("messages")))
+    return f, len(lines), formats
 
 
 def _text_tokens(f: SplitFile, choice: tok.EncodingChoice) -> None:
@@ -156,12 +164,16 @@ def validate_file(
             problems.add(
                 "file-name", f"{p.name} is not named *.jsonl; the SDKs refuse to upload it", path=str(p)
             )
-    train, n_lines = _read_lines(Path(path), "train", problems, provider)
-    line_counts = {"train": n_lines}
-    if val_path:
-        val, line_counts["val"] = _read_lines(Path(val_path), "val", problems, provider)
-    else:
-        val = SplitFile("val", Path("-"))
+    with gc_paused():  # tens of thousands of decoded lines: nothing here forms a cycle
+        train, n_lines, train_formats = _read_lines(Path(path), "train", problems, provider, bool(val_path))
+        line_counts = {"train": n_lines}
+        formats = {"train": train_formats}
+        if val_path:
+            val, line_counts["val"], formats["val"] = _read_lines(
+                Path(val_path), "val", problems, provider, True
+            )
+        else:
+            val = SplitFile("val", Path("-"))
     where: dict[str, dict[str, Any]] = {"train": {"path": str(path)}}
     if val_path:
         where["val"] = {"path": str(val_path)}
@@ -179,11 +191,11 @@ def validate_file(
         choice = tok.encoding_for(provider, model or registry.get(provider).default_model)
         limit = max_tokens if max_tokens is not None else spec.max_tokens
         for f in [train] + ([val] if val_path else []):
-            kinds = {"messages" in line for line in f.lines}
-            if kinds <= {True}:
+            kinds = formats[f.name]
+            if kinds <= {"conversation"}:
                 cache = tok.TokenCache(cache_dir, choice.name) if cache_dir is not None else None
                 count_tokens([f], choice, cache)
-            elif kinds == {False}:
+            elif "conversation" not in kinds and len(kinds) == 1:
                 _text_tokens(f, choice)
             else:
                 continue  # mixed formats (already an error): no meaningful counts
