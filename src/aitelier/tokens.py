@@ -302,7 +302,7 @@ def count_conversations(
     return ConversationTokens(totals, trained)
 
 
-CacheItems = list[tuple[bytes, int, int]]  # (provider line, total tokens, trained tokens)
+CacheItems = list[tuple[bytes, int, int]]  # (TokenCache.key of a provider line, total tokens, trained tokens)
 TOKEN_CACHE = ".tokens.cache"
 
 
@@ -333,14 +333,16 @@ class TokenCache:
 
     @staticmethod
     def key(line: bytes) -> bytes:
+        """What a provider line's counts are saved under (computed once per line, in the worker that formats
+        it, and used both to look it up and to add it)."""
         return hashlib.sha256(line).digest()[:16]
 
-    def get(self, line: bytes) -> tuple[int, int] | None:
-        return self.known.get(self.key(line)) if self.known else None
+    def get(self, key: bytes) -> tuple[int, int] | None:
+        return self.known.get(key) if self.known else None
 
     def add(self, items: CacheItems) -> None:
-        for line, total, trained in items:
-            self.known[self.key(line)] = (total, trained)
+        for key, total, trained in items:
+            self.known[key] = (total, trained)
         self.added += len(items)
 
     def save(self) -> None:

@@ -293,7 +293,7 @@ def count_tokens(
         f.token_totals = [0] * f.count
         f.token_trained = [0] * f.count
         for i, enc in enumerate(f.encoded):
-            key = enc + b"\n"  # the line as `ait format` writes it
+            key = tok.TokenCache.key(enc + b"\n")  # the line as `ait format` writes it
             known = cache.get(key) if cache is not None else None
             if known is not None:
                 f.token_totals[i], f.token_trained[i] = known
@@ -522,7 +522,7 @@ def _format_share(
     prompts: list[int | None] = []
     found: list[tuple[int, str, str]] = []
     provider = spec.name
-    missing: list[tuple[int, list[dict[str, Any]]]] = []
+    missing: list[tuple[int, list[dict[str, Any]], bytes]] = []
     totals = [0] * len(chosen)
     trained = [0] * len(chosen)
     for pos, (_ident, row) in enumerate(chosen):
@@ -535,16 +535,17 @@ def _format_share(
         enc = ENCODE(line) + b"\n"
         encoded.append(enc)
         prompts.append(prompt_key(msgs))
-        known = cache.get(enc)
+        key = cache.key(enc)
+        known = cache.get(key)
         if known is None:
-            missing.append((pos, msgs))
+            missing.append((pos, msgs, key))
         else:
             totals[pos], trained[pos] = known
-    counted = tok.count_conversations([m for _, m in missing], counter)
+    counted = tok.count_conversations([m for _, m, _ in missing], counter)
     new: tok.CacheItems = []
-    for (pos, _), total, tr in zip(missing, counted.totals, counted.trained, strict=True):
+    for (pos, _, key), total, tr in zip(missing, counted.totals, counted.trained, strict=True):
         totals[pos], trained[pos] = total, tr
-        new.append((encoded[pos], total, tr))
+        new.append((key, total, tr))
     return encoded, prompts, found, totals, trained, new
 
 
