@@ -71,6 +71,10 @@ class CliTrainUI:
 
 
 def _price_text(provider: Provider, est: PriceEstimate | None) -> str:
+    from ..providers import registry
+
+    if registry.get(provider.name).pricing == "free":
+        return "free (it runs on this machine)"
     if est is None:
         return f"no estimate available ({provider.title} bills per trained token)"
     if not est.available or est.total is None:
@@ -178,9 +182,10 @@ def train(
     env = get_env()
     project = open_project()
     name, model = _provider_and_model(project, provider, model)
-    registry.trainer_of(name)  # `local` (no trainer yet) says so before anything else
+    registry.trainer_of(name)  # a provider without a trainer says so before anything else
+    free = registry.get(name).pricing == "free"
     poll = _poll_interval(interval)
-    if not (dry_run or yes):  # the price question comes after the upload: know now that it can be asked
+    if not (dry_run or yes or free):  # the price question comes after the upload: know it can be asked
         env.require_terminal(_ASKS_PRICE)
     given = {k: v for k, v in hyper.items() if v is not None}
     if "epochs" not in given and project.config.get("epochs") is not None:
@@ -195,7 +200,7 @@ def train(
         if dry_run:
             _print_dry_run(env, project, plan, as_json=as_json)
             return
-        ui = CliTrainUI(env, yes=yes, quiet=as_json)
+        ui = CliTrainUI(env, yes=yes or free, quiet=as_json)  # nothing to pay: nothing to ask
         record = training.start(project, plan, ui, force_new=force_new, poll_interval=_poll_interval(None))
         if record.get("status") == "declined":
             raise Declined("Not started: nothing was created and nothing will be charged.")
@@ -207,7 +212,9 @@ def train(
                 f"{record['status']})."
             )
             if not watch:
-                env.out("Follow it with `ait status --watch`.")
+                env.out(
+                    "Follow it with `ait status --watch`" + (", stop it with `ait cancel`." if free else ".")
+                )
         if watch:
             _watch(env, project, prov, record, interval=poll, as_json=as_json)
     finally:

@@ -323,6 +323,7 @@ class ProviderSettings:
     credentials: Credentials
     timeout: float = 60.0  # seconds per request
     max_retries: int = 2  # the SDK's own retries of idempotent failures
+    project_root: Path | None = None  # the project the provider works for (local keeps its runs there)
 
 
 UploadProgress = Callable[[int, int], None]

@@ -37,6 +37,7 @@ BUILTIN_MODULES = ("aitelier.providers.together", "aitelier.providers.openai", "
 DEFAULT = "together"  # the provider `ait init` picks when not told
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2
+NO_KEY = "-"  # key_var of a provider that needs no key
 
 
 def cl100k_estimate(model: str) -> tuple[str, bool]:
@@ -211,16 +212,20 @@ def settings_for(
 ) -> ProviderSettings:
     """Credentials (environment, then the project's .env) and request settings for provider ``name``."""
     info = get(name)
-    creds = credentials.resolve(
-        name,
-        project_root,
-        environ=environ,
-        key_var=info.key_var,
-        base_url_var=info.base_url_var,
-        extra_vars=info.extra_vars,
-    )
+    if info.key_var == NO_KEY:  # nothing leaves the machine (local)
+        creds = credentials.Credentials(name, "", NO_KEY, "none")
+    else:
+        creds = credentials.resolve(
+            name,
+            project_root,
+            environ=environ,
+            key_var=info.key_var,
+            base_url_var=info.base_url_var,
+            extra_vars=info.extra_vars,
+        )
     return ProviderSettings(
         credentials=creds,
+        project_root=project_root,
         timeout=credentials.float_setting(credentials.TIMEOUT_ENV, DEFAULT_TIMEOUT, environ),
         max_retries=credentials.int_setting(credentials.RETRIES_ENV, DEFAULT_RETRIES, environ),
     )
@@ -232,7 +237,7 @@ def trainer_of(name: str) -> Callable[[ProviderSettings], Provider]:
     if info.trainer is None:
         raise UsageError(
             info.unavailable or f"{info.title} cannot train",
-            hint="format and validate work; train on together or openai for now (`--provider`)",
+            hint="format and validate work; train on another provider for now (`--provider`)",
         )
     return info.trainer
 

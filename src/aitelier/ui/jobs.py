@@ -153,6 +153,7 @@ def settings_text(hyper: dict[str, Any]) -> str:
         "loraAlpha": "LoRA alpha",
         "loraDropout": "LoRA dropout",
         "nEvals": "evals",
+        "maxLength": "max length",
         "suffix": "suffix",
         "seed": "seed",
     }

@@ -1,0 +1,176 @@
+"""The training process of a local job: ``python -m aitelier.local.worker RUN_DIR`` (started by
+:func:`aitelier.local.jobs.start`, detached). LoRA through TRL's ``SFTTrainer`` and peft; progress, losses and
+the result or error go to ``RUN_DIR/events.jsonl``.
+
+Also usable under ``accelerate launch -m aitelier.local.worker RUN_DIR`` for several GPUs (only the main
+process writes events).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from . import jobs
+from .data import read_conversations, tokenize
+
+
+def rows(tokenizer: Any, path: Path) -> list[dict[str, list[int]]]:
+    out = []
+    for messages in read_conversations(path):
+        row = tokenize(tokenizer, messages)
+        if any(row["assistant_masks"]):  # nothing to learn from a conversation with every turn at weight 0
+            out.append(row)
+    return out
+
+
+def load_model(model: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from . import use_cpu_threads
+
+    use_cpu_threads()
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    return tokenizer, AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+
+
+def trainer_for(
+    model_name: str,
+    hp: dict[str, Any],
+    train_file: Path,
+    val_file: Path | None,
+    output: Path,
+    callbacks: list[Any] = (),  # type: ignore[assignment]
+) -> Any:
+    """An ``SFTTrainer`` for LoRA on ``model_name`` with the run's hyperparameters (the library's entry point;
+    bench/ builds the same trainer)."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    tokenizer, model = load_model(model_name)
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    train = Dataset.from_list(rows(tokenizer, train_file))
+    val = Dataset.from_list(rows(tokenizer, val_file)) if val_file is not None else None
+    packing = bool(hp.get("packing", False))
+    config = SFTConfig(
+        output_dir=str(output),
+        num_train_epochs=hp["epochs"],
+        per_device_train_batch_size=hp["batch_size"],
+        per_device_eval_batch_size=hp["batch_size"],
+        learning_rate=hp["learning_rate"],
+        max_length=hp["max_length"],
+        packing=packing,
+        group_by_length=not packing,  # similar lengths in a batch: padding does not eat the compute
+        eval_strategy="epoch" if val is not None else "no",
+        save_strategy="no",
+        logging_steps=1,
+        report_to=[],
+        seed=int(hp.get("seed", 42)),
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        lr_scheduler_type="linear",
+        bf16=bf16,
+        fp16=False,
+        warmup_ratio=0.0,
+    )
+    lora = LoraConfig(
+        r=hp["lora_r"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=hp["lora_dropout"],
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    return SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=train,
+        eval_dataset=val,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=list(callbacks),
+    )
+
+
+def progress_callback(d: Path, epochs: int) -> Any:
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if not state.is_world_process_zero or not logs:
+                return
+            if "loss" in logs:
+                jobs.append_event(
+                    d,
+                    step=state.global_step,
+                    totalSteps=state.max_steps,
+                    epoch=state.epoch,
+                    epochs=epochs,
+                    loss=float(logs["loss"]),
+                )
+            if "eval_loss" in logs:
+                jobs.append_event(
+                    d, step=state.global_step, totalSteps=state.max_steps, valLoss=float(logs["eval_loss"])
+                )
+
+    return Progress()
+
+
+def main(d: Path) -> int:
+    request = json.loads((d / "request.json").read_text(encoding="utf-8"))
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+
+    def stop(signum: int, frame: Any) -> None:
+        if rank0:
+            jobs.append_event(d, status="cancelled", message="cancelled")
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    hp = request["hyperparameters"]
+    try:
+        if rank0:
+            jobs.append_event(d, status="running", message=f"loading {request['model']}")
+        val = Path(request["validationFile"]) if request.get("validationFile") else None
+        trainer = trainer_for(
+            request["model"],
+            hp,
+            Path(request["trainingFile"]),
+            val,
+            d / "checkpoints",
+            [progress_callback(d, hp["epochs"])],
+        )
+        if rank0:
+            jobs.append_event(
+                d, message=f"training on {trainer.args.device} ({len(trainer.train_dataset)} examples)"
+            )
+        if val is not None:
+            trainer.evaluate()  # the validation loss before training (step 0), logged by the callback
+        trainer.train()
+        adapter = d / "adapter"
+        if trainer.is_world_process_zero():
+            trainer.model.save_pretrained(adapter)
+            trainer.processing_class.save_pretrained(adapter)
+            jobs.append_event(d, status="succeeded", adapter=str(adapter), message="adapter saved")
+        return 0
+    except BaseException as e:  # noqa: BLE001 - every failure must end as a reason in the run
+        traceback.print_exc()
+        text = f"{type(e).__name__}: {e}".strip()
+        if "out of memory" in text.lower():
+            text += " (try a smaller --batch-size or --max-length)"
+        if rank0:
+            jobs.append_event(d, status="failed", error=text[:1000])
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
