@@ -215,8 +215,19 @@ def test_other_provider_uses_its_default_model(ait, train_project, openai_env, r
 
 
 def test_unknown_provider(ait, train_project):
-    r = ait("train", "--yes", "--provider", "local", "--model", "x", cwd=train_project.root)
-    assert r.exit_code == 2 and "local training is not available yet" in r.stderr
+    r = ait("train", "--yes", "--provider", "nosuch", "--model", "x", cwd=train_project.root)
+    assert r.exit_code == 2 and "no provider named 'nosuch'" in r.stderr
+
+
+def test_a_provider_without_a_trainer_says_so(ait, train_project):
+    from aitelier.providers import registry
+
+    registry.register("soon", None, default_model="m", unavailable="soon training is not available yet")
+    try:
+        r = ait("train", "--yes", "--provider", "soon", cwd=train_project.root)
+    finally:
+        registry.reset()
+    assert r.exit_code == 2 and "soon training is not available yet" in r.stderr
 
 
 # -- OpenAI -------------------------------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ def trainer_for(
         seed=int(hp.get("seed", 42)),
         disable_tqdm=True,
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         lr_scheduler_type="linear",
         bf16=bf16,
         fp16=False,

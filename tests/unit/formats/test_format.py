@@ -134,8 +134,12 @@ def test_format_output_shapes(make_project, jsonl) -> None:
         for line in jsonl(p.train_path)
     ]
     assert [0, 1] in weights and [None] in weights
-    formats.write(p, formats.build(p, "local"))
-    assert not any("weight" in m for line in jsonl(p.train_path) for m in line["messages"])
+    formats.write(p, formats.build(p, "local", weight="last"))  # the local trainer masks weight-0 turns
+    local = [
+        [m.get("weight") for m in line["messages"] if m["role"] == "assistant"]
+        for line in jsonl(p.train_path)
+    ]
+    assert local == weights
 
 
 def test_files_are_in_id_order_and_split_by_the_recorded_split(make_project, rec, jsonl) -> None:
@@ -277,9 +281,15 @@ def test_cli_format_openai_needs_ten_examples(ait, make_project, rec) -> None:
     assert r.exit_code == 3 and "needs at least 10 [min-examples]" in r.stderr
 
 
-def test_cli_format_weight_last_is_refused_for_local(ait, make_project, rec) -> None:
-    p = make_project([rec(1, split="train")], provider="local")
-    r = ait("format", "--weight", "last", cwd=p.root)
+def test_cli_format_weight_last_is_refused_where_the_format_has_no_weights(ait, make_project, rec) -> None:
+    from aitelier.providers import registry
+
+    registry.register("noweights", None, default_model="m", rules={})
+    try:
+        p = make_project([rec(1, split="train")])
+        r = ait("format", "--weight", "last", "--provider", "noweights", cwd=p.root)
+    finally:
+        registry.reset()
     assert r.exit_code == 2 and "no per-message weights" in r.stderr
 
 

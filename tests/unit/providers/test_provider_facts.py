@@ -192,12 +192,16 @@ def test_hyperparameters_record_in_camel_case_and_back():
 
 
 # -- local -------------------------------------------------------------------------------------------------------
-def test_local_is_registered_without_a_trainer(ait, tmp_path):
+def test_local_is_registered_with_a_trainer_that_needs_no_key(ait, tmp_path):
+    from aitelier.providers import registry
+
+    assert registry.get("local").capabilities == {"train", "chat"}
+    assert registry.get("local").pricing == "free"
     r = ait("init", "local-proj", "--name", "l", "--provider", "local", "--yes", cwd=tmp_path)
     assert r.exit_code == 0, r.output
-    r = ait("train", "--yes", cwd=tmp_path / "local-proj")
-    assert r.exit_code == 2
-    assert "local training is not available yet" in r.stderr and "no provider named" not in r.stderr
+    r = ait("train", cwd=tmp_path / "local-proj")
+    assert r.exit_code == 1  # no key asked for, no price question: it goes on to the files
+    assert "data/train.jsonl does not exist" in r.stderr
 
 
 # -- a plugin through the entry-point group ------------------------------------------------------------------------
