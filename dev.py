@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Developer entry point: the README's two quick-start commands.
 
-    python3 dev.py demo    # offline demo of the main job in ./demo (no API keys, no network)
+    python3 dev.py demo    # offline demo of the whole loop in ./demo, training locally (no key, no network)
     python3 dev.py test    # lint, type check and the whole test suite (what CI runs)
 
 Both create ./.venv on first use and install aitelier into it (with the dev extras for `test`), so a fresh
@@ -44,7 +44,11 @@ def ensure_venv(extras: str) -> None:
     stamp.touch()
 
 
-def demo_steps(where: Path) -> list[list[str]]:
+LOCAL_PACKAGES = "torch (CPU build where no GPU is found), transformers, peft, trl, accelerate, datasets"
+TINY_SETTINGS = ["--epochs", "8", "--batch-size", "4", "--learning-rate", "0.05"]
+
+
+def demo_steps(where: Path, model: str, *, tiny: bool = True) -> list[list[str]]:
     """The `ait` commands the demo runs (tests/cli/test_quickstart.py runs the same list)."""
     c = ["-C", str(where)]
     return [
@@ -69,29 +73,118 @@ def demo_steps(where: Path) -> list[list[str]]:
             "39=10",
         ],
         [*c, "split"],  # stratified, seeded; the val set is locked from now on
+        [*c, "config", "set", "provider", "local"],  # train on this machine: no key, no network
+        [*c, "config", "set", "model", model],
         [*c, "format"],  # every provider rule checked, then data/train.jsonl and data/val.jsonl written
         [*c, "validate", str(where / "data" / "train.jsonl"), "--provider", "together"],
-        [*c, "stats", "--no-tokens"],
+        [
+            *c,
+            "train",
+            *(TINY_SETTINGS if tiny else []),
+        ],  # returns at once: the training runs in the background
+        [*c, "status", "--watch", "--interval", "1"],  # steps, ETA, losses, the loss curve, until it ends
+        # base model vs the fine-tuned adapter on every validation example, generated locally, no person needed
+        [*c, "eval", "--compare", "--no-score", "--max-tokens", "48", "--seed", "1"],
     ]
 
 
-def demo() -> None:
-    """Walk the main job offline on the bundled customer-support project."""
-    ensure_venv("")
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 on words: the longest common subsequence, a crude automatic overlap score in [0, 1]."""
+    a, b = candidate.lower().split(), reference.lower().split()
+    if not a or not b:
+        return 0.0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    p, r = lcs / len(a), lcs / len(b)
+    return 2 * p * r / (p + r)
+
+
+def demo_report(where: Path, status: dict) -> list[str]:
+    """What the demo found (``status``: `ait status --json`): validation loss before and after, overlap with
+    the expected answers, where the files are."""
+    import json
+
+    val = [p["val"] for p in status.get("loss", []) if p.get("val") is not None]
+    lines = []
+    if len(val) >= 2:
+        lines.append(f"Validation loss: {val[0]:.3f} before training, {val[-1]:.3f} after.")
+    evals = sorted((where / "data" / "evals").glob("*.json"))
+    if evals:
+        result = json.loads(evals[-1].read_text(encoding="utf-8"))
+        scores: dict[str, list[float]] = {}
+        for item in result["items"]:
+            for side in ("a", "b"):
+                scores.setdefault(item[f"{side}_model"], []).append(
+                    rouge_l(item.get(f"{side}_output") or "", item.get("expected") or "")
+                )
+        adapter = status["run"].get("fineTunedModel")
+        for model, s in scores.items():
+            who = "fine-tuned" if model == adapter else "base"
+            lines.append(
+                f"ROUGE-L against the expected answers, {who:<10}: {sum(s) / len(s):.3f} (n = {len(s)})"
+            )
+    run = status["run"]["id"]
+
+    def rel(p: Path) -> Path:
+        return p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
+
+    lines += [
+        "",
+        "Where every file went:",
+        f"  {rel(where / '.aitelier.json')}: settings and the run record",
+        f"  {rel(where / 'data' / 'examples.jsonl')}: the examples, their ratings and the split",
+        f"  {rel(where / 'data' / 'train.jsonl')}, val.jsonl: what was trained on and validated with",
+        f"  {rel(where / 'runs' / run)}/: the training run (events.jsonl, log.txt; git-ignored)",
+        f"  {rel(where / 'runs' / run / 'adapter')}/: the LoRA adapter (safetensors) and its tokenizer",
+    ]
+    if evals:
+        lines.append(f"  {rel(evals[-1])}: base vs fine-tuned outputs on every validation example")
+    return lines
+
+
+def demo(model: str | None) -> None:
+    """Walk the main job offline on the bundled customer-support project, training locally."""
+    print(f"The demo installs aitelier with its `local` extra into {VENV}: {LOCAL_PACKAGES}.", flush=True)
+    ensure_venv("local")
     ait = BIN / "ait"
     where = ROOT / "demo" / "customer-support"
     if where.exists():
         shutil.rmtree(where)
     where.parent.mkdir(exist_ok=True)
-    steps = demo_steps(where)
-    for step in steps:
+    tiny = model is None
+    if tiny:
+        print(
+            "\nNo model can be downloaded here, so the demo builds a tiny one from a config, with a tokenizer "
+            "trained on the example data. It shows the loop, not quality: its answers are noise. "
+            "`python3 dev.py demo --model HuggingFaceTB/SmolLM2-135M-Instruct` uses a real model.",
+            flush=True,
+        )
+        model_dir = ROOT / "demo" / "tiny-chat"
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        src = ROOT / "src" / "aitelier" / "examples" / "customer-support.jsonl"
+        sh(PY, "-m", "aitelier.local.tiny", model_dir, src, stdout=subprocess.DEVNULL)
+        model = str(model_dir)
+    for step in demo_steps(where, model, tiny=tiny):
         print(f"\n$ ait {' '.join(step)}", flush=True)
         rc = subprocess.run([str(ait), *step]).returncode
         if rc != 0:
             sys.exit(rc)
+    print()
+    import json
+
+    out = subprocess.run([str(ait), "-C", str(where), "status", "--json"], capture_output=True, text=True)
+    for line in demo_report(where, json.loads(out.stdout)):
+        print(line)
     rel = where.relative_to(ROOT)
-    print(f"\nThe demo project is in {rel}. Next: `.venv/bin/ait -C {rel} rate --min 8` in a terminal, or")
-    print(f"`.venv/bin/ait -C {rel} train --dry-run` with TOGETHER_API_KEY set (it uploads nothing).")
+    print(f"\nNext: `.venv/bin/ait -C {rel} eval --resume` in a terminal to judge the A/B pairs yourself.")
 
 
 def test(pytest_args: list[str]) -> None:
@@ -108,7 +201,9 @@ def main() -> None:
         print(__doc__)
         sys.exit(2)
     if sys.argv[1] == "demo":
-        demo()
+        args = sys.argv[2:]
+        model = args[args.index("--model") + 1] if "--model" in args[:-1] else None
+        demo(model)
     else:
         test(sys.argv[2:])
 

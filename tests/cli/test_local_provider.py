@@ -81,6 +81,10 @@ def test_a_background_job_reports_progress_and_completes_with_an_adapter_that_ev
     assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= set(os.listdir(adapter))
     assert "*" in (root / "runs" / ".gitignore").read_text().splitlines()
 
+    r = ait("-C", str(root), "export", run["id"], "--merged", str(root / "merged"))
+    assert r.exit_code == 0, r.output
+    assert (root / "merged" / "config.json").exists() and (root / "merged" / "model.safetensors").exists()
+
     # eval of base vs fine-tuned, fully offline, against the local model
     r = ait("-C", str(root), "eval", "--compare", "--no-score", "--max-tokens", "8", "--seed", "1")
     assert r.exit_code == 0, r.output

@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("train_cmds", "train", "Upload the formatted files and start a fine-tune."),
     "status": ("train_cmds", "status", "Show fine-tuning runs; --watch follows one."),
     "cancel": ("train_cmds", "cancel", "Cancel a running fine-tune."),
+    "pull": ("local_cmds", "pull", "Download a finished run's adapter (or merged model) to this machine."),
+    "export": ("local_cmds", "export", "Write a local adapter merged into its base model (--merged DIR)."),
     "eval": ("eval_cmds", "eval_", "Score a model's outputs on the val set, compare two blind, or judge."),
     "evals": ("eval_cmds", "evals", "List past evals; `evals show NAME` prints one."),
     "config": ("config_cmd", "config", "Read or change settings: threshold, model, prompt, provider."),

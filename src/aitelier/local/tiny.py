@@ -72,3 +72,25 @@ def build(
 
 def texts_of(conversations: list[list[dict[str, Any]]]) -> list[str]:
     return [m["content"] for c in conversations for m in c]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m aitelier.local.tiny OUT FILE.jsonl...``: a tiny model whose tokenizer learns the files' text."""
+    import json
+
+    if len(argv) < 2:
+        print("usage: python -m aitelier.local.tiny OUT FILE.jsonl...")
+        return 2
+    texts = []
+    for name in argv[1:]:
+        for line in Path(name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                texts += texts_of([json.loads(line)["messages"]])
+    print(build(Path(argv[0]), texts))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

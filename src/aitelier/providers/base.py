@@ -475,6 +475,13 @@ class Provider(ABC):
         seed: int | None = None,
     ) -> ChatResult: ...
 
+    def download(self, job_id: str, checkpoint: str, dest: Path) -> Path:
+        """Write the finished job's ``checkpoint`` (``"adapter"`` or ``"merged"``) as the provider sends it
+        (an archive) to ``dest``. Providers with the ``download`` capability implement it."""
+        from ..errors import UsageError
+
+        raise UsageError(f"{self.title} does not offer its fine-tuned models for download")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

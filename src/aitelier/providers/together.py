@@ -470,6 +470,16 @@ class TogetherProvider(Provider):
         resp = self._call(f"asking {model}", self._client.chat.completions.create, **kwargs)
         return chat_result(resp)
 
+    def download(self, job_id: str, checkpoint: str, dest: Path) -> Path:
+        def fetch() -> None:
+            stream = self._client.fine_tuning.with_streaming_response.content
+            with stream(ft_id=job_id, checkpoint=checkpoint) as resp, dest.open("wb") as f:  # type: ignore[arg-type]
+                for chunk in resp.iter_bytes():
+                    f.write(chunk)
+
+        self._call(f"downloading the {checkpoint} of {job_id}", fetch)
+        return dest
+
     def close(self) -> None:
         self._client.close()
 

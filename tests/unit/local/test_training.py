@@ -55,6 +55,17 @@ def test_loss_decreases_and_the_adapter_reloads_with_identical_logits(tmp_path):
     assert torch.equal(before, after)
     assert not torch.equal(base, after)  # the adapter changed the model
 
+    from transformers import AutoModelForCausalLM
+
+    from aitelier.local.models import export_merged
+
+    merged_dir = export_merged(adapter, tmp_path / "merged")
+    assert (merged_dir / "config.json").exists() and (merged_dir / "tokenizer.json").exists()
+    assert not (merged_dir / "adapter_config.json").exists()  # a plain model: transformers and vLLM load it
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir)
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, after, atol=1e-4)
+
 
 def test_conversations_with_every_answer_at_weight_0_are_left_out(tmp_path):
     from transformers import AutoTokenizer

@@ -100,6 +100,12 @@ class FakeTogether(FakeServer):
         r("POST", "/v1/fine-tunes/(?P<jid>[^/]+)/cancel", self.cancel)
         r("GET", "/v1/fine-tunes/(?P<jid>[^/]+)", self.get_job)
         r("POST", "/v1/chat/completions", self.chat)
+        r("GET", "/v1/finetune/download", self.download)
+        # what GET /finetune/download sends for checkpoint=adapter, as a tar.gz (the spec says only "binary")
+        self.checkpoint = {
+            "adapter_config.json": b'{"peft_type": "LORA", "r": 8, "lora_alpha": 16}',
+            "adapter_model.safetensors": bytes(range(256)) * 4,
+        }
 
     def _deny(self, req: Request) -> Response | None:
         if not self.authorized(req):
@@ -333,6 +339,28 @@ class FakeTogether(FakeServer):
             self._event(job, "job_stopped", "Job cancelled by user")
         elif step["status"] in ("error", "user_error"):
             self._event(job, "job_error", step.get("message", "Training failed: CUDA out of memory"), "error")
+
+    def download(self, req: Request) -> Response:
+        if (deny := self._deny(req)) is not None:
+            return deny
+        job = self.jobs.get((req.query.get("ft_id") or [""])[0])
+        if job is None:
+            return Response(404, error_body("fine-tune job not found"))
+        if job["status"] != "completed" or (req.query.get("checkpoint") or [""])[0] not in (
+            "adapter",
+            "merged",
+        ):
+            return Response(400, error_body("the job has no such checkpoint yet"))
+        import io
+        import tarfile
+
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, data in self.checkpoint.items():
+                info = tarfile.TarInfo(f"{job['_output'].split('/')[-1]}/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return Response(200, buf.getvalue(), {"content-type": "application/octet-stream"})
 
     def list_jobs(self, req: Request) -> Response:
         if (deny := self._deny(req)) is not None:
