@@ -279,8 +279,14 @@ def test_resume_judge_judges_an_existing_eval(ait, together, proj):
 
 
 def test_a_provider_without_chat_points_to_base_url(ait, tmp_path):
-    project = ev_helpers.make_project(tmp_path / "p", provider="local")
-    r = ait("-C", str(project.root), "eval", "--no-score", "--model", "my-lora")
+    from aitelier.providers import registry
+
+    registry.register("trainonly", None, default_model="m", capabilities=frozenset({"train"}))
+    try:
+        project = ev_helpers.make_project(tmp_path / "p", provider="trainonly")
+        r = ait("-C", str(project.root), "eval", "--no-score", "--model", "my-lora")
+    finally:
+        registry.reset()
     assert r.exit_code == 2
     assert "cannot answer chat requests" in r.stderr and "--base-url URL" in r.stderr
     assert not (project.root / "data" / "evals").exists()
