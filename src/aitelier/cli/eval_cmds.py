@@ -191,7 +191,6 @@ def _resume_target(directory: Path, kind: str | None) -> Eval:
 def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int | None:
     from ..evaluate import results
     from ..evaluate.session import Session
-    from ..evaluate.summary import summarize
     from ..ui.eval_screen import EvalScreen
 
     session = Session(ev)
@@ -201,7 +200,7 @@ def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int 
     # fold even after Ctrl-C: every answer is already in the journal, this only writes it into the file
     fresh = results.load(ev.path)
     history, _ = results.load_all(ev.path.parent)
-    fresh.fold(summarize(fresh, history))
+    fresh.fold(history)
     if env.stdout_isatty:
         env.stdout.write("\x1b[H\x1b[2J")
     _print_summary(env, fresh)

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,14 @@ class Eval:
         """Save a person's score (1-5) or choice ("a", "b", "tie"), or None to clear it: durable on return."""
         entry = {"id": ident, self.answer_field: value, "skipped": skipped}
         self._apply(entry)  # checks the value before anything is written
-        durable_append(self.journal_path, (json.dumps(entry) + "\n").encode("utf-8"))
+        with self._locked():  # a fold in another process must not drop this line
+            durable_append(self.journal_path, (json.dumps(entry) + "\n").encode("utf-8"))
+
+    def _locked(self) -> Any:
+        """The evals folder's lock: held for one append or one fold, never while waiting for a person."""
+        from ..store.lock import project_lock
+
+        return project_lock(self.path.parent / ".lock")
 
     def _apply(self, entry: dict[str, Any]) -> None:
         field = self.answer_field
@@ -121,14 +128,24 @@ class Eval:
                 problems.append(DataProblem(str(self.journal_path), n, f"entry not applied: {e}"))
         return problems
 
-    def fold(self, summary: dict[str, Any]) -> None:
-        """Write the document with its answers and ``summary``, then drop the applied journal."""
-        self.data["summary"] = summary
-        self.data["finished"] = self.finished
-        self.data["updated"] = _now()
-        atomic_write_bytes(self.path, _encode(self.data))
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.journal_path)
+    def fold(self, history: Sequence[Eval] = ()) -> None:
+        """Write the document with every answer in its journal and its summary (``history``: the project's
+        other evals, for the change against the previous one), then drop the journal."""
+        from .summary import summarize
+
+        with self._locked():
+            # answers another session appended since this one was read (applying a line twice is harmless)
+            problems = self.apply_journal()
+            if problems:
+                raise DataError(
+                    problems, hint=f"the journal {self.journal_path.name} holds entries that do not apply"
+                )
+            self.data["summary"] = summarize(self, history)
+            self.data["finished"] = self.finished
+            self.data["updated"] = _now()
+            atomic_write_bytes(self.path, _encode(self.data))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.journal_path)
 
 
 def _now() -> str:

@@ -87,7 +87,7 @@ def test_scores_are_in_the_journal_before_the_call_returns_and_fold_writes_them(
     assert [it["score"] for it in seen.items] == [5, None, 2, None]
     assert [it["skipped"] for it in seen.items] == [False, True, False, False]
     assert json.loads(ev.path.read_text())["items"][0]["score"] is None  # not folded yet
-    seen.fold(summarize(seen))
+    seen.fold()
     assert not seen.journal_path.exists()
     on_disk = json.loads(ev.path.read_text())
     assert [it["score"] for it in on_disk["items"]] == [5, None, 2, None]
@@ -205,9 +205,23 @@ def test_eval_files_match_the_shipped_json_schema(tmp_path: Path):
         s.answer(3 if doc["kind"] == "score" else "b")
         s.skip()
         fresh = results.load(ev.path)
-        fresh.fold(summarize(fresh))
+        fresh.fold()
         jsonschema.validate(json.loads(ev.path.read_text()), schema)
     bad = score_doc()
     bad["items"][0]["score"] = 7
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**bad, "schemaVersion": 1, "finished": False}, schema)
+
+
+def test_two_sessions_on_one_eval_lose_nothing_when_one_folds(tmp_path: Path):
+    ev = results.create(tmp_path, "e", score_doc())
+    first = Session(results.load(ev.path))
+    second = Session(results.load(ev.path))  # another terminal, same eval
+    first.answer(5)  # item 1
+    second.queue = [2]
+    second.answer(3)  # item 2, appended after `first` read the eval
+    first.eval.fold()
+    on_disk = json.loads(ev.path.read_text())
+    assert [it["score"] for it in on_disk["items"]] == [5, 3, None, None]
+    assert on_disk["summary"]["scored"] == 2
+    assert not ev.journal_path.exists()
