@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -139,6 +140,10 @@ class Progress:
 Chat = Callable[[Call], ChatResult]
 
 
+class _NotStarted(Exception):
+    """A call not made because another one failed first (never leaves :func:`run_calls`)."""
+
+
 def backoff(attempt: int, retry_after: float | None) -> float:
     """Seconds to wait before attempt ``attempt + 1``: Retry-After when the provider gave one, else
     exponential with jitter (0.5 s, 1 s, 2 s ... capped at 30 s)."""
@@ -197,13 +202,26 @@ def run_calls(
     if todo:
         pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="ait-eval")
         futures: dict[Future[tuple[ChatResult, int]], str] = {}
+        failed = threading.Event()  # set by the worker that failed, before any worker takes another call
+
+        def work(call: Call) -> tuple[ChatResult, int]:
+            if failed.is_set():
+                raise _NotStarted()
+            try:
+                return call_with_retries(chat, call)
+            except BaseException:
+                failed.set()
+                raise
+
         try:
             for key, rows in todo.items():
-                futures[pool.submit(call_with_retries, chat, calls[rows[0]])] = key
+                futures[pool.submit(work, calls[rows[0]])] = key
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
+                    if isinstance(fut.exception(), _NotStarted):
+                        continue  # the failure that stopped it is raised from its own future
                     key = futures[fut]
                     answer, retries = fut.result()  # raises the call's error: the finally cancels the rest
                     cache.put(key, answer)
