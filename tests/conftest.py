@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from aitelier import Project
 
@@ -21,6 +22,10 @@ pytest_plugins = [
     "helpers.fixtures.rate",
     "helpers.fixtures.store",
 ]
+
+# property tests judge correctness, not speed: no per-example deadline (a busy machine made them flaky)
+settings.register_profile("aitelier", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("aitelier")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
