@@ -88,6 +88,9 @@ def test_files_ait_owns_are_ignored_in_an_npm_project_without_init(ait, tmp_path
     for name in (
         ".journal.jsonl",
         ".cache.json",
+        ".tokens.cache",
+        ".append.json",
+        ".format.json",
         "examples.jsonl.bak-20260101T000000Z",
         ".train.jsonl.abc.tmp",
         ".examples.jsonl.def.tmp",
