@@ -648,8 +648,10 @@ class Store:
             keys.ids if keys else None,
         )
         tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(msgspec.json.encode(entry))
+        try:  # O_NOFOLLOW: a link left at that name (a cloned project) is not written through
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            with os.fdopen(fd, "wb") as f:
+                f.write(msgspec.json.encode(entry))
             os.replace(tmp, self.cache_path)
         except OSError:
             with contextlib.suppress(OSError):

@@ -144,3 +144,19 @@ def test_a_symlinked_examples_file_is_written_through(ait, project: Project, tmp
     lines = target.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and '"id":2' in lines[0] and '"two"' in lines[0]
     assert sorted(p.name for p in shared.iterdir()) == ["examples.jsonl"]
+
+
+def test_a_link_at_the_cache_temp_name_is_not_written_through(ait, project: Project, tmp_path: Path) -> None:
+    """The id cache is rewritten through a temp file named after the process id; a link left at that name
+    (a cloned project) must not get the cache written into its target."""
+    import os
+
+    target = tmp_path / "precious.txt"
+    target.write_bytes(b"nineteen bytes here")
+    link = project.data_dir / f".cache.json.{os.getpid()}.tmp"
+    link.symlink_to(target)
+    for q in ("one", "two"):
+        assert ait("add", "--messages", "-", input=CONV.replace("hi", q), cwd=project.root).exit_code == 0
+    assert ait("list", cwd=project.root).exit_code == 0
+    assert target.read_bytes() == b"nineteen bytes here"
+    assert len(project.examples_path.read_text().splitlines()) == 2
