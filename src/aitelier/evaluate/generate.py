@@ -149,12 +149,11 @@ def unservable(endpoint: Endpoint, model: str, e: ProviderRequestError) -> Unser
     said = (e.detail or str(e)).lower()
     if e.status_code not in (400, 403, 404, 422) or (e.status_code != 404 and "model" not in said):
         return None
-    if endpoint.name == "together":
-        hint = (
-            "Together serves a LoRA fine-tune serverless only on some base models: deploy it on a dedicated "
-            "endpoint, fine-tune a base model with serverless LoRA inference, or serve it yourself and pass "
-            "--base-url URL"
-        )
+    from ..providers import registry
+
+    info = None if endpoint.base_url else registry.get(endpoint.name)
+    if info is not None and info.unservable_hint:
+        hint = info.unservable_hint
     elif endpoint.base_url:
         hint = f"check the model name the server at {endpoint.base_url} knows"
     else:

@@ -366,52 +366,28 @@ def build(
         source = "--epochs"
     memo = _memo_key(project, spec, weight, limit, model, choice, threshold)  # before reading, like `inputs`
     known = _memo_load(project, memo)
-    if known is not None:
+    counted = 0
+    if known is not None:  # nothing changed since the files were written: reuse what that run found
         train, val, excluded, unsplit, found = known
-        estimate = tok.estimate_training(
-            provider,
-            model,
-            train.token_totals,
-            epochs=epochs,
-            epochs_source=source,
-            config=config,
-            price_override=price_per_1m,
-            max_tokens=limit,
-        )
-        return Build(
-            provider=provider,
-            model=model,
-            weight=weight,
-            threshold=threshold,
-            train=train,
-            val=val,
-            problems=found,
-            encoding=choice,
-            max_tokens=limit,
-            excluded=excluded,
-            unsplit=unsplit,
-            estimate=estimate,
-            source=inputs,
-            memo=memo,
-            reused=True,
-        )
-    tok.warm_up(choice.name)  # builds the tokenizer while the examples are read
-    problems = Problems(provider)
-    train = SplitFile("train", project.train_path)
-    val = SplitFile("val", project.val_path)
-    files = {"train": train, "val": val}
-    with gc_paused():  # 100,000 examples: nothing built here forms a cycle
-        excluded, unsplit, counted = _fill(project, files, problems, spec, weight, threshold, choice)
-    if unsplit:
-        problems.add(
-            "unsplit",
-            f"{len(unsplit)} example(s) rated {threshold}+ have no split yet and are left out; run `ait split`",
-        )
-    if train.count and not val.count:
-        problems.add("no-val", "no validation examples; `ait split` assigns some", split="val")
-    check_split_files(problems, train, val, spec)
-    check_context(problems, train, limit)
-    check_context(problems, val, limit)
+    else:
+        tok.warm_up(choice.name)  # builds the tokenizer while the examples are read
+        problems = Problems(provider)
+        train = SplitFile("train", project.train_path)
+        val = SplitFile("val", project.val_path)
+        files = {"train": train, "val": val}
+        with gc_paused():  # 100,000 examples: nothing built here forms a cycle
+            excluded, unsplit, counted = _fill(project, files, problems, spec, weight, threshold, choice)
+        if unsplit:
+            problems.add(
+                "unsplit",
+                f"{len(unsplit)} example(s) rated {threshold}+ have no split yet and are left out; run `ait split`",
+            )
+        if train.count and not val.count:
+            problems.add("no-val", "no validation examples; `ait split` assigns some", split="val")
+        check_split_files(problems, train, val, spec)
+        check_context(problems, train, limit)
+        check_context(problems, val, limit)
+        found = problems.items
     estimate = tok.estimate_training(
         provider,
         model,
@@ -429,7 +405,7 @@ def build(
         threshold=threshold,
         train=train,
         val=val,
-        problems=problems.items,
+        problems=found,
         encoding=choice,
         max_tokens=limit,
         excluded=excluded,
@@ -437,6 +413,7 @@ def build(
         estimate=estimate,
         source=inputs,
         memo=memo,
+        reused=known is not None,
         counted=counted,
     )
 

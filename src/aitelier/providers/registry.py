@@ -73,6 +73,7 @@ class ProviderInfo:
     capabilities: frozenset[str] = frozenset({"train"})  # of train, chat, download
     unavailable: str = ""  # why `ait train` cannot use it (when trainer is None)
     notice: str = ""  # said when a project is created for it
+    unservable_hint: str = ""  # what to do when it cannot serve a model for chat (eval)
     origin: str = "built-in"
 
     @property

@@ -534,4 +534,7 @@ def register(register: Callable[..., Any]) -> None:
         },
         pricing="provider",
         capabilities=frozenset({"train", "chat", "download"}),
+        unservable_hint="Together serves a LoRA fine-tune serverless only on some base models: deploy it on a "
+        "dedicated endpoint, fine-tune a base model with serverless LoRA inference, or serve it yourself and "
+        "pass --base-url URL",
     )
