@@ -107,6 +107,26 @@ class Endpoint:
 
         return ask
 
+    def run(
+        self,
+        calls: Sequence[Call],
+        settings: Settings,
+        cache: Cache,
+        *,
+        concurrency: int,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> list[ChatResult]:
+        """Every call's answer, from the cache or asked concurrently (the runner keeps the order)."""
+        return run_calls(
+            self.chat(settings),
+            calls,
+            endpoint=self.cache_scope,
+            settings=settings,
+            cache=cache,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+
     def close(self) -> None:
         if self._provider is not None:
             self._provider.close()
@@ -211,15 +231,7 @@ def generate_score(
 ) -> Eval:
     items = val_items(project)
     calls = [Call(model, v.input) for v in items]
-    answers = run_calls(
-        endpoint.chat(settings),
-        calls,
-        endpoint=endpoint.cache_scope,
-        settings=settings,
-        cache=cache,
-        concurrency=concurrency,
-        on_progress=on_progress,
-    )
+    answers = endpoint.run(calls, settings, cache, concurrency=concurrency, on_progress=on_progress)
     doc = {
         "kind": SCORE,
         "model": model,
@@ -256,15 +268,7 @@ def generate_compare(
         raise UsageError(f"--model and --base are the same model ({model}); compare two different ones")
     items = val_items(project)
     calls = [Call(model, v.input) for v in items] + [Call(base, v.input) for v in items]
-    answers = run_calls(
-        endpoint.chat(settings),
-        calls,
-        endpoint=endpoint.cache_scope,
-        settings=settings,
-        cache=cache,
-        concurrency=concurrency,
-        on_progress=on_progress,
-    )
+    answers = endpoint.run(calls, settings, cache, concurrency=concurrency, on_progress=on_progress)
     n = len(items)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
@@ -343,15 +347,7 @@ def run_judge(
             Call(judge_model, judging.compare_messages(rubric, it, it["b_output"], it["a_output"]))
             for it in items
         ]
-    answers = run_calls(
-        endpoint.chat(settings),
-        calls,
-        endpoint=endpoint.cache_scope,
-        settings=settings,
-        cache=cache,
-        concurrency=concurrency,
-        on_progress=on_progress,
-    )
+    answers = endpoint.run(calls, settings, cache, concurrency=concurrency, on_progress=on_progress)
     n = len(items)
     for i, it in enumerate(ev.data["items"]):
         if ev.kind == SCORE:
