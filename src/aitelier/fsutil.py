@@ -41,7 +41,8 @@ def refuse_symlink(path: Path) -> None:
         raise SymlinkRefused(path)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a new, renamed or removed name in ``directory`` durable (the name is a directory entry)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
@@ -98,7 +99,7 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], *, mode: int |
         if isinstance(e, OSError):
             _raise_naming(e, path, tmp)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -143,4 +144,4 @@ def durable_append(path: Path, data: bytes, *, follow_symlinks: bool = False) ->
     finally:
         os.close(fd)
     if not existed:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)

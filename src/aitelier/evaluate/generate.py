@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import runs as run_records
 from ..errors import ProviderError, UsageError
+from ..fsutil import now_iso
 from ..project import Project
 from ..providers.base import ChatResult, Provider, ProviderRequestError
 from . import judge as judging
@@ -202,18 +203,17 @@ def default_model(project: Project) -> tuple[str, str | None]:
 
 
 # -- the new eval ------------------------------------------------------------------------------------------------
-def _stamp() -> tuple[str, str]:
-    now = datetime.now(timezone.utc)
-    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z"), now.strftime("%Y%m%d-%H%M%S")
+def _stamp() -> str:
+    """The start of a new eval's file name: its UTC time to the second."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
 def _header(endpoint: Endpoint, items: Sequence[ValItem], settings: Settings) -> dict[str, Any]:
-    created, _ = _stamp()
     return {
         "provider": endpoint.name,
         "base_url": endpoint.base_url,
         "settings": settings.as_dict(),
-        "created": created,
+        "created": now_iso(),
         "val_set": {"fingerprint": fingerprint(items), "examples": len(items)},
         "judge": None,
     }
@@ -249,7 +249,7 @@ def generate_score(
             for v, a in zip(items, answers, strict=True)
         ],
     }
-    return _create(project, f"{_stamp()[1]}-score-{slug(model)}", doc)
+    return _create(project, f"{_stamp()}-score-{slug(model)}", doc)
 
 
 def generate_compare(
@@ -301,7 +301,7 @@ def generate_compare(
         "items": rows,
     }
     # no model name in a comparison's file name: it is shown while the person chooses
-    return _create(project, f"{_stamp()[1]}-compare", doc)
+    return _create(project, f"{_stamp()}-compare", doc)
 
 
 def _create(project: Project, stem: str, doc: dict[str, Any]) -> Eval:

@@ -14,12 +14,11 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import AitelierError, DataError, DataProblem, NotFound
-from ..fsutil import atomic_write_bytes, durable_append
+from ..fsutil import atomic_write_bytes, durable_append, fsync_dir, now_iso
 
 SCHEMA_VERSION = 1
 SCORE, COMPARE = "score", "compare"
@@ -142,14 +141,10 @@ class Eval:
                 )
             self.data["summary"] = summarize(self, history)
             self.data["finished"] = self.finished
-            self.data["updated"] = _now()
+            self.data["updated"] = now_iso()
             atomic_write_bytes(self.path, _encode(self.data))
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.journal_path)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _encode(data: dict[str, Any]) -> bytes:
@@ -181,22 +176,12 @@ def create(directory: Path, stem: str, data: dict[str, Any]) -> Eval:
                 os.link(tmp, path)  # fails if the name exists: no eval is ever replaced by another
             except FileExistsError:
                 continue
-            _sync_dir(directory)
+            fsync_dir(directory)
             return Eval(path, data)
         raise AitelierError(f"could not find a free file name for {stem} in {directory}")
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-
-
-def _sync_dir(directory: Path) -> None:
-    """Make the new name durable (the link is a directory entry)."""
-    with contextlib.suppress(OSError):  # platforms without directory fds
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def load(path: Path) -> Eval:

@@ -15,6 +15,7 @@ instead of once per example.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -82,14 +83,9 @@ class Cache:
             # a line that does not parse (a torn write after a power cut) is a missing entry: one more call
             try:
                 obj = json.loads(raw)
-                self._entries[str(obj["key"])] = ChatResult(
-                    text=str(obj["text"]),
-                    model=obj.get("model"),
-                    finish_reason=obj.get("finish_reason"),
-                    prompt_tokens=obj.get("prompt_tokens"),
-                    completion_tokens=obj.get("completion_tokens"),
-                )
-            except (ValueError, KeyError, TypeError):
+                key = str(obj.pop("key"))
+                self._entries[key] = ChatResult(**obj)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 continue
 
     def get(self, key: str) -> ChatResult | None:
@@ -97,23 +93,11 @@ class Cache:
 
     def put(self, key: str, result: ChatResult) -> None:
         self._entries[key] = result
-        line = json.dumps(
-            {
-                "key": key,
-                "text": result.text,
-                "model": result.model,
-                "finish_reason": result.finish_reason,
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-            },
-            ensure_ascii=False,
-        )
+        line = json.dumps({"key": key, **dataclasses.asdict(result)}, ensure_ascii=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(
-                fd, (line + "\n").encode("utf-8")
-            )  # one write: a concurrent run's lines never interleave
+        try:  # one write: a concurrent run's lines never interleave
+            os.write(fd, (line + "\n").encode("utf-8"))
         finally:
             os.close(fd)
 

@@ -6,7 +6,7 @@ Every call that changes an item is saved by :meth:`Eval.record` (an fsynced jour
 Nothing here holds a lock: a session waits for a person.
 
 In a comparison the current item is shown as "A" and "B" only; which model is which is in the item (and the
-file), and the session never hands a model name to the front end before :meth:`Session.reveal`.
+file), and the session never hands a model name to the front end.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .results import COMPARE, SCORE, Eval
-from .summary import summarize
+from .results import SCORE, Eval
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,6 @@ class Step:
     position: int
     before: Any  # the item's answer before the step (None: none)
     before_skipped: bool
-    value: Any  # what was given (None for a skip)
 
 
 @dataclass(frozen=True)
@@ -52,8 +50,6 @@ class Session:
         self.queue: list[int] = queue
         self.position = 0
         self.undo_stack: list[Step] = []
-        self.answered = 0
-        self.skipped = 0
 
     @property
     def total(self) -> int:
@@ -62,10 +58,6 @@ class Session:
     @property
     def done(self) -> bool:
         return self.position >= len(self.queue)
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self.undo_stack)
 
     @property
     def current(self) -> Shown:
@@ -90,13 +82,9 @@ class Session:
             raise IndexError("the session is over")
         it = self.eval.item(self.queue[self.position])
         field = self.eval.answer_field
-        step = Step(it["id"], self.position, it.get(field), bool(it.get("skipped")), value)
+        step = Step(it["id"], self.position, it.get(field), bool(it.get("skipped")))
         self.eval.record(it["id"], value, skipped=skipped)
         self.undo_stack.append(step)
-        if skipped:
-            self.skipped += 1
-        else:
-            self.answered += 1
         self.position += 1
         return step
 
@@ -106,27 +94,5 @@ class Session:
             return None
         step = self.undo_stack.pop()
         self.eval.record(step.id, step.before, skipped=step.before_skipped)
-        if step.value is None:
-            self.skipped -= 1
-        else:
-            self.answered -= 1
         self.position = step.position
         return step
-
-    def summary(self, history: list[Eval] | None = None) -> dict[str, Any]:
-        return summarize(self.eval, history or [])
-
-    def reveal(self) -> list[dict[str, Any]]:
-        """Per item of a comparison: which model was A, which B, and who won (for after the session)."""
-        if self.kind != COMPARE:
-            return []
-        return [
-            {
-                "id": it["id"],
-                "a_model": it["a_model"],
-                "b_model": it["b_model"],
-                "choice": it.get("choice"),
-                "winner": it.get("winner"),
-            }
-            for it in self.eval.items
-        ]
