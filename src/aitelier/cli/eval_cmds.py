@@ -192,6 +192,7 @@ def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int 
     from ..evaluate import results
     from ..evaluate.session import Session
     from ..ui.eval_screen import EvalScreen
+    from ..ui.keys import CLEAR
 
     session = Session(ev)
     stopped_by = None
@@ -202,7 +203,7 @@ def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int 
     history, _ = results.load_all(ev.path.parent)
     fresh.fold(history)
     if env.stdout_isatty:
-        env.stdout.write("\x1b[H\x1b[2J")
+        env.stdout.write(CLEAR)
     _print_summary(env, fresh)
     if fresh.kind == "compare":
         from ..ui.eval_screen import reveal_lines

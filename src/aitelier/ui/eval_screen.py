@@ -8,10 +8,11 @@ drawn before the session ends: the outputs are "A" and "B" and the header says o
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import time
 from typing import TYPE_CHECKING, Any
+
+from .keys import CLEAR, CTRL_C, CTRL_D, EOF, HANGUP, STOP_SIGNALS, KeyReader, Stop, handling, stop_if_gone
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -20,18 +21,10 @@ if TYPE_CHECKING:
     from ..evaluate.results import Eval
     from ..evaluate.runner import Progress
     from ..evaluate.session import Session
-    from .keys import KeyReader
 
 SCORE_KEYS = "1-5 score   s skip   u undo   q quit   up/down/space scroll"
 COMPARE_KEYS = "a A better   b B better   t tie   s skip   u undo   q quit   up/down/space scroll"
 WIDE = 110  # columns from which the outputs sit side by side
-_STOP_SIGNALS = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-
-
-class _Stop(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 class EvalScreen:
@@ -46,30 +39,23 @@ class EvalScreen:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.waiting:
-            raise _Stop(signum)
+            raise Stop(signum)
         self.pending = signum  # a key is being saved: stop right after
 
     def run(self) -> int | None:
         """Show the queue until it ends or the person quits; the number of the signal that stopped it, or None."""
-        from .keys import KeyReader
-
-        previous = {s: signal.signal(s, self._on_signal) for s in _STOP_SIGNALS}
-        stopped_by: int | None = None
         try:
-            with KeyReader(self.env.stdin) as keys:
+            with handling(STOP_SIGNALS, self._on_signal), KeyReader(self.env.stdin) as keys:
                 self._loop(keys)
         except KeyboardInterrupt:
-            stopped_by = signal.SIGINT
-        except _Stop as e:
-            stopped_by = e.signum
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        return stopped_by
+            return signal.SIGINT
+        except Stop as e:
+            return e.signum
+        return None
 
     def _key(self, keys: KeyReader) -> str:
         if self.pending is not None:
-            raise _Stop(self.pending)
+            raise Stop(self.pending)
         self.waiting = True
         try:
             return keys.read()
@@ -77,8 +63,6 @@ class EvalScreen:
             self.waiting = False
 
     def _loop(self, keys: KeyReader) -> None:
-        from .keys import CTRL_C, CTRL_D, EOF
-
         s = self.session
         compare = s.kind == "compare"
         choices = {"a": "a", "b": "b", "t": "tie"}
@@ -86,7 +70,7 @@ class EvalScreen:
             self._draw()
             key = self._key(keys)
             if key == EOF:
-                raise _Stop(getattr(signal, "SIGHUP", signal.SIGTERM))
+                raise Stop(HANGUP)
             if key == CTRL_C:
                 raise KeyboardInterrupt
             key = key.lower() if len(key) == 1 else key
@@ -120,7 +104,7 @@ class EvalScreen:
             else:
                 self.message = f"The key {key!r} does nothing here."
             if self.pending is not None:
-                raise _Stop(self.pending)
+                raise Stop(self.pending)
 
     # -- drawing --------------------------------------------------------------------------------------------
     def _size(self) -> tuple[int, int]:
@@ -182,22 +166,15 @@ class EvalScreen:
         if len(lines) > body_rows:
             status += f"   lines {self.offset + 1}-{self.offset + len(window)} of {len(lines)}"
         keys = SCORE_KEYS if self.session.kind == "score" else COMPARE_KEYS
-        with self._terminal():
+        with stop_if_gone():
             out = self.env.stdout
             if self.env.stdout_isatty:
-                out.write("\x1b[H\x1b[2J")
+                out.write(CLEAR)
             out.write("\n".join(window) + "\n")
             if status.strip():
                 out.write(status.strip() + "\n")
             out.write(keys + "\n")
             out.flush()
-
-    @contextlib.contextmanager
-    def _terminal(self) -> Any:
-        try:
-            yield
-        except OSError as e:  # the terminal is gone; its SIGHUP may come later: stop the same way
-            raise _Stop(getattr(signal, "SIGHUP", signal.SIGTERM)) from e
 
 
 # -- progress and summaries -----------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any
@@ -17,6 +18,37 @@ from typing import IO, Any
 # Names for the keys that are not printable characters.
 ENTER, ESC, BACKSPACE, CTRL_C, CTRL_D, EOF = "enter", "esc", "backspace", "ctrl-c", "ctrl-d", ""
 _NAMED = {"\r": ENTER, "\n": ENTER, "\x7f": BACKSPACE, "\x08": BACKSPACE, "\x03": CTRL_C, "\x04": CTRL_D}
+CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear the screen
+HANGUP = getattr(signal, "SIGHUP", signal.SIGTERM)  # Windows has no SIGHUP
+STOP_SIGNALS = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+
+
+class Stop(Exception):
+    """A screen stops because of signal ``signum`` (or a closed terminal, as SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def handling(signals: Iterable[int], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` for ``signals`` inside the block; the previous handlers again after it."""
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextmanager
+def stop_if_gone() -> Iterator[None]:
+    """Writing to a terminal that was closed fails (EIO) before its SIGHUP may arrive: stop the same way."""
+    try:
+        yield
+    except OSError as e:
+        raise Stop(HANGUP) from e
 
 
 class KeyReader:
@@ -146,6 +178,3 @@ def _utf8_length(lead: int) -> int:
     if lead >> 3 == 0b11110:
         return 4
     return 1
-
-
-__all__ = ["BACKSPACE", "CTRL_C", "CTRL_D", "ENTER", "EOF", "ESC", "KeyReader"]

@@ -13,13 +13,25 @@ import contextlib
 import signal
 from typing import TYPE_CHECKING
 
+from .keys import (
+    CLEAR,
+    CTRL_C,
+    CTRL_D,
+    ENTER,
+    EOF,
+    HANGUP,
+    STOP_SIGNALS,
+    KeyReader,
+    Stop,
+    handling,
+    stop_if_gone,
+)
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from types import FrameType
 
     from ..cli.env import Env
     from ..rating import RatingSession, Summary
-    from .keys import KeyReader
 
 KEYS_LINE = "1-9 0 rate (0 = 10)   r rewrite   s skip   u undo   ? keys   q quit"
 HELP = """\
@@ -63,12 +75,6 @@ def close_session(env: Env, session: RatingSession) -> None:
 
 
 # -- the terminal session -----------------------------------------------------------------------------------------
-class _Stop(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 class _Cancel(Exception):
     """Ctrl-C while typing a rewrite in the inline editor: drop the rewrite, not the session."""
 
@@ -76,8 +82,6 @@ class _Cancel(Exception):
 # What a signal does depends on what the screen is doing: waiting for a key (stop now), saving (stop once the
 # change is saved), or running the editor (Ctrl-C belongs to the editor; a hang-up still stops after it).
 _WAITING, _BUSY, _EDITOR, _TYPING = "waiting", "busy", "editor", "typing"
-_HANGUP = getattr(signal, "SIGHUP", signal.SIGTERM)  # Windows has no SIGHUP
-_STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 
 
 class RateScreen:
@@ -91,46 +95,38 @@ class RateScreen:
     # -- signals --------------------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.mode == _WAITING:
-            raise _Stop(signum)
+            raise Stop(signum)
         if signum == signal.SIGINT:
             if self.mode == _EDITOR:
                 return  # the editor got it too; it decides what Ctrl-C means
             if self.mode == _TYPING:
                 raise _Cancel()
         if self.mode == _TYPING:
-            raise _Stop(signum)
+            raise Stop(signum)
         if self.pending is None:
             self.pending = signum
 
     def _check_pending(self) -> None:
         if self.pending is not None:
-            raise _Stop(self.pending)
+            raise Stop(self.pending)
 
     # -- main loop ------------------------------------------------------------------------------------------
     def run(self) -> int | None:
         """Run the session until it ends; the number of the signal that stopped it, or None."""
-        from .keys import KeyReader
-
-        previous = {s: signal.signal(s, self._on_signal) for s in _STOP_SIGNALS}
         stopped_by: int | None = None
-        try:
-            with KeyReader(self.env.stdin) as keys:
-                try:
-                    self._loop(keys)
-                except _Stop as e:
-                    stopped_by = e.signum
-        finally:
-            self.mode = _BUSY  # a second Ctrl-C must not cut the folding of the journal short
+        with handling([signal.SIGINT, *STOP_SIGNALS], self._on_signal):
             try:
-                self._finish()
+                with KeyReader(self.env.stdin) as keys:
+                    self._loop(keys)
+            except Stop as e:
+                stopped_by = e.signum
             finally:
-                for s, handler in previous.items():
-                    signal.signal(s, handler)
+                self.mode = _BUSY  # a second Ctrl-C must not cut the folding of the journal short
+                self._finish()
         return stopped_by
 
     def _loop(self, keys: KeyReader) -> None:
         from ..rating import parse_score
-        from .keys import CTRL_C, CTRL_D, EOF
 
         s = self.session
         first = True
@@ -149,11 +145,11 @@ class RateScreen:
             key = self._key(keys)
             self.message = ""
             if key == EOF:  # Ctrl-D arrives as a key in cbreak mode: an end of input is a closed terminal
-                raise _Stop(_HANGUP)
+                raise Stop(HANGUP)
             if key in ("q", "Q", CTRL_D):
                 return
             if key == CTRL_C:  # only when the terminal does not turn it into SIGINT
-                raise _Stop(signal.SIGINT)
+                raise Stop(signal.SIGINT)
             score = parse_score(key)
             if score is not None:
                 step = s.rate(score)
@@ -238,8 +234,6 @@ class RateScreen:
             self.message = f"Saved the rewrite (version {step.after.version})."
 
     def _choose_turn(self, keys: KeyReader, count: int) -> int | None:
-        from .keys import ENTER
-
         if count > 9:
             self._say(f"Rewrite which assistant turn? Type 1-{count}, then Enter (empty: the last).")
             with keys.cooked():
@@ -279,26 +273,18 @@ class RateScreen:
         return "".join(lines)
 
     # -- drawing --------------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _terminal(self) -> Iterator[None]:
-        """Writing to a terminal that was closed fails (EIO) before its SIGHUP may arrive: stop the same way."""
-        try:
-            yield
-        except OSError as e:
-            raise _Stop(_HANGUP) from e
-
     def _say(self, text: str) -> None:
-        with self._terminal():
+        with stop_if_gone():
             self.env.stdout.write(text + "\n")
             self.env.stdout.flush()
 
     def _clear(self) -> None:
         if self.env.stdout_isatty:
-            with self._terminal():
-                self.env.stdout.write("\x1b[H\x1b[2J")
+            with stop_if_gone():
+                self.env.stdout.write(CLEAR)
 
     def _draw(self) -> None:
-        with self._terminal():
+        with stop_if_gone():
             self._draw_example()
 
     def _draw_example(self) -> None:
