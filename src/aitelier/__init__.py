@@ -12,6 +12,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import AitelierError, ExitStatus  # noqa: E402
-from .project import Project, open_project  # noqa: E402
+from .project import Project  # noqa: E402
 
-__all__ = ["AitelierError", "ExitStatus", "Project", "__version__", "open_project"]
+__all__ = ["AitelierError", "ExitStatus", "Project", "__version__"]

@@ -74,6 +74,16 @@ def looks_secret(key: str) -> bool:
     return any(m in k for m in SECRET_MARKERS) or k.endswith("token")
 
 
+def refuse_existing(root: Path) -> None:
+    """Raise ProjectExists when ``root`` already holds a project's config or data files (never overwritten)."""
+    for path in (
+        root / CONFIG_NAME,
+        *(root / "data" / f for f in ("examples.jsonl", "train.jsonl", "val.jsonl")),
+    ):
+        if path.exists():
+            raise ProjectExists(f"{path} already exists; not overwriting it")
+
+
 def _check_int(cfg: dict[str, Any], key: str, lo: int, hi: int) -> None:
     v = cfg.get(key)
     if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi):
@@ -168,13 +178,9 @@ class Project:
         threshold: int = DEFAULT_THRESHOLD,
     ) -> Project:
         root = Path(root)
+        refuse_existing(root)
         cfg_path = root / CONFIG_NAME
-        if cfg_path.exists():
-            raise ProjectExists(f"{cfg_path} already exists; not overwriting it")
         data = root / "data"
-        for f in ("examples.jsonl", "train.jsonl", "val.jsonl"):
-            if (data / f).exists():
-                raise ProjectExists(f"{data / f} already exists; not overwriting it")
         from .providers import registry
 
         cfg: dict[str, Any] = {
@@ -301,7 +307,3 @@ class Project:
             self._write_config(cfg)
             self.config = cfg
             return cfg
-
-
-def open_project(path: str | os.PathLike[str] | None = None) -> Project:
-    return Project.find(path)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import click
 
+from ..errors import UsageError, ValidationFailed
 from ..project import CONFIG_NAME, Project
 from .env import Env
 
@@ -30,6 +32,18 @@ def open_project(ctx: click.Context | None = None) -> Project:
             "the environment or .env (and rotate it if it was ever committed)"
         )
     return project
+
+
+def read_text(env: Env, path: str, what: str) -> str:
+    """A text file's content ('-' = stdin), as UTF-8; ``what`` names it in the error ("the input")."""
+    if path == "-":
+        return env.stdin.read()
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValidationFailed(f"{path}: {what} is not UTF-8 text (invalid byte at {e.start + 1})") from e
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
 
 
 def echo_json(env: Env, obj: Any) -> None:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..bundled import NAMES as EXAMPLE_NAMES
-from ..errors import Declined, NeedsTerminal, ProjectExists, UsageError, ValidationFailed
-from ..project import CONFIG_NAME, DEFAULT_THRESHOLD
-from .common import echo_json, get_env, open_project
+from ..errors import Declined, NeedsTerminal, UsageError, ValidationFailed
+from ..project import DEFAULT_THRESHOLD, refuse_existing
+from .common import echo_json, get_env, open_project, read_text
 from .env import Env, NoTerminal
 from .options import PROVIDER
 
@@ -46,18 +46,6 @@ def _and(items: list[str]) -> str:
 def _one_line(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
-
-
-def _read_text(env: Env, path: str, what: str) -> str:
-    """A text file's content ('-' = stdin), as UTF-8."""
-    if path == "-":
-        return env.stdin.read()
-    try:
-        return Path(path).read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValidationFailed(f"{path}: {what} is not UTF-8 text (invalid byte at {e.start + 1})") from e
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
 
 
 def _read_stdin_bytes(env: Env) -> bytes:
@@ -109,8 +97,8 @@ def init(
     from ..providers import registry
 
     env = get_env()
-    root = Path(directory or getattr(env, "project_dir", None) or os.getcwd()).resolve()
-    _refuse_existing(root)
+    root = Path(directory or env.project_dir or os.getcwd()).resolve()
+    refuse_existing(root)  # before asking anything
 
     if example:
         from ..bundled import create_from_example
@@ -180,15 +168,6 @@ def init(
     if notice:
         env.warn(notice)
     env.out("Next: `ait add` to write an example, or `ait import FILE` to bring many in.")
-
-
-def _refuse_existing(root: Path) -> None:
-    """Fail before asking anything when init would refuse anyway."""
-    if (root / CONFIG_NAME).exists():
-        raise ProjectExists(f"{root / CONFIG_NAME} already exists; not overwriting it")
-    for f in ("examples.jsonl", "train.jsonl", "val.jsonl"):
-        if (root / "data" / f).exists():
-            raise ProjectExists(f"{root / 'data' / f} already exists; not overwriting it")
 
 
 # -- add ----------------------------------------------------------------------------------------------------------
@@ -261,15 +240,15 @@ def add(
 
     if messages_file:
         where = "<stdin>" if messages_file == "-" else messages_file
-        messages = parse_messages_json(_read_text(env, messages_file, "the conversation"), where)
+        messages = parse_messages_json(read_text(env, messages_file, "the conversation"), where)
         has_own = bool(messages) and isinstance(messages[0], dict) and messages[0].get("role") == "system"
         if has_own and system is not None:
             raise UsageError(f"{where} has its own system message; drop --system or remove it from the file")
         check_conversation(messages, where)
         messages = with_system(messages, system_for(project.system_prompt, system))
     elif input_file and output_file:
-        user = clean_text(_read_text(env, input_file, "the input"))
-        assistant = clean_text(_read_text(env, output_file, "the output"))
+        user = clean_text(read_text(env, input_file, "the input"))
+        assistant = clean_text(read_text(env, output_file, "the output"))
         messages = from_turns([(user, assistant)], system_for(project.system_prompt, system))
         check_conversation(messages, f"{input_file} + {output_file}")
     else:
@@ -689,7 +668,7 @@ def edit(ident: int, from_file: str | None) -> None:
     project = open_project()
     original = project.store.read(full=True).get(ident)
     if from_file:
-        edited = apply_edit(original, _read_text(env, from_file, "the edited record"))
+        edited = apply_edit(original, read_text(env, from_file, "the edited record"))
     else:
         env.require_terminal(_EDIT)
         from ..editor import edit_text

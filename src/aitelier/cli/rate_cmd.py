@@ -6,13 +6,12 @@ The queue, undo and what is written live in :mod:`aitelier.rating`; the drawing 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import Interrupted, UsageError, ValidationFailed
-from .common import echo_json, get_env, open_project
+from ..errors import Interrupted, UsageError
+from .common import echo_json, get_env, open_project, read_text
 from .env import NoTerminal
 
 if TYPE_CHECKING:
@@ -158,17 +157,6 @@ def _parse_set(value: str) -> tuple[int, int]:
     return pair
 
 
-def _read_output(env: Env, path: str) -> str:
-    if path == "-":
-        return str(env.stdin.read())
-    try:
-        return Path(path).read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValidationFailed(f"{path} is not UTF-8 text (invalid byte at {e.start + 1})") from e
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
-
-
 def _non_interactive(
     env: Env,
     sets: tuple[str, ...],
@@ -192,7 +180,9 @@ def _non_interactive(
             f"example {', '.join(map(str, twice))} is given more than once",
             hint="to rewrite and rate one example, use --rewrite ID --output FILE --rating N",
         )
-    text = clean_text(_read_output(env, output_file)) if rewrite_id is not None and output_file else ""
+    text = ""
+    if rewrite_id is not None and output_file:
+        text = clean_text(read_text(env, output_file, "the new output"))
     if rewrite_id is not None and not text:
         raise UsageError(f"{output_file} holds no text; nothing was changed")
     project = open_project()
