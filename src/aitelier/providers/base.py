@@ -8,7 +8,6 @@ never seen becomes ``UNKNOWN`` with the raw string kept for display, never a sil
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -101,10 +100,6 @@ class Hyperparameter:
         return "--" + self.name.replace("_", "-")
 
     @property
-    def record_key(self) -> str:
-        return camel(self.name)
-
-    @property
     def range_text(self) -> str:
         """The accepted values, as the error messages write them: [1, 50], >= 1, > 0, [0, 1), <= 64 characters."""
         lo, hi = self.minimum, self.maximum
@@ -141,9 +136,7 @@ class Hyperparameter:
         if not (below or above):
             return []
         if lo is not None and hi is not None:
-            left = "(" if self.exclusive_minimum else "["
-            right = ")" if self.exclusive_maximum else "]"
-            return [f"{flag} must be in {left}{_n(lo)}, {_n(hi)}{right}, got {_n(value)}"]
+            return [f"{flag} must be in {self.range_text}, got {_n(value)}"]
         if lo is not None:
             if self.exclusive_minimum:
                 return [f"{flag} must be above {_n(lo)}, got {_n(value)}"]
@@ -583,7 +576,3 @@ def parse_time(value: Any) -> float | None:
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.timestamp()
     return None
-
-
-def now() -> float:
-    return time.time()
