@@ -109,6 +109,10 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
     }
     for c in extra:
         stats.update(c.result())
+    from .pairs import build_pairs
+
+    found = build_pairs(project, snap=snap)  # rewrite pairs: only rewritten lines are decoded
+    stats["pairs"] = {**found.counts(), "unpairableIds": [u.id for u in found.unpairable]}
     # not errors (no data is in doubt), but worth a line on stderr: `ait doctor --fix` repairs them
     stats["notices"] = [str(p) for p in problems]
     fresh = freshness.check(project)

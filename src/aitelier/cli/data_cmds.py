@@ -410,3 +410,83 @@ def validate(
             _render_tokens(env, report.encoding, report.stats, report.max_tokens)
     if not report.ok:
         raise ValidationFailed(f"{len(report.errors)} problem(s) break the {provider} rules")
+
+
+# -- ait pairs ---------------------------------------------------------------------------------------------------
+def _ratings_options(fn: Any) -> Any:
+    fn = click.option(
+        "--min-gap",
+        type=click.IntRange(min=1),
+        default=None,
+        help="With --from-ratings: how far apart two ratings must be (default 3); implies --from-ratings.",
+    )(fn)
+    return click.option(
+        "--from-ratings",
+        is_flag=True,
+        help="Also pair examples with the same input whose ratings differ by --min-gap or more.",
+    )(fn)
+
+
+def min_gap_of(from_ratings: bool, min_gap: int | None) -> int | None:
+    from ..pairs import DEFAULT_MIN_GAP
+
+    if min_gap is not None:
+        return min_gap
+    return DEFAULT_MIN_GAP if from_ratings else None
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@click.command("pairs")
+@_ratings_options
+@click.option("--json", "as_json", is_flag=True, help="Print every pair (with its line) as JSON.")
+def pairs(from_ratings: bool, min_gap: int | None, as_json: bool) -> None:
+    """List the preference pairs (DPO) the examples make, with where each came from.
+
+    A rewritten example (`ait rate`, key r) pairs its current reply (preferred) with the original one
+    (rejected). Each pair goes into train or val by its example's split; pairs without a split, rated below
+    the threshold, or (from ratings) across the split are listed but left out of `ait format --method dpo`.
+    """
+    from .. import pairs as pairing
+
+    env = get_env()
+    project = open_project()
+    found = pairing.build_pairs(project, min_gap=min_gap_of(from_ratings, min_gap))
+    if as_json:
+        echo_json(env, found.as_dict())
+        return
+    c = found.counts()
+    src, place = c["bySource"], c["byPlace"]
+    sources = f"{src['rewrite']:,} from rewrites" + (
+        f", {src['ratings']:,} from ratings (gap >= {found.min_gap})" if found.min_gap is not None else ""
+    )
+    env.out(f"Preference pairs: {c['total']:,} ({sources}); train {place['train']:,}, val {place['val']:,}")
+    left = {k: v for k, v in place.items() if k not in ("train", "val") and v}
+    if left:
+        words = {
+            "unsplit": "no split yet (`ait split`)",
+            "excluded": f"rated below {project.threshold}",
+            "crossing": "the two examples are in different splits",
+        }
+        env.out("  left out: " + "; ".join(f"{n:,} {words[k]}" for k, n in left.items()))
+    if found.pairs:
+        width = max(20, _width(env) - 42)
+        env.out(f"  {'ids':<12} {'source':<8} {'place':<9} {'':<7} input")
+        for p in found.pairs:
+            ids = "/".join(str(i) for i in p.ids)
+            extra = f"turn {p.turn}" if p.turn is not None else f"gap {p.gap}"
+            last = next((m["content"] for m in reversed(p.input) if m["role"] == "user"), "")
+            env.out(f"  {ids:<12} {p.source:<8} {p.place:<9} {extra:<7} {_short(str(last), width)}")
+    if found.unpairable:
+        env.out(f"Cannot be paired ({len(found.unpairable):,}):")
+        for u in found.unpairable:
+            env.out(f"  example {u.id}: {u.reason}")
+    if not found.pairs and not found.unpairable:
+        env.out("Rewrite replies while rating (`ait rate`, key r) to make pairs.")
+
+
+def _width(env: Env) -> int:
+    return env.terminal_size[0] if env.stdout_isatty else 100

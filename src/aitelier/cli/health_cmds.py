@@ -63,6 +63,26 @@ def _split_section(stats: dict[str, Any], env: Env) -> list[str]:
     return lines
 
 
+def _pairs_section(stats: dict[str, Any], env: Env) -> list[str]:
+    p = stats.get("pairs") or {}
+    if not p.get("total") and not p.get("unpairable"):
+        return []
+    place = p["byPlace"]
+    left = p["total"] - place["train"] - place["val"]
+    lines = ["", "Preference pairs (DPO)"]
+    lines.append(
+        f"  from rewrites {p['bySource']['rewrite']}: train {place['train']}  val {place['val']}"
+        + (f"  left out {left} (no split or rated below {stats['threshold']})" if left else "")
+    )
+    if p["unpairable"]:
+        ids = ", ".join(str(i) for i in p["unpairableIds"][:10])
+        more = f" and {p['unpairable'] - 10} more" if p["unpairable"] > 10 else ""
+        lines.append(
+            f"  cannot be paired: {p['unpairable']} rewritten example(s) ({ids}{more}); `ait pairs` says why"
+        )
+    return lines
+
+
 def _tokens_section(stats: dict[str, Any], env: Env) -> list[str]:
     from .data_cmds import token_section_lines  # owned with `ait format`, which prints the same table
 
@@ -84,6 +104,7 @@ SECTIONS: list[Callable[[dict[str, Any], Env], list[str]]] = [
     _counts_section,
     _histogram_section,
     _split_section,
+    _pairs_section,
     _tokens_section,
     _advice_section,
 ]
@@ -102,7 +123,7 @@ def render_stats(stats: dict[str, Any], env: Env) -> None:
             prefix = f"  {LEVEL_LABELS[level]}:"
             if line.startswith(prefix):
                 text = f"[{style}]{escape(prefix)}[/]{escape(line[len(prefix) :])}"
-        if line in ("Ratings", "Splits", "Tokens", "What next") or line.startswith(
+        if line in ("Ratings", "Splits", "Preference pairs (DPO)", "Tokens", "What next") or line.startswith(
             ("Project ", "Tokens per")
         ):
             text = f"[bold]{text}[/]"

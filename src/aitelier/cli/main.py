@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rate": ("rate_cmd", "rate", "Rate and rewrite examples, one key press each."),
     "split": ("data_cmds", "split", "Assign train/val splits (the val set stays locked)."),
     "format": ("data_cmds", "format_", "Validate and write data/train.jsonl and data/val.jsonl."),
+    "pairs": ("data_cmds", "pairs", "List the preference pairs (DPO) your rewrites and ratings make."),
     "validate": ("data_cmds", "validate", "Check examples or any JSONL file against provider rules."),
     "train": ("train_cmds", "train", "Upload the formatted files and start a fine-tune."),
     "status": ("train_cmds", "status", "Show fine-tuning runs; --watch follows one."),

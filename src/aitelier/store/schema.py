@@ -1,6 +1,6 @@
 """The schema of one line of ``data/examples.jsonl``: one typed definition, two views, and its JSON Schema.
 
-:class:`ExampleHead` is the light view (id, rating, split, createdAt): decoding a line into it skips the
+:class:`ExampleHead` is the light view (id, rating, split, createdAt, originalOutput): decoding a line into it skips the
 conversation without building it, which is what commands that only count or choose examples need.
 :class:`ExampleLine` is the full view: the head plus the conversation and every other known field. Both are
 decoded and validated by ``msgspec`` in C. Unknown fields are allowed (and kept: the store keeps each line's
@@ -38,13 +38,14 @@ class Message(msgspec.Struct):
 
 
 class ExampleHead(msgspec.Struct, kw_only=True):
-    """The light view: what choosing, counting and splitting need."""
+    """The light view: what choosing, counting, splitting and finding rewrites (DPO pairs) need."""
 
     id: Positive
     rating: Rating | None = None
     # the line's "split" (UNSET: the line has no such key, which a writer may add without rewriting the line)
     stored_split: Split | None | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="split")
     createdAt: Timestamp | None = None
+    originalOutput: str | None = None  # the reply before the first rewrite: its example makes a DPO pair
 
     @property
     def split(self) -> str | None:
@@ -56,8 +57,7 @@ class ExampleLine(ExampleHead, kw_only=True):
     """The full view: one example as a line of examples.jsonl (the npm tool's fields, then aitelier's)."""
 
     messages: Annotated[list[Message], msgspec.Meta(min_length=1)]
-    originalOutput: str | None = None
-    originalOutputTurn: Positive | None = None  # which assistant turn originalOutput was (absent: the last)
+    originalOutputTurn: Positive | None = None  # which assistant turn originalOutput was (one turn: absent)
     version: Positive | None = None
     ratedAt: Timestamp | None = None
     updatedAt: Timestamp | None = None
