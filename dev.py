@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
+# The runtime dependencies as wheels, so the packaging test installs the built wheel into a fresh virtual
+# environment with --no-index (tests never touch the network; this install step may).
+WHEELHOUSE = VENV / "wheelhouse"
+# the name on PyPI (`aitelier` there is someone else's project); the import stays aitelier, the command ait
+DIST = "aitelier-cli"
 
 
 def sh(*args: str | Path, check: bool = True, **kw) -> int:
@@ -39,8 +44,21 @@ def ensure_venv(extras: str) -> None:
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
+    # a .venv made before the distribution was renamed holds the old `aitelier` distribution of the same package
+    old = "site-packages/aitelier-*.dist-info"
+    if any(VENV.glob(f"*/{old}")) or any(VENV.glob(f"*/*/{old}")):
+        sh(PY, "-m", "pip", "uninstall", "-q", "-y", "--disable-pip-version-check", "aitelier", cwd=ROOT)
     target = f".[{extras}]" if extras else "."
     sh(PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", target, cwd=ROOT)
+    if "dev" in extras.split(","):
+        requires = subprocess.run(
+            [PY, "-c", f"from importlib.metadata import requires; print(*requires({DIST!r}), sep='\\n')"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        runtime = [r for r in requires if "extra ==" not in r]
+        sh(PY, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", WHEELHOUSE, *runtime)
     stamp.touch()
 
 
@@ -187,11 +205,14 @@ def demo(model: str | None) -> None:
     print(f"\nNext: `.venv/bin/ait -C {rel} eval --resume` in a terminal to judge the A/B pairs yourself.")
 
 
+LINTED = ("src", "tests", "bench", "scripts", "dev.py")
+
+
 def test(pytest_args: list[str]) -> None:
     """Lint, type-check and run every test (slow ones included)."""
     ensure_venv("dev,local")  # the local provider's tests train a tiny model
-    sh(BIN / "ruff", "check", "src", "tests", "bench", "dev.py", cwd=ROOT)
-    sh(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py", cwd=ROOT)
+    sh(BIN / "ruff", "check", *LINTED, cwd=ROOT)
+    sh(BIN / "ruff", "format", "--check", *LINTED, cwd=ROOT)
     sh(BIN / "mypy", cwd=ROOT)
     sh(PY, "-m", "pytest", "-q", *pytest_args, cwd=ROOT)
 

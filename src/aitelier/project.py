@@ -99,7 +99,7 @@ def validate_config(cfg: Any, path: Path) -> dict[str, Any]:
     if schema > SCHEMA_VERSION:
         raise ConfigError(
             f"{path} uses schema version {schema}, but this aitelier understands up to {SCHEMA_VERSION}",
-            hint="upgrade aitelier (`pip install -U aitelier`)",
+            hint="upgrade aitelier (`pip install -U aitelier-cli`)",
         )
     if not isinstance(cfg.get("name"), str) or not cfg["name"].strip():
         raise ConfigError(f"{path}: `name` must be a non-empty string")

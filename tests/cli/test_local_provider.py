@@ -139,5 +139,5 @@ def test_without_the_extra_train_names_the_install_command(ait, tmp_path):
     )
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[0] == (
-        "ait: error: the local provider needs torch: pip install 'aitelier[local]'"
+        "ait: error: the local provider needs torch: pip install 'aitelier-cli[local]'"
     )

@@ -11,7 +11,7 @@ import importlib.util
 import os
 
 NEEDS = ("torch", "transformers", "peft", "trl", "accelerate", "safetensors", "datasets")
-INSTALL = "pip install 'aitelier[local]'"
+INSTALL = "pip install 'aitelier-cli[local]'"
 
 
 def missing() -> list[str]:

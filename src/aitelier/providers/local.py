@@ -236,7 +236,7 @@ def register(register: Callable[..., Any]) -> None:
         default_model=DEFAULT_MODEL,
         key_var="-",  # no key: nothing leaves the machine
         base_url_var="-",
-        description="this machine (LoRA with transformers + peft + trl: pip install 'aitelier[local]')",
+        description="this machine (LoRA with transformers + peft + trl: pip install 'aitelier-cli[local]')",
         # what the local trainer reads: one {"messages": [...]} per line, fed to the model's chat template;
         # `weight: 0` on an assistant turn keeps it out of the loss
         file_format=ProviderSpec("local", message_keys=frozenset({"role", "content", "weight"})),
