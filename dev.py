@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Developer entry point: the README's two quick-start commands.
+"""Developer entry point: the README's two quick-start commands, and the ones that regenerate the docs.
 
     python3 dev.py demo    # offline demo of the whole loop in ./demo, training locally (no key, no network)
-    python3 dev.py test    # lint, type check and the whole test suite (what CI runs)
+    python3 dev.py test    # lint, type check, the docs site and the whole test suite (what CI runs)
+    python3 dev.py docs    # regenerate the generated parts of docs/ (command reference, exit statuses, rules)
 
 Both create ./.venv on first use and install aitelier into it (with the dev extras for `test`), so a fresh
 machine needs only Python >= 3.10 and access to the package registry.
@@ -209,22 +210,35 @@ LINTED = ("src", "tests", "bench", "scripts", "dev.py")
 
 
 def test(pytest_args: list[str]) -> None:
-    """Lint, type-check and run every test (slow ones included)."""
+    """Lint, type-check, build the docs site and run every test (slow ones included)."""
+    import tempfile
+
     ensure_venv("dev,local")  # the local provider's tests train a tiny model
     sh(BIN / "ruff", "check", *LINTED, cwd=ROOT)
     sh(BIN / "ruff", "format", "--check", *LINTED, cwd=ROOT)
     sh(BIN / "mypy", cwd=ROOT)
+    with tempfile.TemporaryDirectory() as site:  # broken links and anchors fail the build
+        quiet = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # mkdocs-material's notice about its successor
+        sh(BIN / "mkdocs", "build", "--strict", "--site-dir", site, cwd=ROOT, env=quiet)
     sh(PY, "-m", "pytest", "-q", *pytest_args, cwd=ROOT)
 
 
+def docs() -> None:
+    """Rewrite the generated parts of docs/ from the code (tests/docs checks that they are current)."""
+    ensure_venv("dev,local")
+    sh(PY, ROOT / "scripts" / "gen_docs.py", cwd=ROOT)
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "docs"):
         print(__doc__)
         sys.exit(2)
     if sys.argv[1] == "demo":
         args = sys.argv[2:]
         model = args[args.index("--model") + 1] if "--model" in args[:-1] else None
         demo(model)
+    elif sys.argv[1] == "docs":
+        docs()
     else:
         test(sys.argv[2:])
 

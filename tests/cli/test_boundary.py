@@ -248,7 +248,7 @@ def test_main_returns_the_status_and_touches_no_sys_stream(capsys):
     assert capsys.readouterr() == ("", "")
 
 
-# -- the contract: every status is listed in --help and in the README --------------------------------------------
+# -- the contract: every status is listed in --help and in the manual ---------------------------------------------
 DOCUMENTED = {0: "ok", 1: "error", 2: "usage", 3: "validation", 4: "provider", 5: "fine-tune failed"}
 DOCUMENTED |= {129: "terminal closed", 130: "interrupted", 143: "SIGTERM"}
 
@@ -264,15 +264,16 @@ def test_help_epilog_lists_every_exit_status(ait):
         assert re.search(rf"\b{code} [^,]*{meaning}", epilog), (code, epilog)
 
 
-def test_readme_exit_status_table_has_a_row_for_every_status():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Exit statuses and environment variables") :]
-    section = section[: section.index("\n## ", 5)]
-    rows = dict(re.findall(r"^\| (\d+) \| (.+) \|$", section, re.M))
-    assert sorted(map(int, rows)) == [0, 1, 2, 3, 4, 5, 129, 130, 143]
-    assert "SIGHUP" in rows["129"] and "Ctrl-C" in rows["130"] and "SIGTERM" in rows["143"]
+def test_the_manual_has_a_row_for_every_status():
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    page = (docs / "exit-statuses.md").read_text(encoding="utf-8")
+    table = page[page.index("| Status | Name |") : page.index("<!-- END GENERATED -->")]
+    rows = {int(cells[1]): cells[4] for line in table.splitlines()[2:] if (cells := line.split("|"))}
+    assert sorted(rows) == [0, 1, 2, 3, 4, 5, 129, 130, 143]
+    assert "SIGHUP" in rows[129] and "Ctrl-C" in rows[130] and "SIGTERM" in rows[143]
+    keys = (docs / "keys.md").read_text(encoding="utf-8")
     for var in ("AITELIER_PROJECT", "AITELIER_TRACEBACK", "NO_COLOR", "EDITOR"):
-        assert f"`{var}" in section
+        assert f"`{var}" in keys
 
 
 # -- questions: through Env, answered on a (fake) terminal, or refused naming the flag ----------------------------

@@ -40,7 +40,13 @@ NO_TERMINAL = NoTerminal(
 @click.option(
     "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Calls in flight."
 )
-@click.option("--temperature", type=click.FloatRange(0, 2), default=0.0, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, 2),
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature of the generations (recorded in the eval file).",
+)
 @click.option(
     "--max-tokens", type=click.IntRange(min=1), metavar="N", help="Longest answer (default: the model's)."
 )

@@ -1,5 +1,5 @@
-"""Each provider's facts live in its one registration: rules and severities (checked against README's table,
-written out here), hyperparameters and their generic bounds check, `local` registered without a trainer, and a
+"""Each provider's facts live in its one registration: rules and severities (written out here, and checked
+against the manual's generated table), hyperparameters and their generic bounds check, `local` registered without a trainer, and a
 throw-away plugin installed through the entry-point group showing up in init, format, validate and train."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from aitelier.providers.base import Hyperparameter, Hyperparameters
 
 REPO = Path(__file__).resolve().parents[3]
 
-# README's rule table, provider by provider: (together, openai, local); "off" where a rule does not apply
-README_SEVERITIES = {
+# The rule table, provider by provider: (together, openai, local); "off" where a rule does not apply
+SEVERITIES = {
     "blank-line": ("warning", "error", "warning"),
     "mixed-formats": ("error", "off", "off"),
     "line-keys": ("error", "warning", "warning"),
@@ -33,33 +33,25 @@ README_SEVERITIES = {
     "context-length": ("error", "warning", "error"),
     "file-name": ("warning", "warning", "warning"),
 }
-README_ROWS = {
-    "blank-line": "warning (error for OpenAI)",
-    "mixed-formats": "error (Together)",
-    "line-keys": "error (warning for OpenAI and local)",
-    "text-field": "error (Together)",
-    "unknown-message-key": "warning (error for OpenAI)",
-    "consecutive-roles": "error (Together, local)",
-    "weight-value": "error (Together, OpenAI)",
-    "weight-role": "error (OpenAI)",
-    "context-length": "error (warning for OpenAI)",
-    "file-name": "warning",
-}
 
 
-@pytest.mark.parametrize("rule", sorted(README_SEVERITIES))
-def test_each_provider_checks_the_rules_readme_lists(rule):
-    expected = dict(zip(("together", "openai", "local"), README_SEVERITIES[rule], strict=True))
+@pytest.mark.parametrize("rule", sorted(SEVERITIES))
+def test_each_provider_checks_the_rules_the_manual_lists(rule):
+    expected = dict(zip(("together", "openai", "local"), SEVERITIES[rule], strict=True))
     assert {p: registry.get(p).severity(rule) for p in expected} == expected
 
 
-def test_readme_rule_table_says_the_same():
-    doc = (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_manual_rule_table_says_the_same():
+    doc = (REPO / "docs" / "reference" / "rules.md").read_text(encoding="utf-8")
+    header = next(line for line in doc.splitlines() if line.startswith("| Rule |"))
+    assert [c.strip() for c in header.split("|")[3:6]] == ["together", "openai", "local"]
     rows = {
-        line.split("|")[1].strip(): line.split("|")[2].strip() for line in doc.splitlines() if "| `" in line
+        cells[1].strip(): tuple(c.strip() for c in cells[3:6])
+        for line in doc.splitlines()
+        if line.startswith("| `") and (cells := line.split("|"))
     }
-    for rule, text in README_ROWS.items():
-        assert rows[f"`{rule}`"] == text, rule
+    for rule, severities in SEVERITIES.items():
+        assert rows[f"`{rule}`"] == severities, rule
 
 
 def _validate(ait, tmp_path, provider, lines):
