@@ -4,6 +4,7 @@
     python3 dev.py demo    # offline demo of the whole loop in ./demo, training locally (no key, no network)
     python3 dev.py test    # lint, type check, the docs site and the whole test suite (what CI runs)
     python3 dev.py docs    # regenerate the generated parts of docs/ (command reference, exit statuses, rules)
+    python3 dev.py record  # re-record docs/demo.cast and docs/demo.svg from the real CLI
 
 Both create ./.venv on first use and install aitelier into it (with the dev extras for `test`), so a fresh
 machine needs only Python >= 3.10 and access to the package registry.
@@ -229,8 +230,14 @@ def docs() -> None:
     sh(PY, ROOT / "scripts" / "gen_docs.py", cwd=ROOT)
 
 
+def record() -> None:
+    """Drive the real CLI through the loop on a pseudo-terminal and write docs/demo.cast and docs/demo.svg."""
+    ensure_venv("dev,local")
+    sh(PY, ROOT / "scripts" / "record_demo.py", cwd=ROOT)
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "docs"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "docs", "record"):
         print(__doc__)
         sys.exit(2)
     if sys.argv[1] == "demo":
@@ -239,6 +246,8 @@ def main() -> None:
         demo(model)
     elif sys.argv[1] == "docs":
         docs()
+    elif sys.argv[1] == "record":
+        record()
     else:
         test(sys.argv[2:])
 

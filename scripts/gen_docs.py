@@ -30,6 +30,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -82,7 +83,7 @@ def walk() -> Iterator[tuple[tuple[str, ...], click.Command, click.Context]]:
     root = _root()
     top = _context(root, "ait", None)
 
-    def visit(path: tuple[str, ...], cmd: click.Command, parent: click.Context):
+    def visit(path: tuple[str, ...], cmd: click.Command, parent: click.Context) -> Iterator[Any]:
         ctx = _context(cmd, path[-1], parent)
         yield path, cmd, ctx
         if isinstance(cmd, click.Group):
