@@ -60,6 +60,7 @@ def trainer_for(
 
     tokenizer, model = load_model(model_name)
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    accelerator = torch.cuda.is_available() or torch.backends.mps.is_available()
     train = Dataset.from_list(rows(tokenizer, train_file))
     val = Dataset.from_list(rows(tokenizer, val_file)) if val_file is not None else None
     packing = bool(hp.get("packing", False))
@@ -84,6 +85,9 @@ def trainer_for(
         bf16=bf16,
         fp16=False,
         warmup_ratio=0.0,
+        # TRL turns it on by default: it saves accelerator memory by running every forward twice. On the CPU,
+        # where memory is rarely what runs out, it cost a third of the throughput (bench/bench_local.py).
+        gradient_checkpointing=accelerator,
     )
     lora = LoraConfig(
         r=hp["lora_r"],
@@ -92,7 +96,7 @@ def trainer_for(
         target_modules="all-linear",
         task_type="CAUSAL_LM",
     )
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model,
         args=config,
         train_dataset=train,
@@ -101,6 +105,31 @@ def trainer_for(
         peft_config=lora,
         callbacks=list(callbacks),
     )
+    score_trained_tokens_only()
+    return trainer
+
+
+def score_trained_tokens_only() -> None:
+    """Let TRL's LM head score only the tokens the loss counts on the CPU and MPS too, as it does on CUDA.
+
+    SFTTrainer computes the loss through a fused LM head (``trl.trainer.utils.add_fused_lm_head``) that projects
+    only the positions with a label on devices with Triton, and every position elsewhere (so that AWS Neuron
+    compiles one shape). On the CPU that runs the vocabulary projection, its softmax and its backward for every
+    system, user and padding token too, which carry no loss: three quarters of the tokens of the bundled
+    examples and a fifth of the training time (bench/bench_local.py). The loss, the gradients and the logged
+    metrics are the same either way. TRL reads the choice from its module's ``_use_triton`` at each call.
+    """
+    import trl.trainer.utils as fused
+
+    triton = getattr(fused, "_use_triton", None)
+    if triton is None or getattr(triton, "aitelier", False):
+        return
+
+    def compact(device: Any) -> bool:
+        return device.type in ("cpu", "mps") or bool(triton(device))
+
+    compact.aitelier = True  # type: ignore[attr-defined]
+    fused._use_triton = compact
 
 
 def progress_callback(d: Path, epochs: int) -> Any:

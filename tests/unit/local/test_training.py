@@ -77,3 +77,53 @@ def test_conversations_with_every_answer_at_weight_0_are_left_out(tmp_path):
     path = write(tmp_path / "train.jsonl", [convs[0], silent, convs[2]])
     tok = AutoTokenizer.from_pretrained(tiny_model())
     assert len(rows(tok, path)) == 2
+
+
+def one_batch(tmp_path):
+    from aitelier.local.worker import trainer_for
+
+    train = write(tmp_path / "train.jsonl", bundled_conversations()[:4])
+    trainer = trainer_for(str(tiny_model()), HP, train, None, tmp_path / "out")
+    batch = next(iter(trainer.get_train_dataloader()))
+    trainer.model.train()
+    return trainer, batch
+
+
+def test_the_training_loss_is_the_mean_cross_entropy_of_the_assistant_tokens(tmp_path):
+    import torch
+
+    trainer, batch = one_batch(tmp_path)
+    with torch.no_grad():
+        loss = trainer.compute_loss(trainer.model, dict(batch))
+        logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["labels"][:, 1:]  # token t is predicted at position t - 1
+    trained = labels != -100
+    log_probs = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    picked = log_probs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    expected = -(picked * trained).sum() / trained.sum()
+    # the batch holds prompt tokens, which the loss leaves out
+    assert 0 < int(trained.sum()) < int(batch["attention_mask"][:, 1:].sum())
+    assert abs(float(loss) - float(expected)) < 1e-4
+
+
+def test_on_the_cpu_each_step_runs_the_model_once_and_projects_only_the_trained_tokens(tmp_path):
+    """No gradient checkpointing (a second forward pass), and the vocabulary projection skips the prompt and
+    padding tokens: a batch costs 2 x hidden x vocab FLOPs less for every position without a label."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    trainer, batch = one_batch(tmp_path)
+    assert trainer.args.gradient_checkpointing is False
+
+    def flops(labels):
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            trainer.compute_loss(trainer.model, {**batch, "labels": labels})
+        return counter.get_total_flops()
+
+    every = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    extra_positions = int((every[:, 1:] != -100).sum() - (batch["labels"][:, 1:] != -100).sum())
+    config = trainer.model.config
+    assert extra_positions > 0
+    per_position = 2 * config.hidden_size * config.vocab_size
+    assert flops(every) - flops(batch["labels"]) == per_position * extra_positions
