@@ -1,7 +1,7 @@
 """Typed errors and the exit-status contract.
 
 Domain code raises these; the CLI boundary (``aitelier.cli.main``) turns each into one line on stderr and the
-exit status carried by its class. The numbers are documented in the README and each one is tested.
+exit status carried by its class. The numbers are documented in the manual (docs/exit-statuses.md, generated from this enum) and each one is tested.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    """Every status `ait` exits with. The README's table and the `--help` epilog list each one (tests check)."""
+    """Every status `ait` exits with. The manual's table and the `--help` epilog list each one (tests check)."""
 
     OK = 0
     ERROR = 1  # anything else that went wrong, including "no" at a question
@@ -23,7 +23,7 @@ class ExitStatus(IntEnum):
     TERMINATED = 143  # 128 + SIGTERM: asked to stop (`ait rate` saves everything first)
 
 
-# What each status means, in a few words (`ait --help` lists them; the README's table says more).
+# What each status means, in a few words (`ait --help` lists them; the manual's table says more).
 EXIT_MEANINGS = {
     ExitStatus.OK: "ok",
     ExitStatus.ERROR: "error",

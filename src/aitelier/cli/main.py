@@ -89,7 +89,7 @@ class LazyGroup(click.Group):
 EPILOG = (
     "Exit status: "
     + ", ".join(f"{int(status)} {meaning}" for status, meaning in EXIT_MEANINGS.items())
-    + ". Docs: README.md"
+    + ". Manual: README.md and the docs/ folder"
 )
 
 

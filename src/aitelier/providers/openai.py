@@ -374,6 +374,6 @@ def register(register: Callable[..., Any]) -> None:
         encoding=encoding,
         pricing="table",
         capabilities=frozenset({"train", "chat"}),
-        notice="OpenAI stops accepting new fine-tuning jobs on 2027-01-06 (see the README); "
+        notice="OpenAI stops accepting new fine-tuning jobs on 2027-01-06 (see the manual's providers page); "
         "together or local keep working",
     )
