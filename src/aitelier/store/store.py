@@ -490,49 +490,66 @@ class Store:
             return snap
 
     def _write(self, snap: Snapshot, edits: Mapping[int, Change | None]) -> None:
+        """Write the file as read with the edited rows spliced in: everything else is copied from the bytes read,
+        in slices between the edits (a run of unchanged lines is one slice, whatever its length)."""
+        heads, starts, ends, data = snap.heads, snap.starts, snap.ends, snap.data
         removed = [row for row, e in edits.items() if e is None]
         if removed:  # saved before the rename: no window in which a removed id could be handed out again
             self._raise_next_id_floor(max(snap.ids) + 1)
         changes = snap.changes
-        heads, starts, ends = snap.heads, snap.starts, snap.ends
-        keys = self._cached_keys(snap)
-        view = memoryview(snap.data)
-        out: list[bytes | memoryview] = []
-        run = -1  # where the run of unchanged lines being copied began (-1: none)
-        for row in range(len(heads)):
-            ident = heads[row].id
-            edit = edits.get(row, _KEEP) if edits else _KEEP
-            if edit is _KEEP and ident not in changes:
-                if run < 0:
-                    run = starts[row]
-                elif starts[row] != ends[row - 1] + 1:  # a line in between was not a row: copy what we have
-                    out += (view[run : ends[row - 1]], b"\n")
-                    run = starts[row]
+        journal_rows = {row for ident in changes if (row := snap.row_of(ident)) is not None}
+        n = len(heads)
+        # splices (start, end, bytes) in file order: what replaces data[start:end]
+        splices: list[tuple[int, int, bytes]] = []
+        if n and starts[0]:
+            splices.append((0, starts[0], b""))  # nothing before the first row that is not a row
+        # a line between two rows that is not a row is dropped (and a CR before a newline)
+        breaks = {row for row in range(1, n) if starts[row] != ends[row - 1] + 1}
+        inserts: dict[int, bytes] = {}  # id of an edit -> the bytes that add its one key at the end of a line
+        for row in sorted({*edits, *journal_rows, *breaks}):
+            if row in breaks and edits.get(row - 1, _KEEP) is not None:  # else the removal spans it
+                splices.append((ends[row - 1], starts[row], b"\n"))
+            edit = edits.get(row, _KEEP)
+            if edit is _KEEP and row not in journal_rows:
                 continue
-            if run >= 0:
-                out += (view[run : ends[row - 1]], b"\n")
-                run = -1
             if edit is None:
-                continue
-            if edit is _KEEP:
-                line = encode(snap.record(row))
-            elif ident not in changes and _appendable(snap.heads[row], raw := snap.raw(row), edit):
-                line = raw[:-1] + b"," + encode(edit)[1:]  # the new key at the end of the object
+                splices.append((starts[row], starts[row + 1] if row + 1 < n else len(data), b""))
+            elif edit is _KEEP:
+                splices.append((starts[row], ends[row], encode(snap.record(row))))
+            elif row not in journal_rows and _appendable(heads[row], data[ends[row] - 1], edit):
+                at = ends[row] - 1  # before the closing brace: the new key at the end of the object
+                key = inserts.get(id(edit))
+                if key is None:
+                    key = inserts[id(edit)] = b"," + encode(edit)[1:-1]
+                splices.append((at, at, key))
             else:
-                line = encode(_changed(snap.record(row), edit))
-            touched = {*changes.get(ident, ()), *(edit if isinstance(edit, Mapping) else ())}
-            if keys is not None and "messages" in touched:
-                keys = None  # a conversation changed: the duplicate keys are rebuilt by the next full read
-            out += (line, b"\n")
-        if run >= 0:
-            out += (view[run : ends[-1]], b"\n")
-        atomic_write_bytes(self.path, _pieces(out))
+                splices.append((starts[row], ends[row], encode(_changed(snap.record(row), edit))))
+        if n and edits.get(n - 1, _KEEP) is not None and data[ends[-1] :] != b"\n":
+            splices.append((ends[-1], len(data), b"\n"))  # a newline at the end, and nothing after it
+        if not n:
+            splices.append((0, len(data), b""))
+        view = memoryview(data)
+        out: list[bytes | memoryview] = []
+        at = 0
+        for start, end, part in splices:
+            if start > at:
+                out.append(view[at:start])
+            out.append(part)
+            at = end
+        out.append(view[at:])
+        atomic_write_bytes(self.path, out)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal_path)
-        kept = [h.id for row, h in enumerate(heads) if not (row in edits and edits[row] is None)]
-        if keys is not None and removed:
-            keys = keys.without({heads[row].id for row in removed})
-        self._remember(_Facts(max(kept, default=0), [], keys))
+        keys = self._cached_keys(snap)
+        if keys is not None and _touches_messages([*changes.values(), *edits.values()]):
+            keys = None  # a conversation changed: the duplicate keys are rebuilt by the next full read
+        if removed:
+            gone = {heads[row].id for row in removed}
+            keys = keys.without(gone) if keys is not None else None
+            max_id = max((h.id for h in heads if h.id not in gone), default=0)
+        else:
+            max_id = max(snap.ids, default=0)
+        self._remember(_Facts(max_id, [], keys))
 
     def compact(self) -> int:
         """Fold pending journal patches into examples.jsonl. Returns how many were folded."""
@@ -837,24 +854,17 @@ def _changed(record: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def _appendable(head: ExampleHead, raw: bytes, change: Change) -> bool:
+def _appendable(head: ExampleHead, last: int, change: Change) -> bool:
     """Whether ``change`` only gives a split to a line that has no "split" key (as the decoder saw it, escapes
-    and all), so it can be written by adding the key at the end of the object's bytes: the first `ait split`
-    changes every example this way."""
-    return len(change) == 1 and "split" in change and head.stored_split is msgspec.UNSET and raw[-1:] == b"}"
+    and all) and ends in its closing brace (``last``, its last byte), so it can be written by adding the key at
+    the end of the object's bytes: the first `ait split` changes every example this way."""
+    return len(change) == 1 and "split" in change and head.stored_split is msgspec.UNSET and last == 0x7D
 
 
-def _pieces(parts: list[bytes | memoryview], size: int = 1 << 20) -> Iterator[bytes]:
-    """The lines joined into pieces of about ``size`` bytes: one write each instead of one per line."""
-    group: list[bytes | memoryview] = []
-    length = 0
-    for part in parts:
-        group.append(part)
-        length += len(part)
-        if length >= size:
-            yield b"".join(group)
-            group, length = [], 0
-    yield b"".join(group)
+def _touches_messages(changes: Iterable[Change | None]) -> bool:
+    """Whether any of these changes sets or removes a conversation (each distinct change object looked at once)."""
+    distinct = {id(c): c for c in changes if c is not None}
+    return any("messages" in c for c in distinct.values())
 
 
 def _file_key(st: os.stat_result) -> list[int]:

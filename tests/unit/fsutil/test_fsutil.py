@@ -28,6 +28,25 @@ def test_atomic_write_creates_replaces_and_leaves_no_temp(tmp_path: Path) -> Non
     assert leftovers(f.parent) == []
 
 
+def test_atomic_write_of_many_pieces_writes_them_all_in_order(tmp_path: Path) -> None:
+    """More pieces than one writev(2) takes (1,024), slices of a buffer, and pieces larger than a batch."""
+    f = tmp_path / "a"
+    big = bytes(range(256)) * 20_000  # 5 MB
+    pieces: list[bytes | memoryview] = [b"%d\n" % i for i in range(3000)]
+    pieces += [memoryview(big)[:7], big, memoryview(big)[100:], b"", b"end\n"]
+    atomic_write_bytes(f, pieces)
+    assert f.read_bytes() == b"".join(pieces)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_short_writev_is_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "a"
+    real_writev = os.writev
+    monkeypatch.setattr(fsutil.os, "writev", lambda fd, bufs: real_writev(fd, [bytes(bufs[0])[:2]]))
+    atomic_write_bytes(f, [b"first\n", b"second\n"])
+    assert f.read_bytes() == b"first\nsecond\n"
+
+
 def test_atomic_write_keeps_the_file_mode(tmp_path: Path) -> None:
     f = tmp_path / "a"
     f.write_bytes(b"x")

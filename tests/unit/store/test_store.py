@@ -257,6 +257,49 @@ def test_unchanged_lines_stay_byte_identical_through_a_rewrite(
             assert new == old
 
 
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hand_written_file(), st.data())
+def test_a_rewrite_with_many_edits_changes_only_the_edited_lines(
+    project: Project, lines: list[bytes], data
+) -> None:
+    """Removals, new splits (added at the end of a line's bytes), other changes and a pending journal patch in one
+    rewrite, on a file that may lack its final newline: every other line is copied byte for byte."""
+    final_newline = data.draw(st.booleans())
+    project.examples_path.write_bytes(b"\n".join(lines) + (b"\n" if final_newline else b""))
+    kinds = data.draw(
+        st.lists(
+            st.sampled_from(["keep", "remove", "split", "rating"]), min_size=len(lines), max_size=len(lines)
+        )
+    )
+    patched = data.draw(st.none() | st.integers(1, len(lines)))
+    if patched is not None:
+        project.store.patch(patched, {"tags": ["checked"]})
+    edits = {"remove": None, "split": {"split": "val"}, "rating": {"rating": 3}}
+    project.store.rewrite(
+        lambda snap: {snap.find(i): edits[k] for i, k in enumerate(kinds, 1) if k != "keep"}
+    )
+    data_after = project.examples_path.read_bytes()
+    if patched is None and set(kinds) == {"keep"}:
+        assert data_after == b"\n".join(lines) + (b"\n" if final_newline else b"")  # nothing to write
+        return
+    assert data_after.endswith(b"\n") or set(kinds) == {"remove"}
+    after = data_after.split(b"\n")[:-1]
+    expected_ids = [i for i, k in enumerate(kinds, 1) if k != "remove"]
+    assert [json.loads(line)["id"] for line in after] == expected_ids
+    for new, i in zip(after, expected_ids, strict=True):
+        old, kind = lines[i - 1], kinds[i - 1]
+        old_obj, new_obj = json.loads(old), json.loads(new)
+        if i == patched:
+            assert new_obj["tags"] == ["checked"]
+            del new_obj["tags"]
+        if kind == "keep" and i != patched:
+            assert new == old
+        elif kind == "split" and i != patched:
+            assert new == old[:-1] + b',"split":"val"}'
+        else:
+            assert new_obj == {**old_obj, **(edits.get(kind) or {})}
+
+
 # -- random sequences of operations -----------------------------------------------------------------------------------
 class StoreMachine(RuleBasedStateMachine):
     """Any sequence of append/patch/compact/remove keeps ids unique, never reuses one and loses nothing."""
