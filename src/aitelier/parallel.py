@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import pickle
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -48,6 +47,7 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
     bounds = [n_items * i // workers for i in range(workers + 1)]
     if workers < 2:
         return [work(0, n_items)]
+    import pickle  # here: most commands never fork, and start-up time counts
     _mapping = True
     # Objects the garbage collector never visits are not copied into a worker just because a collection
     # there touched their headers (which would copy most of a large heap, page by page).

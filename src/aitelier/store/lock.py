@@ -1,11 +1,13 @@
-"""The project's cross-process write lock (filelock: flock on POSIX, msvcrt on Windows).
+"""The project's cross-process write lock: flock(2) on ``data/.lock`` (POSIX), msvcrt.locking on Windows.
 
-One FileLock object per path and process makes the lock re-entrant, so a command that holds it can call a
-store function that takes it again (for example `rm` updating the config while rewriting examples).
+The lock is re-entrant within a thread, so a command that holds it can call a store function that takes it
+again (for example `rm` updating the config while rewriting examples); threads of one process take turns like
+processes do. flock is what the filelock library (which earlier versions used) takes, so an older ait running
+beside this one is excluded too. The lock is released when its holder exits, however it exits.
 
 The lock file and the journal beside it are never followed if they are symbolic links (a cloned project could
-carry one pointing anywhere; filelock opens the lock with O_TRUNC): taking the lock refuses with
-SymlinkRefused, before anything is written. The wait is ``AITELIER_LOCK_TIMEOUT`` seconds (default 30).
+carry one pointing anywhere): taking the lock refuses with SymlinkRefused, before anything is written. The
+wait is ``AITELIER_LOCK_TIMEOUT`` seconds (default 30), trying again every 50 ms.
 
 Every write into ``data/`` takes this lock, so taking it is where a ``data/.gitignore`` for the files ait owns
 there is written when the directory has none (a project made by the npm tool, or before ``ait init`` did it).
@@ -13,13 +15,16 @@ there is written when the directory has none (a project made by the npm tool, or
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from ..errors import LockTimeout, UsageError
+from ..errors import LockTimeout, SymlinkRefused, UsageError
 from ..fsutil import atomic_write_text, refuse_symlink
 
 DEFAULT_TIMEOUT = 30.0
@@ -40,7 +45,7 @@ DATA_GITIGNORE = """\
 *.bak-*
 .*.tmp
 """
-_locks: dict[str, Any] = {}
+POLL = 0.05  # seconds between tries while another process holds the lock
 
 
 def lock_timeout() -> float:
@@ -57,28 +62,104 @@ def lock_timeout() -> float:
     return value
 
 
+class _FileLock:
+    """One lock file's lock in this process: a re-entrant thread lock, and the OS lock held while it is."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.threads = threading.RLock()
+        self.fd: int | None = None
+        self.depth = 0
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self.threads.acquire(timeout=timeout):
+            return False
+        if self.depth == 0:
+            try:
+                self.fd = _lock_file(self.path, deadline)
+            except BaseException:
+                self.threads.release()
+                raise
+            if self.fd is None:
+                self.threads.release()
+                return False
+        self.depth += 1
+        return True
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            os.close(self.fd)  # closing the file releases the OS lock
+            self.fd = None
+        self.threads.release()
+
+
+def _lock_file(path: str, deadline: float) -> int | None:
+    """The descriptor of the lock file, locked; None if another process still holds it at ``deadline``."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # it became a link after the check
+            raise SymlinkRefused(Path(path)) from e
+        raise
+    try:
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(POLL)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
+
+
+_locks: dict[str, _FileLock] = {}
+_registry = threading.Lock()
+
+
 @contextmanager
 def project_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold the writer lock. Never hold it while waiting for a person or the network."""
-    from filelock import FileLock, Timeout
-
     path = Path(path)
     if timeout is None:
         timeout = lock_timeout()
     # resolve the directory, not the lock itself: resolving would follow a linked lock to its target
     key = str(path.parent.resolve() / path.name)
-    lock = _locks.get(key)
-    if lock is None:
-        lock = _locks[key] = FileLock(key)
-    if not lock.is_locked:
-        refuse_symlink(path)
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout as e:
+    with _registry:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = _FileLock(key)
+    refuse_symlink(path)
+    if not lock.acquire(timeout):
         raise LockTimeout(
             f"another aitelier command has held {path} for over {timeout:g}s",
             hint="wait for it to finish, or remove the lock file if no aitelier process is running",
-        ) from e
+        )
     try:
         for name in NO_FOLLOW:
             refuse_symlink(path.with_name(name))

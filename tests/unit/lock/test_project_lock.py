@@ -50,6 +50,29 @@ def test_a_lock_held_by_another_process_times_out(held_by_another_process: Proje
     )
 
 
+def test_the_lock_is_reentrant_in_a_thread_and_other_threads_wait_for_it(project: Project) -> None:
+    import threading
+
+    outcome: list[str] = []
+
+    def other() -> None:
+        try:
+            with project_lock(project.store.lock_path, 0.2):
+                outcome.append("taken")
+        except LockTimeout:
+            outcome.append("timed out")
+
+    with project_lock(project.store.lock_path), project_lock(project.store.lock_path, 0):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert outcome == ["timed out"]
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert outcome == ["timed out", "taken"]
+
+
 def test_a_writer_blocked_by_another_process_exits_1_with_one_line(
     ait, held_by_another_process: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
