@@ -48,6 +48,7 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
     if workers < 2:
         return [work(0, n_items)]
     import pickle  # here: most commands never fork, and start-up time counts
+
     _mapping = True
     # Objects the garbage collector never visits are not copied into a worker just because a collection
     # there touched their headers (which would copy most of a large heap, page by page).
