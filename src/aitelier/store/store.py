@@ -46,7 +46,6 @@ from .schema import (
     HEAD,
     LINE,
     ExampleHead,
-    ExampleLine,
     decode_problem,
     encode,
     head_problem,
@@ -120,7 +119,11 @@ _CACHE = msgspec.json.Decoder(_CacheFile)
 
 
 class Snapshot:
-    """Every valid example of examples.jsonl as read at one moment, in file order (one row each)."""
+    """Every valid example of examples.jsonl as read at one moment, in file order (one row each).
+
+    A row is the light view (:class:`ExampleHead`) even after a full read: that read validates each line against
+    the whole schema but does not keep the conversations it checked (150 MB of text for 100,000 examples); a
+    row's full record is decoded from its bytes when it is asked for (:meth:`record`)."""
 
     def __init__(self, path: Path, journal: Path) -> None:
         self.path = path
@@ -136,6 +139,9 @@ class Snapshot:
         self.records: dict[int, dict[str, Any]] = {}  # row -> full record (journal applied), once decoded
         self.key: list[int] | None = None  # the identity of the file read (see Store cache)
         self.other_ids: list[int] = []  # ids on lines that are JSON objects but not valid examples
+        self.content_keys: list[bytes] | None = (
+            None  # each row's content_key, when the read was asked for them
+        )
         self._rows: dict[int, int] | None = None
 
     def __len__(self) -> int:
@@ -265,14 +271,22 @@ class Store:
         """Every example, decoded and validated by the schema; journal patches applied.
 
         ``full`` validates every line against the whole schema (the conversation included); otherwise only the
-        light view is decoded and validated. Either way a row's full record is decoded when it is asked for. ``strict`` raises DataError listing every
-        blocking problem; otherwise the problems are in ``snapshot.problems``.
+        light view is decoded and validated. Either way a row's full record is decoded when it is asked for.
+        ``strict`` raises DataError listing every blocking problem; otherwise the problems are in
+        ``snapshot.problems``.
         """
+        return self._read(full, strict, keyed=False)
+
+    def _read(self, full: bool, strict: bool, *, keyed: bool) -> Snapshot:
+        """:meth:`read`; ``keyed`` (with ``full``) also takes each row's content key while its conversation is
+        at hand (``snap.content_keys``)."""
         self._recover(wait=False)
         snap = Snapshot(self.path, self.journal_path)
         self._read_journal(snap)  # before the file: a fold in between then only applies patches twice
         data = self._committed_bytes(snap)
         with gc_paused():  # 100,000 rows: nothing built here forms a cycle
+            if full and keyed:
+                snap.content_keys = []
             if data:
                 _decode(snap, data, full)
             _apply_journal(snap)
@@ -499,44 +513,65 @@ class Store:
         changes = snap.changes
         journal_rows = {row for ident in changes if (row := snap.row_of(ident)) is not None}
         n = len(heads)
-        # splices (start, end, bytes) in file order: what replaces data[start:end]
-        splices: list[tuple[int, int, bytes]] = []
+        # splices in file order: parts[i] replaces data[cut[i]:resume[i]]
+        cut: list[int] = []
+        resume: list[int] = []
+        parts: list[bytes] = []
         if n and starts[0]:
-            splices.append((0, starts[0], b""))  # nothing before the first row that is not a row
+            cut.append(0)  # nothing before the first row that is not a row
+            resume.append(starts[0])
+            parts.append(b"")
         # a line between two rows that is not a row is dropped (and a CR before a newline)
         breaks = {row for row in range(1, n) if starts[row] != ends[row - 1] + 1}
         inserts: dict[int, bytes] = {}  # id of an edit -> the bytes that add its one key at the end of a line
+        get, unset = edits.get, msgspec.UNSET
         for row in sorted({*edits, *journal_rows, *breaks}):
-            if row in breaks and edits.get(row - 1, _KEEP) is not None:  # else the removal spans it
-                splices.append((ends[row - 1], starts[row], b"\n"))
-            edit = edits.get(row, _KEEP)
+            if row in breaks and get(row - 1, _KEEP) is not None:  # else the removal spans it
+                cut.append(ends[row - 1])
+                resume.append(starts[row])
+                parts.append(b"\n")
+            edit = get(row, _KEEP)
             if edit is _KEEP and row not in journal_rows:
                 continue
             if edit is None:
-                splices.append((starts[row], starts[row + 1] if row + 1 < n else len(data), b""))
+                cut.append(starts[row])
+                resume.append(starts[row + 1] if row + 1 < n else len(data))
+                parts.append(b"")
             elif edit is _KEEP:
-                splices.append((starts[row], ends[row], encode(snap.record(row))))
-            elif row not in journal_rows and _appendable(heads[row], data[ends[row] - 1], edit):
-                at = ends[row] - 1  # before the closing brace: the new key at the end of the object
+                cut.append(starts[row])
+                resume.append(ends[row])
+                parts.append(encode(snap.record(row)))
+            elif (
+                # only a split for a line with no "split" key (as the decoder saw it, escapes and all) that ends
+                # in its closing brace: the key goes at the end of the object's bytes. The first `ait split`
+                # changes every example this way.
+                len(edit) == 1
+                and "split" in edit
+                and heads[row].stored_split is unset
+                and data[ends[row] - 1] == 0x7D
+                and row not in journal_rows
+            ):
                 key = inserts.get(id(edit))
                 if key is None:
                     key = inserts[id(edit)] = b"," + encode(edit)[1:-1]
-                splices.append((at, at, key))
+                cut.append(ends[row] - 1)
+                resume.append(ends[row] - 1)
+                parts.append(key)
             else:
-                splices.append((starts[row], ends[row], encode(_changed(snap.record(row), edit))))
-        if n and edits.get(n - 1, _KEEP) is not None and data[ends[-1] :] != b"\n":
-            splices.append((ends[-1], len(data), b"\n"))  # a newline at the end, and nothing after it
+                cut.append(starts[row])
+                resume.append(ends[row])
+                parts.append(encode(_changed(snap.record(row), edit)))
+        if n and get(n - 1, _KEEP) is not None and data[ends[-1] :] != b"\n":
+            cut.append(ends[-1])  # a newline at the end, and nothing after it
+            resume.append(len(data))
+            parts.append(b"\n")
         if not n:
-            splices.append((0, len(data), b""))
+            cut.append(0)
+            resume.append(len(data))
+            parts.append(b"")
         view = memoryview(data)
-        out: list[bytes | memoryview] = []
-        at = 0
-        for start, end, part in splices:
-            if start > at:
-                out.append(view[at:start])
-            out.append(part)
-            at = end
-        out.append(view[at:])
+        kept = map(view.__getitem__, map(slice, [0, *resume], [*cut, len(data)]))
+        out = [piece for pair in zip(kept, [*parts, b""], strict=True) for piece in pair]
         atomic_write_bytes(self.path, out)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal_path)
@@ -585,7 +620,7 @@ class Store:
             return {}
         facts = self._cached(key)
         if facts is None or facts.keys is None:
-            facts = _facts_of(self.read(full=True), True)
+            facts = _facts_of(self._read(True, True, keyed=True), True)
         return facts.keys.as_dict() if facts.keys is not None else {}
 
     # -- the derived cache (next id, malformed lines, duplicate keys) -----------------------------------------
@@ -600,7 +635,7 @@ class Store:
             return _Facts(0, [], Keys()), 0, True
         facts = self._cached(_file_key(st))
         if facts is None or (need_keys and facts.keys is None):
-            snap = self.read(full=need_keys, strict=False)
+            snap = self._read(need_keys, False, keyed=need_keys)
             facts = _facts_of(snap, need_keys)
             self._remember(facts)
         with open(self.path, "rb") as f:
@@ -711,19 +746,43 @@ def _decode_fast(snap: Snapshot, data: bytes, starts: list[int], ends: list[int]
     if b"\r" in data or not (full or data.isascii() or _utf8(data)):  # the light view skips strings
         return False
     view = memoryview(data)
-    decode = (LINE if full else HEAD).decode
+    heads: list[Any]
     try:
-        heads: list[Any] = [
-            decode(view[a:b]) for a, b in zip(starts, ends, strict=True)
-        ]  # a blank line fails too
+        if full:
+            heads = _checked_in_full(view, starts, ends, snap.content_keys)
+        else:
+            decode = HEAD.decode
+            heads = [decode(view[a:b]) for a, b in zip(starts, ends, strict=True)]  # a blank line fails too
     except (msgspec.DecodeError, msgspec.ValidationError):
+        if snap.content_keys:
+            snap.content_keys.clear()
         return False
     ids = [h.id for h in heads]
     if len(set(ids)) != len(ids):
+        if snap.content_keys:
+            snap.content_keys.clear()
         return False
     snap.heads, snap.starts, snap.ends = heads, starts, ends
     snap.lines = list(range(1, len(heads) + 1))
     return True
+
+
+def _checked_in_full(
+    view: memoryview, starts: list[int], ends: list[int], keys: list[bytes] | None
+) -> list[Any]:
+    """Each line validated against the whole schema, kept as its light view: the conversation is let go as
+    soon as it is checked (and its content key taken, when ``keys`` is a list), so the text is never all in
+    memory at once."""
+    decode, sha = LINE.decode, hashlib.sha256
+    heads: list[Any] = []
+    add, add_key = heads.append, keys.append if keys is not None else None
+    for a, b in zip(starts, ends, strict=True):
+        row = decode(view[a:b])
+        if add_key is not None:
+            add_key(sha(encode(row.messages)).digest()[:KEY_SIZE])
+        row.messages = _RELEASED
+        add(row)
+    return heads
 
 
 def _decode_lines(snap: Snapshot, data: bytes, starts: list[int], ends: list[int], full: bool) -> None:
@@ -746,7 +805,7 @@ def _decode_lines(snap: Snapshot, data: bytes, starts: list[int], ends: list[int
             continue
         err = record_problem(obj) if full else head_problem(obj)
         if err is None:
-            head = msgspec.convert(obj, ExampleLine if full else ExampleHead)
+            head = msgspec.convert(obj, ExampleHead)  # what is kept of a line checked in full too
         if err is not None:
             problems.append(DataProblem(where, n, err))
             ident = obj.get("id") if isinstance(obj, dict) else None
@@ -758,6 +817,8 @@ def _decode_lines(snap: Snapshot, data: bytes, starts: list[int], ends: list[int
             problems.append(DataProblem(where, n, f"duplicate id {head.id} (first on line {first})"))
             continue
         snap.heads.append(head)
+        if snap.content_keys is not None:
+            snap.content_keys.append(content_key(obj["messages"]))
         snap.starts.append(start)
         snap.ends.append(end)
         snap.lines.append(n)
@@ -804,6 +865,8 @@ def _apply_journal(snap: Snapshot) -> None:
             drop.append(row)
             continue
         snap.heads[row] = msgspec.convert(base, ExampleHead)
+        if snap.content_keys is not None:
+            snap.content_keys[row] = content_key(base["messages"])
     if drop:
         gone = set(drop)
         keep = [row for row in range(len(snap.heads)) if row not in gone]
@@ -813,6 +876,8 @@ def _apply_journal(snap: Snapshot) -> None:
         snap.starts = [snap.starts[r] for r in keep]
         snap.ends = [snap.ends[r] for r in keep]
         snap.lines = [snap.lines[r] for r in keep]
+        if snap.content_keys is not None:
+            snap.content_keys = [snap.content_keys[r] for r in keep]
         snap._rows = None
 
 
@@ -822,15 +887,8 @@ def _facts_of(snap: Snapshot, with_keys: bool) -> _Facts:
     )
     keys: Keys | None = None
     if with_keys:
-        pairs = []
-        sha = hashlib.sha256
-        for row, head in enumerate(snap.heads):
-            if isinstance(head, ExampleLine):  # validated in full: its messages are {role, content} structs
-                pairs.append((sha(encode(head.messages)).digest()[:KEY_SIZE], head.id))
-                continue
-            with contextlib.suppress(DataError):
-                pairs.append((content_key(snap.record(row)["messages"]), head.id))
-        keys = Keys().add(pairs)
+        assert snap.content_keys is not None, "a keyed full read"
+        keys = Keys().add(zip(snap.content_keys, snap.ids, strict=True))
     return _Facts(max([*snap.ids, *snap.other_ids], default=0), malformed, keys)
 
 
@@ -841,6 +899,7 @@ class _Keep:
 
 _KEEP: Any = _Keep()
 _PROBE = {"id": 1, "messages": [{"role": "user", "content": "-"}]}
+_RELEASED: Any = ()  # what a row of a full read holds in place of the conversation it checked
 
 
 def _changed(record: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
@@ -852,13 +911,6 @@ def _changed(record: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any
         else:
             out[k] = v
     return out
-
-
-def _appendable(head: ExampleHead, last: int, change: Change) -> bool:
-    """Whether ``change`` only gives a split to a line that has no "split" key (as the decoder saw it, escapes
-    and all) and ends in its closing brace (``last``, its last byte), so it can be written by adding the key at
-    the end of the object's bytes: the first `ait split` changes every example this way."""
-    return len(change) == 1 and "split" in change and head.stored_split is msgspec.UNSET and last == 0x7D
 
 
 def _touches_messages(changes: Iterable[Change | None]) -> bool:
