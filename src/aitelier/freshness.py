@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from .project import Project
 
 STAMP = ".format.json"
-INPUT_KEYS = ("qualityThreshold", "model", "maxTokens")
 
 
 @dataclass

@@ -16,7 +16,6 @@ from .errors import ConfigError
 
 # When the table below was last checked against https://openai.com/api/pricing (fine-tuning, "training").
 PRICES_AS_OF = "2025-06-01"
-PRICES_SOURCE = "https://openai.com/api/pricing"
 
 # US dollars per 1M training tokens, by model name prefix (the longest matching prefix wins, so a dated
 # snapshot such as gpt-4.1-mini-2025-04-14 finds gpt-4.1-mini).

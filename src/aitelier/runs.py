@@ -36,7 +36,6 @@ from .errors import NotFound, UsageError
 from .fsutil import now_iso
 from .project import Project
 
-BEFORE_JOB = ("uploading", "uploaded", "creating", "failed_to_start", "declined", "abandoned")
 # "succeeded" is what aitelier wrote before it used the npm tool's "completed"; both mean the same
 ENDED = ("completed", "succeeded", "failed", "cancelled")
 SUCCEEDED = "completed"
@@ -135,11 +134,6 @@ def is_active(record: dict[str, Any]) -> bool:
     if not record.get("jobId"):
         return record.get("status") == "creating"
     return not record.get("finishedAt") and record.get("status") not in ENDED
-
-
-def latest(project: Project) -> dict[str, Any] | None:
-    runs = all_runs(project)
-    return runs[-1] if runs else None
 
 
 def find(project: Project, ref: str) -> dict[str, Any]:

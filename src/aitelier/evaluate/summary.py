@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .results import COMPARE, SCORE, Eval, winner_of
+from .results import SCORE, Eval
 from .stats import sign_test, spearman, wilson
 
 SENDABLE = 4  # a score of 4 or 5: the output could be sent as it is
@@ -150,15 +150,3 @@ def _previous(ev: Eval, history: Sequence[Eval], mine: dict[str, Any]) -> dict[s
         else _r(mine["average"] - figures["average"], 3),
         "sendable_change": None if my_rate is None or prev_rate is None else _r(my_rate - prev_rate),
     }
-
-
-__all__ = [
-    "COMPARE",
-    "SCORE",
-    "agreement",
-    "compare_figures",
-    "score_figures",
-    "summarize",
-    "verdict",
-    "winner_of",
-]
