@@ -19,6 +19,7 @@ skipped and counted. By default the import is all or nothing: one rejected line 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -280,26 +281,13 @@ def parse_csv(data: bytes, path: str, *, system: str | None = None) -> Parsed:
                 Rejected(start, f"the row has {len(row)} cells but the header has {len(header)}")
             )
             continue
-        empty = _empty_fields((("input", row[index["input"]]), ("output", row[index["output"]])))
-        if empty:
-            parsed.rejected.append(Rejected(start, empty))
-            continue
-        rating_cell = row[index["rating"]].strip() if "rating" in index else ""
-        rating: Any = None
-        if rating_cell:
-            try:
-                rating = int(rating_cell)
-            except ValueError:
-                rating = rating_cell
-        messages = []
-        own_system = row[index["system"]] if "system" in index else ""
-        if own_system.strip():
-            messages.append({"role": "system", "content": own_system})
-        messages += [
-            {"role": "user", "content": row[index["input"]]},
-            {"role": "assistant", "content": row[index["output"]]},
-        ]
-        record, problems = _build(messages, rating, {"source": source}, system)
+        obj: dict[str, Any] = {c: row[i] for c, i in index.items()}
+        obj["rating"] = obj.get("rating", "").strip() or None
+        with contextlib.suppress(TypeError, ValueError):  # text that is not a number is rejected as it is
+            obj["rating"] = int(obj["rating"])
+        if not obj.get("system", "").strip():
+            obj.pop("system", None)
+        record, problems, _ = _from_object(obj, system, source)
         if record is None:
             parsed.rejected.append(Rejected(start, "; ".join(problems)))
         else:
@@ -334,14 +322,9 @@ def parse_file(
 
 
 # -- duplicates and writing -----------------------------------------------------------------------------------
-def _existing_ids(store: Store, candidates: list[Candidate]) -> dict[bytes, int]:
-    """Content key -> id of the existing example with exactly that conversation, for these candidates."""
-    known = store.known_conversations()  # strict: a malformed store stops the import with file:line
-    return {c.key: known[c.key] for c in candidates if c.key in known}
-
-
 def _dedupe(store: Store, candidates: list[Candidate]) -> tuple[list[Candidate], list[Duplicate]]:
-    existing = _existing_ids(store, candidates)
+    """The candidates to add, and the lines that repeat an existing example or an earlier line."""
+    existing = store.known_conversations()  # strict: a malformed store stops the import with file:line
     first_line: dict[bytes, int] = {}
     keep: list[Candidate] = []
     dups: list[Duplicate] = []
@@ -365,20 +348,17 @@ def import_parsed(
     Nothing is written when a line was rejected (unless ``skip_invalid``) or when ``dry_run``; the report says
     what would have happened either way.
     """
-    report = ImportReport(parsed.path, parsed.format, rejected=parsed.rejected, notes=list(parsed.notes))
-    report.dry_run = dry_run
+    report = ImportReport(
+        parsed.path, parsed.format, rejected=parsed.rejected, notes=list(parsed.notes), dry_run=dry_run
+    )
     store = project.store
     write = not dry_run and (skip_invalid or not parsed.rejected)
-    if not write:
+    # when writing, duplicates are decided and ids assigned under the same lock as the append
+    with store.locked() if write else contextlib.nullcontext():
         keep, report.duplicates = _dedupe(store, parsed.candidates)
         report.would_add = len(keep)
-        return report
-    with store.locked():  # duplicates are decided and ids assigned under the same lock as the append
-        keep, report.duplicates = _dedupe(store, parsed.candidates)
-        report.would_add = len(keep)
-        if keep:
-            result = store.append([c.record for c in keep], check_duplicates=False)
-            report.added = result.ids
+        if write and keep:
+            report.added = store.append([c.record for c in keep], check_duplicates=False).ids
     report.written = bool(report.added)
     return report
 
