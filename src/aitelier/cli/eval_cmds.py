@@ -133,28 +133,17 @@ def eval_(
                 provider = trained_on  # the fine-tune lives where it was trained
         endpoint = generate.connect(project, provider, base_url, env.environ)
         try:
-            if compare:
-                ev = generate.generate_compare(
-                    project,
-                    endpoint,
-                    the_model,
-                    base or project.model,
-                    settings,
-                    cache=cache,
-                    seed=seed,
-                    concurrency=concurrency,
-                    on_progress=ProgressBar(env, "Generating (2 models)"),
-                )
-            else:
-                ev = generate.generate_score(
-                    project,
-                    endpoint,
-                    the_model,
-                    settings,
-                    cache=cache,
-                    concurrency=concurrency,
-                    on_progress=ProgressBar(env, "Generating"),
-                )
+            ev = generate.generate(
+                project,
+                endpoint,
+                the_model,
+                settings,
+                cache=cache,
+                base=(base or project.model) if compare else None,
+                seed=seed,
+                concurrency=concurrency,
+                on_progress=ProgressBar(env, "Generating (2 models)" if compare else "Generating"),
+            )
         finally:
             endpoint.close()
     if judge_model:

@@ -208,100 +208,56 @@ def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
-def _header(endpoint: Endpoint, items: Sequence[ValItem], settings: Settings) -> dict[str, Any]:
-    return {
+def generate(
+    project: Project,
+    endpoint: Endpoint,
+    model: str,
+    settings: Settings,
+    *,
+    cache: Cache,
+    base: str | None = None,
+    seed: int | None = None,
+    concurrency: int = 8,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Eval:
+    """A new eval file of ``model``'s answers to the val set, to be scored; with ``base``, a blind comparison of
+    the two, each item's sides drawn with ``seed`` (random when None, recorded either way)."""
+    if model == base:
+        raise UsageError(f"--model and --base are the same model ({model}); compare two different ones")
+    items = val_items(project)
+    models = [model] if base is None else [model, base]
+    calls = [Call(m, v.input) for m in models for v in items]
+    answers = [
+        a.text for a in endpoint.run(calls, settings, cache, concurrency=concurrency, on_progress=on_progress)
+    ]
+    if base is not None and seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)
+    rows = []
+    for i, v in enumerate(items):
+        row: dict[str, Any] = {"id": v.id, "input": v.input, "expected": v.expected}
+        if base is None:
+            row.update(output=answers[i], score=None)
+        else:
+            outs = {model: answers[i], base: answers[len(items) + i]}
+            a, b = (model, base) if rng.random() < 0.5 else (base, model)
+            row.update(a_model=a, b_model=b, a_output=outs[a], b_output=outs[b], choice=None, winner=None)
+        rows.append({**row, "skipped": False})
+    doc = {
+        "kind": SCORE if base is None else COMPARE,
+        "model": model,
+        **({} if base is None else {"base": base, "seed": seed}),
         "provider": endpoint.name,
         "base_url": endpoint.base_url,
         "settings": settings.as_dict(),
         "created": now_iso(),
         "val_set": {"fingerprint": fingerprint(items), "examples": len(items)},
         "judge": None,
-    }
-
-
-def generate_score(
-    project: Project,
-    endpoint: Endpoint,
-    model: str,
-    settings: Settings,
-    *,
-    cache: Cache,
-    concurrency: int = 8,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> Eval:
-    items = val_items(project)
-    calls = [Call(model, v.input) for v in items]
-    answers = endpoint.run(calls, settings, cache, concurrency=concurrency, on_progress=on_progress)
-    doc = {
-        "kind": SCORE,
-        "model": model,
-        **_header(endpoint, items, settings),
-        "summary": {},
-        "items": [
-            {
-                "id": v.id,
-                "input": v.input,
-                "expected": v.expected,
-                "output": a.text,
-                "score": None,
-                "skipped": False,
-            }
-            for v, a in zip(items, answers, strict=True)
-        ],
-    }
-    return _create(project, f"{_stamp()}-score-{slug(model)}", doc)
-
-
-def generate_compare(
-    project: Project,
-    endpoint: Endpoint,
-    model: str,
-    base: str,
-    settings: Settings,
-    *,
-    cache: Cache,
-    seed: int | None = None,
-    concurrency: int = 8,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> Eval:
-    if model == base:
-        raise UsageError(f"--model and --base are the same model ({model}); compare two different ones")
-    items = val_items(project)
-    calls = [Call(model, v.input) for v in items] + [Call(base, v.input) for v in items]
-    answers = endpoint.run(calls, settings, cache, concurrency=concurrency, on_progress=on_progress)
-    n = len(items)
-    if seed is None:
-        seed = random.SystemRandom().randrange(2**31)
-    rng = random.Random(seed)
-    rows = []
-    for i, v in enumerate(items):
-        outs = {model: answers[i].text, base: answers[n + i].text}
-        a, b = (model, base) if rng.random() < 0.5 else (base, model)
-        rows.append(
-            {
-                "id": v.id,
-                "input": v.input,
-                "expected": v.expected,
-                "a_model": a,
-                "b_model": b,
-                "a_output": outs[a],
-                "b_output": outs[b],
-                "choice": None,
-                "winner": None,
-                "skipped": False,
-            }
-        )
-    doc = {
-        "kind": COMPARE,
-        "model": model,
-        "base": base,
-        "seed": seed,
-        **_header(endpoint, items, settings),
         "summary": {},
         "items": rows,
     }
     # no model name in a comparison's file name: it is shown while the person chooses
-    return _create(project, f"{_stamp()}-compare", doc)
+    return _create(project, f"{_stamp()}-score-{slug(model)}" if base is None else f"{_stamp()}-compare", doc)
 
 
 def _create(project: Project, stem: str, doc: dict[str, Any]) -> Eval:
