@@ -17,7 +17,7 @@ from .options import PROVIDER
 if TYPE_CHECKING:
     from ..formats import Problem
     from ..project import Project
-    from ..tokens import EncodingChoice, TokenStats, TrainingEstimate
+    from ..tokens import EncodingChoice, TokenStats
     from .env import Env
 
 
@@ -107,18 +107,6 @@ def _render_tokens(
 ) -> None:
     for line in token_table(choice.note, {k: v.as_dict() for k, v in stats.items()}, max_tokens):
         env.out(line)
-
-
-def _render_estimate(env: Env, est: TrainingEstimate) -> None:
-    for line in estimate_lines(est.as_dict()):
-        env.out(line)
-
-
-def _fail(errors: int) -> ValidationFailed:
-    return ValidationFailed(
-        f"{errors} problem(s) break the provider's rules; nothing was written",
-        hint="each one is listed above with its example id and rule name",
-    )
 
 
 # -- ait split ---------------------------------------------------------------------------------------------------
@@ -290,7 +278,10 @@ def format_(
     else:
         _render_build(env, result, written, removed)
     if not result.ok:
-        raise _fail(len(result.errors))
+        raise ValidationFailed(
+            f"{len(result.errors)} problem(s) break the provider's rules; nothing was written",
+            hint="each one is listed above with its example id and rule name",
+        )
 
 
 def _nothing_to_format(result: Any) -> None:
@@ -330,7 +321,8 @@ def _render_build(env: Env, result: Any, written: list[str], removed: list[str])
             result.max_tokens,
         )
     if result.estimate is not None:
-        _render_estimate(env, result.estimate)
+        for line in estimate_lines(result.estimate.as_dict()):
+            env.out(line)
 
 
 # -- ait validate ------------------------------------------------------------------------------------------------
