@@ -10,7 +10,6 @@ touched, only reported, so the user decides.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -153,11 +152,6 @@ def repaired_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield body + b"\n"
 
 
-def repair_bytes(data: bytes) -> bytes:
-    """:func:`repaired_lines` for a whole file in memory."""
-    return b"".join(repaired_lines(io.BytesIO(data)))
-
-
 def _backup_path(path: Path, stamp: str) -> Path:
     candidate = path.with_name(f"{path.name}.bak-{stamp}")
     n = 2
@@ -227,4 +221,4 @@ def repair(project: Project, *, reject: bool = False) -> Report:
     return after
 
 
-__all__ = ["LEFTOVER_TEMP", "REJECTS", "Report", "diagnose", "repair", "repair_bytes", "repaired_lines"]
+__all__ = ["LEFTOVER_TEMP", "REJECTS", "Report", "diagnose", "repair", "repaired_lines"]

@@ -6,6 +6,7 @@ exit status carried by its class. The numbers are documented in the manual (docs
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 from enum import IntEnum
 
 
@@ -119,34 +120,22 @@ class SymlinkRefused(AitelierError):
         )
 
 
+@dataclass(slots=True)
 class DataProblem:
     """One problem found in a data file, addressed by path and line (1-based) or example id."""
 
-    __slots__ = ("path", "line", "message", "fixable", "example_id")
-
-    def __init__(
-        self,
-        path: str,
-        line: int | None,
-        message: str,
-        *,
-        fixable: bool = False,
-        example_id: int | None = None,
-    ) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        self.fixable = fixable
-        self.example_id = example_id
+    path: str
+    line: int | None
+    message: str
+    _: KW_ONLY
+    fixable: bool = False
+    example_id: int | None = None
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         if self.example_id is not None and self.line is None:
             where = f"{where} (example {self.example_id})"
         return f"{where}: {self.message}"
-
-    def __repr__(self) -> str:
-        return f"DataProblem({str(self)!r})"
 
 
 class DataError(AitelierError):

@@ -108,13 +108,13 @@ class Eval:
                 return
         raise ValueError(f"no item for example {entry['id']!r}")
 
-    def apply_journal(self) -> list[DataProblem]:
-        """Apply the journal's entries (last one per item wins); lines that do not apply are reported."""
+    def apply_journal(self) -> None:
+        """Apply the journal's entries (last one per item wins); DataError lists the lines that do not apply."""
         problems: list[DataProblem] = []
         try:
             raw = self.journal_path.read_bytes()
         except FileNotFoundError:
-            return problems
+            return
         for n, line in enumerate(raw.splitlines(), 1):
             if not line.strip():
                 continue
@@ -125,7 +125,10 @@ class Eval:
                 self._apply(entry)
             except (ValueError, KeyError, TypeError) as e:
                 problems.append(DataProblem(str(self.journal_path), n, f"entry not applied: {e}"))
-        return problems
+        if problems:
+            raise DataError(
+                problems, hint=f"the journal {self.journal_path.name} holds entries that do not apply"
+            )
 
     def fold(self, history: Sequence[Eval] = ()) -> None:
         """Write the document with every answer in its journal and its summary (``history``: the project's
@@ -134,11 +137,7 @@ class Eval:
 
         with self._locked():
             # answers another session appended since this one was read (applying a line twice is harmless)
-            problems = self.apply_journal()
-            if problems:
-                raise DataError(
-                    problems, hint=f"the journal {self.journal_path.name} holds entries that do not apply"
-                )
+            self.apply_journal()
             self.data["summary"] = summarize(self, history)
             self.data["finished"] = self.finished
             self.data["updated"] = now_iso()
@@ -199,9 +198,7 @@ def load(path: Path) -> Eval:
             [DataProblem(str(path), None, problem)], hint="it is not an eval file aitelier can read"
         )
     ev = Eval(path, data)
-    problems = ev.apply_journal()
-    if problems:
-        raise DataError(problems, hint=f"the journal {ev.journal_path.name} holds entries that do not apply")
+    ev.apply_journal()
     return ev
 
 

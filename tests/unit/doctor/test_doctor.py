@@ -10,8 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aitelier import Project
-from aitelier.doctor import LEFTOVER_TEMP, diagnose, repair, repair_bytes, repaired_lines
+from aitelier.doctor import LEFTOVER_TEMP, diagnose, repair, repaired_lines
 from aitelier.store.jsonl import BOM, iter_lines
+
+
+def repair_bytes(data: bytes) -> bytes:
+    return b"".join(repaired_lines(io.BytesIO(data)))
 
 
 def split_lines(path: Path, data: bytes) -> tuple[list, list]:
