@@ -102,16 +102,13 @@ def resolve(
     provider: str,
     project_root: Path | None = None,
     *,
-    environ: Mapping[str, str] | None = None,
-    key_var: str | None = None,
-    base_url_var: str | None = None,
+    key_var: str,
+    base_url_var: str,
     extra_vars: tuple[str, ...] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Credentials:
-    """The key and base URL for ``provider``; raises :class:`MissingKey` naming the variable when unset.
-    The variables are the provider's (its registration names them), ``NAME_API_KEY`` and ``NAME_BASE_URL``
-    by default."""
-    key_var = key_var or f"{provider.upper()}_API_KEY"
-    base_url_var = base_url_var or f"{provider.upper()}_BASE_URL"
+    """The key and base URL for ``provider`` from the variables its registration names; raises
+    :class:`MissingKey` naming the key variable when it is unset."""
     key, source = lookup(key_var, project_root, environ)
     if not key:
         where = (

@@ -177,8 +177,10 @@ def eval_(
 def _resume_target(directory: Path, kind: str | None) -> Eval:
     from ..evaluate import results
 
-    for ev in results.iter_unfinished(directory, kind):
-        return ev
+    evals, _ = results.load_all(directory)
+    for ev in reversed(evals):  # the latest first
+        if not ev.finished and kind in (None, ev.kind):
+            return ev
     what = "comparison" if kind else "eval"
     raise NotFound(f"no unfinished {what} to resume in data/evals", hint="`ait evals` lists them")
 

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,13 +238,6 @@ def load_all(directory: Path) -> tuple[list[Eval], list[DataProblem]]:
             problems.extend(e.problems)
     out.sort(key=lambda ev: (str(ev.data.get("created", "")), ev.name))  # oldest first
     return out, problems
-
-
-def iter_unfinished(directory: Path, kind: str | None = None) -> Iterator[Eval]:
-    evals, _ = load_all(directory)
-    for ev in reversed(evals):
-        if not ev.finished and (kind is None or ev.kind == kind):
-            yield ev
 
 
 def find(directory: Path, ref: str) -> Eval:

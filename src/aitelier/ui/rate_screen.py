@@ -138,7 +138,8 @@ class RateScreen:
                     self._undo()
                     continue
                 return
-            self._draw()
+            with stop_if_gone():
+                self._draw()
             if first:
                 s.warm_up()  # while the person reads the first example
                 first = False
@@ -284,10 +285,6 @@ class RateScreen:
                 self.env.stdout.write(CLEAR)
 
     def _draw(self) -> None:
-        with stop_if_gone():
-            self._draw_example()
-
-    def _draw_example(self) -> None:
         from rich.text import Text
 
         from .conversation import conversation

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aitelier import credentials
-from aitelier.credentials import MissingKey, parse_dotenv, resolve, scrub
+from aitelier.credentials import Credentials, MissingKey, parse_dotenv, scrub
+from aitelier.providers import registry
+
+
+def resolve(provider: str, project_root) -> Credentials:
+    """The provider's credentials, found as every command finds them."""
+    return registry.settings_for(provider, project_root).credentials
 
 
 def test_parse_dotenv_forms():
