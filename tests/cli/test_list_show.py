@@ -251,10 +251,15 @@ def test_show_on_a_terminal_respects_no_color(spawn, spawn_env, filled):
     assert ANSI.search(child.before)
 
 
-def test_terminal_count_line_wording():
-    from aitelier.cli.project_cmds import _count_line
-
-    assert _count_line(6, 6, 6) == "6 example(s)."
-    assert _count_line(2, 6, 6) == "2 of 6 example(s) shown."
-    assert _count_line(3, 3, 6) == "3 of 6 example(s) match."
-    assert _count_line(2, 3, 6) == "2 shown of 3 matching (6 in total)."
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        ((), "6 example(s)."),
+        (("--limit", "2"), "2 of 6 example(s) shown."),
+        (("--rated",), "4 of 6 example(s) match."),
+        (("--rated", "--limit", "2"), "2 shown of 4 matching (6 in total)."),
+    ],
+)
+def test_terminal_count_line_wording(ait, filled, args, line):
+    r = ait("list", *args, cwd=filled.root, tty=True)
+    assert r.exit_code == 0 and r.stdout.rstrip().splitlines()[-1].strip() == line

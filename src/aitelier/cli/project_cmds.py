@@ -119,16 +119,8 @@ def init(
         env.out("Next: `ait stats` to see where it stands, `ait list` to browse, `ait rate` to rate.")
         return
 
-    missing = [
-        label
-        for label, value in (
-            ("name", name),
-            ("provider", provider),
-            ("model", model),
-            ("system prompt", system_prompt),
-        )
-        if value is None
-    ]
+    given = {"name": name, "provider": provider, "model": model, "system prompt": system_prompt}
+    missing = [label for label, value in given.items() if value is None]
     if missing and not yes:
         if not env.interactive:
             raise NeedsTerminal(
@@ -513,10 +505,6 @@ def list_(
         env.console.print(_count_line(len(shown), matched, total), style="dim", highlight=False)
     else:
         _plain_table(env, shown)
-
-
-def _by_id(ex: Any) -> int:
-    return int(ex.id)
 
 
 def _count_line(shown: int, matched: int, total: int) -> str:
