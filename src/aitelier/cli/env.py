@@ -130,6 +130,15 @@ class Env:
                 return False
             self.out("Error: answer y or n.")
 
+    def read_block(self) -> tuple[str, bool]:
+        """Lines typed up to one holding only '.': their text, and whether the input ended instead."""
+        lines: list[str] = []
+        while True:
+            line = self.stdin.readline()
+            if line == "" or line.rstrip("\r\n") == ".":
+                return "".join(lines), line == ""
+            lines.append(line)
+
     def _ask(self, label: str) -> str:
         self.stdout.write(label)
         self.stdout.flush()

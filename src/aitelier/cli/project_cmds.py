@@ -299,17 +299,8 @@ def _read_paste(env: Env, label: str) -> str:
 
     env.out(f"{label}: paste or type it, then a line with only '.' (or Ctrl-D)")
     while True:
-        lines: list[str] = []
-        eof = False
-        while True:
-            line = env.stdin.readline()
-            if line == "":
-                eof = True
-                break
-            if line.rstrip("\r\n") == ".":
-                break
-            lines.append(line)
-        text = clean_text("".join(lines))
+        block, eof = env.read_block()
+        text = clean_text(block)
         if text:
             return text
         if eof:
@@ -597,6 +588,8 @@ def _rich_table(env: Env, project: Project, examples: list[Example]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
 def show(ident: int, as_json: bool) -> None:
     """Show example ID in full: its fields, then every message."""
+    from ..ui.conversation import ROLE_STYLE
+
     env = get_env()
     ex = open_project().store.read(full=True).get(ident)
     if as_json:
@@ -617,16 +610,13 @@ def show(ident: int, as_json: bool) -> None:
         env.out(f"  {label:<8} {value}")
     for m in d["messages"]:
         env.out("")
-        env.out(_style(env, f"[{m['role']}]", fg=_ROLE_COLOURS.get(m["role"]), bold=True))
+        env.out(_style(env, f"[{m['role']}]", fg=ROLE_STYLE.get(m["role"]), bold=True))
         env.out(str(m["content"]))
     oo = ex.original_output
     if oo is not None and oo != ex.output:
         env.out("")
         env.out(_style(env, "[original output, before the rewrite]", fg="yellow", bold=True))
         env.out(oo)
-
-
-_ROLE_COLOURS = {"system": "magenta", "user": "cyan", "assistant": "green"}
 
 
 # -- edit ---------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from ..store.records import Example
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
-_ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green"}
+ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green"}
 
 
 def split_code(text: str) -> list[tuple[str, str | None]]:
@@ -90,7 +90,7 @@ def conversation(example: Example, *, color: bool, highlight_turn: int | None = 
                 label = f"{role} {seen[role]}/{count}"
         if role == "assistant" and highlight_turn is not None and seen[role] == highlight_turn:
             label += " (rewritten)"
-        style = f"bold {_ROLE_STYLE.get(role, '')}".strip() if color else ""
+        style = f"bold {ROLE_STYLE.get(role, '')}".strip() if color else ""
         if out:
             out.append(Text(""))
         out.append(Rule(Text(label, style=style), align="left", style="dim" if color else ""))

@@ -256,22 +256,15 @@ class RateScreen:
 
     def _type_text(self, original: str) -> str:
         """The inline editor, for when no $VISUAL / $EDITOR is set: lines up to one holding only '.'."""
-        self._say("")
-        self._say("No $EDITOR is set, so type the new text here (or set EDITOR, e.g. `export EDITOR=nano`).")
-        self._say("The current text, for reference:")
-        self._say("")
-        self._say(original)
-        self._say("")
-        self._say("New text: end with a line holding only '.' (Ctrl-D also ends it, Ctrl-C cancels).")
+        self._say(
+            "\nNo $EDITOR is set, so type the new text here (or set EDITOR, e.g. `export EDITOR=nano`).\n"
+            f"The current text, for reference:\n\n{original}\n\n"
+            "New text: end with a line holding only '.' (Ctrl-D also ends it, Ctrl-C cancels)."
+        )
         self.mode = _TYPING
-        lines: list[str] = []
-        while True:
-            line = self.env.stdin.readline()
-            if line == "" or line.rstrip("\r\n") == ".":
-                break
-            lines.append(line)
+        text, _ = self.env.read_block()
         self.mode = _BUSY
-        return "".join(lines)
+        return text
 
     # -- drawing --------------------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
