@@ -11,7 +11,7 @@ touched, only reported, so the user decides.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -49,21 +49,11 @@ class Report:
             "examples": self.examples,
             "pending_changes": self.pending_changes,
             "checked": self.checked,
-            "problems": [_problem_dict(p) for p in self.problems],
-            "warnings": [_problem_dict(p) for p in self.warnings],
-            "fixed": [_problem_dict(p) for p in self.fixed],
+            "problems": [asdict(p) for p in self.problems],
+            "warnings": [asdict(p) for p in self.warnings],
+            "fixed": [asdict(p) for p in self.fixed],
             "backups": [str(p) for p in self.backups],
         }
-
-
-def _problem_dict(p: DataProblem) -> dict[str, Any]:
-    return {
-        "path": p.path,
-        "line": p.line,
-        "message": p.message,
-        "fixable": p.fixable,
-        "example_id": p.example_id,
-    }
 
 
 # -- finding --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import click
 
 from ..errors import ProblemsFound, UsageError
 from .common import echo_json, get_env, open_project
+from .data_cmds import token_section_lines
 from .env import Env
 
 BAR_WIDTH = 30
@@ -83,12 +84,6 @@ def _pairs_section(stats: dict[str, Any], env: Env) -> list[str]:
     return lines
 
 
-def _tokens_section(stats: dict[str, Any], env: Env) -> list[str]:
-    from .data_cmds import token_section_lines  # owned with `ait format`, which prints the same table
-
-    return token_section_lines(stats)
-
-
 def _advice_section(stats: dict[str, Any], env: Env) -> list[str]:
     lines = ["", "What next"] if stats["advice"] else []
     for item in stats["advice"]:
@@ -105,7 +100,7 @@ SECTIONS: list[Callable[[dict[str, Any], Env], list[str]]] = [
     _histogram_section,
     _split_section,
     _pairs_section,
-    _tokens_section,
+    lambda stats, env: token_section_lines(stats),  # the table `ait format` prints too
     _advice_section,
 ]
 

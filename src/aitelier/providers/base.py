@@ -322,6 +322,18 @@ class ProviderSettings:
 UploadProgress = Callable[[int, int], None]
 
 
+# (hyperparameter, the ModelLimits field that bounds it, what the bound is called in the message)
+_MODEL_LIMITS = (
+    ("epochs", "max_epochs", "maximum"),
+    ("learning_rate", "min_learning_rate", "minimum"),
+    ("learning_rate", "max_learning_rate", "maximum"),
+    ("batch_size", "min_batch_size", "minimum"),
+    ("batch_size", "max_batch_size", "maximum"),
+    ("lora_r", "max_lora_r", "maximum rank"),
+    ("n_evals", "max_evals", "maximum"),
+)
+
+
 class Provider(ABC):
     """One fine-tuning service. Subclasses import their SDK lazily (in ``__init__``) so that aitelier imports,
     and ``ait --help`` starts, without any SDK installed."""
@@ -372,23 +384,14 @@ class Provider(ABC):
 
     def _check_limits(self, hp: Hyperparameters, limits: ModelLimits) -> list[str]:
         out = []
-        m = limits.model
-        epochs, lr, bs = hp.get("epochs"), hp.get("learning_rate"), hp.get("batch_size")
-        lora_r, n_evals = hp.get("lora_r"), hp.get("n_evals")
-        if epochs is not None and limits.max_epochs is not None and epochs > limits.max_epochs:
-            out.append(f"--epochs {epochs} is above {m}'s maximum of {limits.max_epochs}")
-        if lr is not None and limits.min_learning_rate is not None and lr < limits.min_learning_rate:
-            out.append(f"--learning-rate {lr:g} is below {m}'s minimum of {limits.min_learning_rate:g}")
-        if lr is not None and limits.max_learning_rate is not None and lr > limits.max_learning_rate:
-            out.append(f"--learning-rate {lr:g} is above {m}'s maximum of {limits.max_learning_rate:g}")
-        if bs is not None and limits.min_batch_size is not None and bs < limits.min_batch_size:
-            out.append(f"--batch-size {bs} is below {m}'s minimum of {limits.min_batch_size}")
-        if bs is not None and limits.max_batch_size is not None and bs > limits.max_batch_size:
-            out.append(f"--batch-size {bs} is above {m}'s maximum of {limits.max_batch_size}")
-        if lora_r is not None and limits.max_lora_r is not None and lora_r > limits.max_lora_r:
-            out.append(f"--lora-r {lora_r} is above {m}'s maximum rank of {limits.max_lora_r}")
-        if n_evals is not None and limits.max_evals is not None and n_evals > limits.max_evals:
-            out.append(f"--n-evals {n_evals} is above {m}'s maximum of {limits.max_evals}")
+        for name, bound, what in _MODEL_LIMITS:
+            value, limit = hp.get(name), getattr(limits, bound)
+            if value is None or limit is None:
+                continue
+            side = "above" if bound.startswith("max") else "below"
+            if value > limit if side == "above" else value < limit:
+                flag = "--" + name.replace("_", "-")
+                out.append(f"{flag} {_n(value)} is {side} {limits.model}'s {what} of {_n(limit)}")
         return out
 
     def resolve_hyperparameters(
