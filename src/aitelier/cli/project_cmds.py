@@ -229,7 +229,7 @@ def add(
     if input_file == "-" and output_file == "-":
         raise UsageError("only one of --input and --output can read stdin")
     project = open_project()
-
+    sys_prompt = system_for(project.system_prompt, system)
     if messages_file:
         where = "<stdin>" if messages_file == "-" else messages_file
         messages = parse_messages_json(read_text(env, messages_file, "the conversation"), where)
@@ -237,15 +237,14 @@ def add(
         if has_own and system is not None:
             raise UsageError(f"{where} has its own system message; drop --system or remove it from the file")
         check_conversation(messages, where)
-        messages = with_system(messages, system_for(project.system_prompt, system))
+        messages = with_system(messages, sys_prompt)
     elif input_file and output_file:
         user = clean_text(read_text(env, input_file, "the input"))
         assistant = clean_text(read_text(env, output_file, "the output"))
-        messages = from_turns([(user, assistant)], system_for(project.system_prompt, system))
+        messages = from_turns([(user, assistant)], sys_prompt)
         check_conversation(messages, f"{input_file} + {output_file}")
     else:
         env.require_terminal(_ADD)
-        sys_prompt = system_for(project.system_prompt, system)
         messages = from_turns(_ask_turns(env, project, sys_prompt), sys_prompt)
         if rating is None:
             rating = _ask_rating(env)

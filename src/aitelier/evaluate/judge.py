@@ -36,28 +36,23 @@ def _transcript(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in messages)
 
 
-def score_messages(rubric: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+def _ask(rubric: str, answer_format: str, item: dict[str, Any], candidates: str) -> list[dict[str, Any]]:
     body = (
         f"## Input conversation\n{_transcript(item['input'])}\n\n"
-        f"## Reference output\n{item.get('expected', '')}\n\n"
-        f"## Candidate output\n{item['output']}"
+        f"## Reference output\n{item.get('expected', '')}\n\n{candidates}"
     )
     return [
-        {"role": "system", "content": f"{rubric.strip()}\n\n{SCORE_FORMAT}"},
+        {"role": "system", "content": f"{rubric.strip()}\n\n{answer_format}"},
         {"role": "user", "content": body},
     ]
+
+
+def score_messages(rubric: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    return _ask(rubric, SCORE_FORMAT, item, f"## Candidate output\n{item['output']}")
 
 
 def compare_messages(rubric: str, item: dict[str, Any], first: str, second: str) -> list[dict[str, Any]]:
-    body = (
-        f"## Input conversation\n{_transcript(item['input'])}\n\n"
-        f"## Reference output\n{item.get('expected', '')}\n\n"
-        f"## Output 1\n{first}\n\n## Output 2\n{second}"
-    )
-    return [
-        {"role": "system", "content": f"{rubric.strip()}\n\n{COMPARE_FORMAT}"},
-        {"role": "user", "content": body},
-    ]
+    return _ask(rubric, COMPARE_FORMAT, item, f"## Output 1\n{first}\n\n## Output 2\n{second}")
 
 
 _SCORE = re.compile(r"SCORE\s*[:=]\s*\**\s*([1-5])\b", re.IGNORECASE)
