@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import AitelierError, DataProblem, ExitStatus, UsageError, ValidationFailed
+from .errors import AitelierError, DataProblem, ExitStatus, ValidationFailed
 from .fsutil import now_iso
+from .rating import check_score
 from .store import UNSET, Example, validate_messages, validate_record
 from .store.records import ORIGINAL_TURN, normalise_messages
 
@@ -120,8 +121,8 @@ class Added:
 def add_example(project: Project, messages: list[dict[str, Any]], *, rating: int | None = None) -> Added:
     """Append one conversation (already including any system message). Duplicates are added, and reported."""
     check_conversation(messages)
-    if rating is not None and not (isinstance(rating, int) and 1 <= rating <= 10):
-        raise UsageError(f"rating must be an integer 1-10, got {rating!r}")
+    if rating is not None:
+        check_score(rating)
     result = project.store.append([{"messages": messages, "rating": rating}])
     dup = result.duplicates[0][1] if result.duplicates else None
     return Added(result.ids[0], dup, result.malformed)
