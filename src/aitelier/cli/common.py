@@ -13,18 +13,15 @@ from ..project import CONFIG_NAME, Project
 from .env import Env
 
 
-def get_env(ctx: click.Context | None = None) -> Env:
-    ctx = ctx or click.get_current_context()
-    obj = ctx.find_object(Env)
-    if obj is None:  # called outside `cli` (e.g. a command invoked directly in a test)
-        obj = ctx.obj = Env()
-    return obj
+def get_env() -> Env:
+    """The Env the command runs in (main() hands one in; a command run on its own gets the real terminal)."""
+    return click.get_current_context().ensure_object(Env)
 
 
-def open_project(ctx: click.Context | None = None) -> Project:
+def open_project() -> Project:
     """The project of -C DIR or $AITELIER_PROJECT (as the Env says), else of the working directory, with a
     warning for each credential-like field in its config (a file git may track)."""
-    env = get_env(ctx)
+    env = get_env()
     project = Project.find(env.project_dir or os.getcwd())
     for key in project.secret_keys():
         env.warn(

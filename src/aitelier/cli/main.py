@@ -111,9 +111,7 @@ EPILOG = (
 @click.pass_context
 def cli(ctx: click.Context, project_dir: str | None, traceback: bool) -> None:
     """aitelier: collect, rate, split, format, train and evaluate a LoRA fine-tune for one narrow task."""
-    env = ctx.find_object(Env)
-    if env is None:  # `cli` invoked directly rather than through main()
-        env = ctx.obj = Env()
+    env = ctx.ensure_object(Env)  # main() hands one in
     if project_dir:
         env.project_dir = project_dir
     if traceback:
