@@ -23,7 +23,7 @@ from ..fsutil import now_iso
 from ..project import Project
 from ..providers.base import ChatResult, Provider, ProviderRequestError
 from . import judge as judging
-from .results import COMPARE, SCORE, Eval, create, evals_dir, load_all, slug
+from .results import COMPARE, SCORE, Eval, create, evals_dir, load_all, slug, winner_of
 from .runner import Cache, Call, Progress, Settings, run_calls
 from .summary import summarize
 
@@ -295,12 +295,10 @@ def run_judge(
     if ev.kind == SCORE:
         calls = [Call(judge_model, judging.score_messages(rubric, it)) for it in items]
     else:
+        orders = (("a_output", "b_output"), ("b_output", "a_output"))  # each pair asked both ways round
         calls = [
-            Call(judge_model, judging.compare_messages(rubric, it, it["a_output"], it["b_output"]))
-            for it in items
-        ]
-        calls += [
-            Call(judge_model, judging.compare_messages(rubric, it, it["b_output"], it["a_output"]))
+            Call(judge_model, judging.compare_messages(rubric, it, it[x], it[y]))
+            for x, y in orders
             for it in items
         ]
     answers = endpoint.run(calls, settings, cache, concurrency=concurrency, on_progress=on_progress)
@@ -313,10 +311,9 @@ def run_judge(
             first, reason = judging.parse_winner(answers[i].text)
             second, reason2 = judging.parse_winner(answers[n + i].text)
             choice = judging.combine(first, second)
-            winner = None if choice is None else ("tie" if choice == "tie" else it[f"{choice}_model"])
             it["judge"] = {
                 "choice": choice,
-                "winner": winner,
+                "winner": winner_of(it, choice),
                 "votes": [first, second],
                 "reason": reason,
                 "reason_swapped": reason2,

@@ -86,14 +86,6 @@ class KeyReader:
             self._saved = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd, termios.TCSANOW)
 
-    def _cbreak_if_possible(self) -> None:
-        if self._windows or self.fd is None:
-            return
-        import termios
-
-        with contextlib.suppress(termios.error, OSError):  # the terminal is gone (SIGHUP): we are stopping
-            self._cbreak()
-
     def _restore(self) -> None:
         if self._windows or self._saved is None or self.fd is None:
             return
@@ -109,7 +101,11 @@ class KeyReader:
         try:
             yield
         finally:
-            self._cbreak_if_possible()
+            if not self._windows and self.fd is not None:
+                import termios
+
+                with contextlib.suppress(termios.error, OSError):  # the terminal is gone (SIGHUP): we stop
+                    self._cbreak()
 
     def read(self) -> str:
         """One key: a character, or one of ENTER, ESC, BACKSPACE, CTRL_C, CTRL_D; EOF ("") when input ended.
