@@ -7,6 +7,7 @@ projects (read as 1); a config from a newer schema is refused rather than half-r
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable
@@ -272,18 +273,14 @@ class Project:
         """
         key = setting_key(name)
         value = parse_setting(key, text)
-        with project_lock(self.store.lock_path):
-            cfg = self._fresh_config()
-            old = cfg.get(key)
-            if old != value:
-                if value is None:
-                    del cfg[key]
-                else:
-                    cfg[key] = value
-                validate_config(cfg, self.config_path)
-                self._write_config(cfg)
-            self.config = cfg
-        return old, value
+
+        def change(cfg: dict[str, Any]) -> None:
+            if value is None:
+                cfg.pop(key, None)
+            else:
+                cfg[key] = value
+
+        return self.update_config(change).get(key), value
 
     # -- writing the config -----------------------------------------------------------------------------------
     def _fresh_config(self) -> dict[str, Any]:
@@ -298,12 +295,15 @@ class Project:
         # the npm tool writes JSON.stringify(config, null, 2); keep that shape so diffs stay small
         atomic_write_text(self.config_path, json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
 
-    def update_config(self, fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        """Read-modify-write of the config under the project lock (re-read so no concurrent change is lost)."""
+    def update_config(self, fn: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        """Read-modify-write of the config under the project lock (re-read so no concurrent change is lost);
+        returns the config as it was before ``fn`` changed it."""
         with project_lock(self.store.lock_path):
             cfg = self._fresh_config()
+            before = copy.deepcopy(cfg)
             fn(cfg)
-            validate_config(cfg, self.config_path)
-            self._write_config(cfg)
+            if cfg != before:  # nothing is written when nothing changed
+                validate_config(cfg, self.config_path)
+                self._write_config(cfg)
             self.config = cfg
-            return cfg
+            return before

@@ -92,7 +92,8 @@ def test_an_npm_project_opens_and_round_trips_unchanged(tmp_path: Path) -> None:
     root = npm_project(tmp_path / "npm")
     p = Project.find(root)
     assert (p.name, p.threshold, p.runs[0]["id"]) == ("support-bot", 7, "ft-123")
-    p.update_config(lambda cfg: None)
+    p.update_config(lambda cfg: cfg.__setitem__("qualityThreshold", 8))
+    p.update_config(lambda cfg: cfg.__setitem__("qualityThreshold", 7))  # written twice, back as it was
     assert (root / ".aitelier.json").read_text() == NPM_CONFIG  # no field renamed, reordered or added
     p.update_config(lambda cfg: cfg.__setitem__("qualityThreshold", 8))
     cfg = json.loads((root / ".aitelier.json").read_text())
