@@ -86,7 +86,7 @@ def new_run_id() -> str:
 
 
 def all_runs(project: Project) -> list[dict[str, Any]]:
-    return [r for r in project.runs if isinstance(r, dict)]
+    return project.runs  # the config is checked on reading: every run is a JSON object
 
 
 def add(project: Project, record: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def add(project: Project, record: dict[str, Any]) -> dict[str, Any]:
 
     def fn(cfg: dict[str, Any]) -> None:
         runs = cfg.setdefault("runs", [])
-        if any(isinstance(r, dict) and run_id(r) == record["id"] for r in runs):
+        if any(run_id(r) == record["id"] for r in runs):
             raise UsageError(f"a run with id {record['id']} already exists")
         runs.append(record)
 
@@ -112,7 +112,7 @@ def update(project: Project, rid: str, changes: dict[str, Any]) -> dict[str, Any
 
     def fn(cfg: dict[str, Any]) -> None:
         for r in cfg.get("runs", []):
-            if isinstance(r, dict) and run_id(r) == rid:
+            if run_id(r) == rid:
                 for k, v in changes.items():
                     if v is REMOVE:
                         r.pop(k, None)

@@ -140,13 +140,10 @@ class KeyReader:
 
     def _read_byte(self) -> bytes:
         assert self.fd is not None
-        while True:
-            try:
-                return os.read(self.fd, 1)
-            except InterruptedError:  # pragma: no cover - PEP 475 retries for us; kept for clarity
-                continue
-            except OSError:  # EIO: the terminal was closed
-                return b""
+        try:
+            return os.read(self.fd, 1)  # a signal does not interrupt it (PEP 475) unless its handler raises
+        except OSError:  # EIO: the terminal was closed
+            return b""
 
     def _drain(self) -> bytes:
         """The bytes that arrive right after an ESC (an escape sequence), or b"" for a lone Esc key."""
