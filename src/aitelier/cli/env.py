@@ -30,11 +30,6 @@ class NoTerminal:
     flag: str
     action: str
 
-    def error(self) -> NeedsTerminal:
-        return NeedsTerminal(
-            f"{self.asks}, which needs a terminal; pass {self.flag} to {self.action} without one"
-        )
-
 
 class Env:
     def __init__(
@@ -88,7 +83,9 @@ class Env:
     def require_terminal(self, without: NoTerminal) -> None:
         """Raise NeedsTerminal naming the flag to pass, unless a person can answer on a terminal."""
         if not self.interactive:
-            raise without.error()
+            raise NeedsTerminal(
+                f"{without.asks}, which needs a terminal; pass {without.flag} to {without.action} without one"
+            )
 
     def prompt(
         self,
