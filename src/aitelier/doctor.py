@@ -142,18 +142,12 @@ def repaired_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield body + b"\n"
 
 
-def _backup_path(path: Path, stamp: str) -> Path:
-    candidate = path.with_name(f"{path.name}.bak-{stamp}")
-    n = 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
-        n += 1
-    return candidate
-
-
 def _backup(path: Path, stamp: str) -> Path:
     """Copy ``path`` byte for byte to a new backup file beside it (atomically), and return the backup's path."""
-    backup = _backup_path(path, stamp)
+    backup, n = path.with_name(f"{path.name}.bak-{stamp}"), 2
+    while backup.exists():
+        backup = path.with_name(f"{path.name}.bak-{stamp}-{n}")
+        n += 1
     with open(path, "rb") as f:
         atomic_write_bytes(backup, iter(lambda: f.read(1 << 20), b""))
     return backup
