@@ -85,12 +85,6 @@ def refuse_existing(root: Path) -> None:
             raise ProjectExists(f"{path} already exists; not overwriting it")
 
 
-def _check_int(cfg: dict[str, Any], key: str, lo: int, hi: int) -> None:
-    v = cfg.get(key)
-    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi):
-        raise ConfigError(f"{CONFIG_NAME}: `{key}` must be an integer {lo}-{hi}, got {v!r}")
-
-
 def validate_config(cfg: Any, path: Path) -> dict[str, Any]:
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: expected a JSON object")
@@ -113,7 +107,9 @@ def validate_config(cfg: Any, path: Path) -> dict[str, Any]:
     sp = cfg.get("systemPrompt")
     if sp is not None and not isinstance(sp, str):
         raise ConfigError(f"{path}: `systemPrompt` must be a string")
-    _check_int(cfg, "qualityThreshold", 1, 10)
+    v = cfg.get("qualityThreshold")
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 10):
+        raise ConfigError(f"{CONFIG_NAME}: `qualityThreshold` must be an integer 1-10, got {v!r}")
     runs = cfg.get("runs", [])
     if not isinstance(runs, list):
         raise ConfigError(f"{path}: `runs` must be a list")
