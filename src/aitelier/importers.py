@@ -295,15 +295,6 @@ def parse_csv(data: bytes, path: str, *, system: str | None = None) -> Parsed:
     return parsed
 
 
-def read_input(path: str) -> bytes:
-    if path == "-":  # the command line reads its standard input (through its Env) and passes the bytes
-        raise UsageError("'-' (standard input) needs the bytes passed as data=")
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
-
-
 def parse_file(
     path: str, *, fmt: str | None = None, system: str | None = None, data: bytes | None = None
 ) -> Parsed:
@@ -313,8 +304,13 @@ def parse_file(
         fmt = detect_format(path)
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint="use jsonl or csv")
+    if data is None and path == "-":  # the command line reads its standard input (through its Env)
+        raise UsageError("'-' (standard input) needs the bytes passed as data=")
     if data is None:
-        data = read_input(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
     where = "<stdin>" if path == "-" else path
     if fmt == "csv":
         return parse_csv(data, where, system=system)

@@ -216,10 +216,7 @@ def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int 
 
 
 def _relative(project: Project, path: Path) -> Path:
-    try:
-        return path.relative_to(project.root)
-    except ValueError:
-        return path
+    return path.relative_to(project.root) if path.is_relative_to(project.root) else path
 
 
 def _brief(project: Project, ev: Eval) -> dict[str, Any]:
