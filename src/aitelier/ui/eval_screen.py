@@ -12,11 +12,9 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from .keys import CLEAR, CTRL_C, CTRL_D, EOF, HANGUP, STOP_SIGNALS, KeyReader, Stop, handling, stop_if_gone
+from .keys import CLEAR, CTRL_C, CTRL_D, EOF, HANGUP, KeyReader, KeyScreen, Stop, stop_if_gone
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from ..cli.env import Env
     from ..evaluate.results import Eval
     from ..evaluate.runner import Progress
@@ -27,40 +25,12 @@ COMPARE_KEYS = "a A better   b B better   t tie   s skip   u undo   q quit   up/
 WIDE = 110  # columns from which the outputs sit side by side
 
 
-class EvalScreen:
+class EvalScreen(KeyScreen):
     def __init__(self, env: Env, session: Session, *, show_expected: bool = True) -> None:
-        self.env = env
+        super().__init__(env)
         self.session = session
         self.show_expected = show_expected
         self.offset = 0  # first line shown (scrolling)
-        self.message = ""
-        self.waiting = False
-        self.pending: int | None = None
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.waiting:
-            raise Stop(signum)
-        self.pending = signum  # a key is being saved: stop right after
-
-    def run(self) -> int | None:
-        """Show the queue until it ends or the person quits; the number of the signal that stopped it, or None."""
-        try:
-            with handling(STOP_SIGNALS, self._on_signal), KeyReader(self.env.stdin) as keys:
-                self._loop(keys)
-        except KeyboardInterrupt:
-            return signal.SIGINT
-        except Stop as e:
-            return e.signum
-        return None
-
-    def _key(self, keys: KeyReader) -> str:
-        if self.pending is not None:
-            raise Stop(self.pending)
-        self.waiting = True
-        try:
-            return keys.read()
-        finally:
-            self.waiting = False
 
     def _loop(self, keys: KeyReader) -> None:
         s = self.session
@@ -72,7 +42,7 @@ class EvalScreen:
             if key == EOF:
                 raise Stop(HANGUP)
             if key == CTRL_C:
-                raise KeyboardInterrupt
+                raise Stop(signal.SIGINT)
             key = key.lower() if len(key) == 1 else key
             if key in ("q", CTRL_D):
                 return
@@ -103,8 +73,7 @@ class EvalScreen:
                 self.message = before
             else:
                 self.message = f"The key {key!r} does nothing here."
-            if self.pending is not None:
-                raise Stop(self.pending)
+            self._check_pending()
 
     # -- drawing --------------------------------------------------------------------------------------------
     def _size(self) -> tuple[int, int]:

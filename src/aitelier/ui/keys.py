@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..cli.env import Env
 
 # Names for the keys that are not printable characters.
 ENTER, ESC, BACKSPACE, CTRL_C, CTRL_D, EOF = "enter", "esc", "backspace", "ctrl-c", "ctrl-d", ""
@@ -171,3 +174,57 @@ def _utf8_length(lead: int) -> int:
     if lead >> 3 == 0b11110:
         return 4
     return 1
+
+
+class KeyScreen:
+    """A screen that reads single keys and stops cleanly on a signal: at once while it waits for a key, or once
+    the change a key made is saved. Subclasses draw and handle keys in ``_loop``, and may add ``_finish``."""
+
+    WAITING, BUSY = "waiting", "busy"  # what the screen is doing when a signal arrives
+    signals: Sequence[int] = STOP_SIGNALS  # SIGINT too where a Ctrl-C must not cut a save short
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.mode = self.BUSY
+        self.pending: int | None = None  # a signal that arrived while busy
+        self.message = ""
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.mode == self.WAITING:
+            raise Stop(signum)
+        if self.pending is None:
+            self.pending = signum
+
+    def _check_pending(self) -> None:
+        if self.pending is not None:
+            raise Stop(self.pending)
+
+    def _key(self, keys: KeyReader) -> str:
+        self._check_pending()
+        self.mode = self.WAITING
+        try:
+            return keys.read()
+        finally:
+            self.mode = self.BUSY
+
+    def _loop(self, keys: KeyReader) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """What to do after the loop, however it ended (the screen is busy again: a signal waits for it)."""
+
+    def run(self) -> int | None:
+        """Run until the loop ends; the number of the signal that stopped it, or None."""
+        stopped_by: int | None = None
+        with handling(self.signals, self._on_signal):
+            try:
+                with KeyReader(self.env.stdin) as keys:
+                    self._loop(keys)
+            except KeyboardInterrupt:
+                stopped_by = signal.SIGINT
+            except Stop as e:
+                stopped_by = e.signum
+            finally:
+                self.mode = self.BUSY
+                self._finish()
+        return stopped_by

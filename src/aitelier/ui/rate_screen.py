@@ -22,8 +22,8 @@ from .keys import (
     HANGUP,
     STOP_SIGNALS,
     KeyReader,
+    KeyScreen,
     Stop,
-    handling,
     stop_if_gone,
 )
 
@@ -79,51 +79,26 @@ class _Cancel(Exception):
     """Ctrl-C while typing a rewrite in the inline editor: drop the rewrite, not the session."""
 
 
-# What a signal does depends on what the screen is doing: waiting for a key (stop now), saving (stop once the
-# change is saved), or running the editor (Ctrl-C belongs to the editor; a hang-up still stops after it).
-_WAITING, _BUSY, _EDITOR, _TYPING = "waiting", "busy", "editor", "typing"
+# Besides waiting for a key (a signal stops at once) or saving (it stops once the change is saved), the screen may
+# be running the editor (Ctrl-C belongs to the editor; a hang-up still stops after it) or reading typed text.
+_EDITOR, _TYPING = "editor", "typing"
 
 
-class RateScreen:
+class RateScreen(KeyScreen):
+    signals = [signal.SIGINT, *STOP_SIGNALS]  # a Ctrl-C waits until the key's change is saved
+
     def __init__(self, env: Env, session: RatingSession) -> None:
-        self.env = env
+        super().__init__(env)
         self.session = session
-        self.mode = _BUSY
-        self.pending: int | None = None
-        self.message = ""
 
-    # -- signals --------------------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.mode == _WAITING:
-            raise Stop(signum)
-        if signum == signal.SIGINT:
-            if self.mode == _EDITOR:
-                return  # the editor got it too; it decides what Ctrl-C means
-            if self.mode == _TYPING:
-                raise _Cancel()
+        if signum == signal.SIGINT and self.mode == _EDITOR:
+            return  # the editor got it too; it decides what Ctrl-C means
+        if signum == signal.SIGINT and self.mode == _TYPING:
+            raise _Cancel()
         if self.mode == _TYPING:
             raise Stop(signum)
-        if self.pending is None:
-            self.pending = signum
-
-    def _check_pending(self) -> None:
-        if self.pending is not None:
-            raise Stop(self.pending)
-
-    # -- main loop ------------------------------------------------------------------------------------------
-    def run(self) -> int | None:
-        """Run the session until it ends; the number of the signal that stopped it, or None."""
-        stopped_by: int | None = None
-        with handling([signal.SIGINT, *STOP_SIGNALS], self._on_signal):
-            try:
-                with KeyReader(self.env.stdin) as keys:
-                    self._loop(keys)
-            except Stop as e:
-                stopped_by = e.signum
-            finally:
-                self.mode = _BUSY  # a second Ctrl-C must not cut the folding of the journal short
-                self._finish()
-        return stopped_by
+        super()._on_signal(signum, frame)
 
     def _loop(self, keys: KeyReader) -> None:
         from ..rating import parse_score
@@ -171,14 +146,6 @@ class RateScreen:
                 self.message = f"The key {key!r} does nothing here; ? shows the keys."
             self._check_pending()
 
-    def _key(self, keys: KeyReader) -> str:
-        self._check_pending()
-        self.mode = _WAITING
-        try:
-            return keys.read()
-        finally:
-            self.mode = _BUSY
-
     def _undo(self) -> None:
         step = self.session.undo()
         if step is None:
@@ -222,7 +189,7 @@ class RateScreen:
             self.message = "Rewrite cancelled; nothing was saved."
             return
         finally:
-            self.mode = _BUSY
+            self.mode = self.BUSY
         text = clean_text(text)
         if not text:
             self.message = "The new text is empty; nothing was saved."
@@ -244,7 +211,7 @@ class RateScreen:
                 except _Cancel:
                     return None
                 finally:
-                    self.mode = _BUSY
+                    self.mode = self.BUSY
             if not line:
                 return count
             return int(line) if line.isdigit() and 1 <= int(line) <= count else None
@@ -263,7 +230,7 @@ class RateScreen:
         )
         self.mode = _TYPING
         text, _ = self.env.read_block()
-        self.mode = _BUSY
+        self.mode = self.BUSY
         return text
 
     # -- drawing --------------------------------------------------------------------------------------------
