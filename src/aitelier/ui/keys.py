@@ -2,7 +2,8 @@
 
 cbreak (not raw) keeps the terminal's signal keys working, so Ctrl-C still sends SIGINT and the command can stop
 cleanly, and output newlines keep working. The terminal's settings are restored on exit, and around anything that
-needs the terminal as the user knows it (an editor, typed lines): see :meth:`KeyReader.cooked`.
+needs the terminal as the user knows it (an editor, typed lines): see :meth:`KeyReader.cooked`. :class:`KeyScreen`
+is the key loop `ait rate` and `ait eval` share, with how a signal stops it.
 """
 
 from __future__ import annotations
