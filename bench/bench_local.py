@@ -12,7 +12,7 @@ torch threads (`AITELIER_THREADS`), optimizer and schedule, no dataloader worker
 Figures are training tokens per second: tokens fed to the model that are not padding, divided by the wall time
 of `trainer.train()` (model loading and data preparation excluded in all three); the CPU time of the process is
 shown beside it, since on a shared machine it moves less than the wall time. After an untimed warm-up of each,
-the plain script and ait take turns, in alternating order, for AITELIER_BENCH_ROUNDS rounds (default 3); each
+the plain script and ait take turns, in alternating order, for AITELIER_BENCH_ROUNDS rounds (default 5); each
 round gives a paired ratio and the figures are the medians. Packing runs in the first
 AITELIER_BENCH_PACKING_ROUNDS rounds (default 1; it is slow on a CPU) and is compared with ait in the same round.
 The load average is printed with every round. Target: ait >= 1.0x the plain script (the median of the paired
@@ -172,7 +172,7 @@ def main() -> int:
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     repeat = int(os.environ.get("AITELIER_BENCH_REPEAT", "4"))
-    rounds = int(os.environ.get("AITELIER_BENCH_ROUNDS", "3"))
+    rounds = int(os.environ.get("AITELIER_BENCH_ROUNDS", "5"))
     packing_rounds = int(os.environ.get("AITELIER_BENCH_PACKING_ROUNDS", "1"))
     work = Path(tempfile.mkdtemp(prefix="ait-bench-local-"))
     convs = conversations()

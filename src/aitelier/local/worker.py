@@ -86,7 +86,7 @@ def trainer_for(
         fp16=False,
         warmup_ratio=0.0,
         # TRL turns it on by default: it saves accelerator memory by running every forward twice. On the CPU,
-        # where memory is rarely what runs out, it cost a third of the throughput (bench/bench_local.py).
+        # where memory is rarely what runs out, it cost a fifth of the training time (bench/bench_local.py).
         gradient_checkpointing=accelerator,
     )
     lora = LoraConfig(
