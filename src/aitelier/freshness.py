@@ -25,6 +25,18 @@ if TYPE_CHECKING:
     from .project import Project
 
 STAMP = ".format.json"
+METHODS = ("sft", "dpo")  # sft: data/train.jsonl, val.jsonl; dpo: data/train.dpo.jsonl, val.dpo.jsonl
+
+
+def files(project: Project, method: str = "sft") -> tuple[Path, Path]:
+    """The train and val files `ait format --method METHOD` writes."""
+    if method == "sft":
+        return project.train_path, project.val_path
+    if method not in METHODS:
+        from .errors import UsageError
+
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    return project.data_dir / f"train.{method}.jsonl", project.data_dir / f"val.{method}.jsonl"
 
 
 @dataclass
@@ -68,53 +80,54 @@ def snapshot(project: Project) -> dict[str, Any]:
     }
 
 
-def stamp_path(project: Project) -> Path:
-    return project.data_dir / STAMP
+def stamp_path(project: Project, method: str = "sft") -> Path:
+    return project.data_dir / (STAMP if method == "sft" else f".format.{method}.json")
 
 
-def begin(project: Project) -> None:
+def begin(project: Project, method: str = "sft") -> None:
     """Mark the record pending before the files are replaced (hold the project lock)."""
-    atomic_write_text(stamp_path(project), json.dumps({"pending": True}) + "\n")
+    atomic_write_text(stamp_path(project, method), json.dumps({"pending": True}) + "\n")
 
 
-def record(project: Project, source: dict[str, Any], *, provider: str, weight: str) -> None:
+def record(
+    project: Project, source: dict[str, Any], *, provider: str, weight: str, method: str = "sft"
+) -> None:
     """Record the inputs of a format whose files were just written (hold the project lock)."""
+    train, val = files(project, method)
     stamp = {
         **source,
         "provider": provider,
         "weight": weight,
-        "files": {
-            "train": _signature(project.train_path),
-            "val": _signature(project.val_path),
-        },
+        "files": {"train": _signature(train), "val": _signature(val)},
     }
-    atomic_write_text(stamp_path(project), json.dumps(stamp) + "\n")
+    atomic_write_text(stamp_path(project, method), json.dumps(stamp) + "\n")
 
 
 def _show(value: Any) -> str:
     return "unset" if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def check(project: Project, provider: str | None = None) -> Freshness:
-    """Whether the formatted files are current for ``provider`` (default: the project's)."""
-    if not project.train_path.exists():
+def check(project: Project, provider: str | None = None, method: str = "sft") -> Freshness:
+    """Whether the formatted files (of ``method``) are current for ``provider`` (default: the project's)."""
+    train, val = files(project, method)
+    if not train.exists():
         return Freshness("missing")
     provider = provider or project.provider
     try:
-        stamp = json.loads(stamp_path(project).read_bytes())
+        stamp = json.loads(stamp_path(project, method).read_bytes())
         if not isinstance(stamp, dict):
             stamp = None
     except (OSError, ValueError):
         stamp = None
     if stamp is None:
-        return _by_time(project)
+        return _by_time(project, train)
     if stamp.get("pending"):
         return Freshness("stale", ["the last `ait format` did not finish"])
     reasons: list[str] = []
-    files = stamp.get("files") or {}
-    for name, path in (("train", project.train_path), ("val", project.val_path)):
-        if _signature(path) != files.get(name):
-            reasons.append(f"data/{name}.jsonl changed after `ait format` wrote it")
+    written = stamp.get("files") or {}
+    for name, path in (("train", train), ("val", val)):
+        if _signature(path) != written.get(name):
+            reasons.append(f"data/{path.name} changed after `ait format` wrote it")
     if stamp.get("provider") != provider:
         reasons.append(f"the files are formatted for {stamp.get('provider')}, not {provider}")
     recorded = stamp.get("config") or {}
@@ -128,15 +141,15 @@ def check(project: Project, provider: str | None = None) -> Freshness:
     return Freshness("stale" if reasons else "current", reasons)
 
 
-def _by_time(project: Project) -> Freshness:
+def _by_time(project: Project, train: Path) -> Freshness:
     """No record of the last format: stale when the examples are newer than train.jsonl."""
     newest = max(
         (p.stat().st_mtime for p in (project.examples_path, project.store.journal_path) if p.exists()),
         default=0.0,
     )
-    if project.train_path.stat().st_mtime >= newest:
+    if train.stat().st_mtime >= newest:
         return Freshness("current")
     return Freshness("stale", ["the examples changed since `ait format`"])
 
 
-__all__ = ["Freshness", "begin", "check", "record", "snapshot"]
+__all__ = ["METHODS", "Freshness", "begin", "check", "files", "record", "snapshot"]

@@ -105,17 +105,23 @@ def _rel(project: Project, path: Path) -> str:
         return str(path)
 
 
-def preflight(project: Project, provider: str, model: str, *, epochs: int | None = None) -> Preflight:
-    """Refuse (with advice) when the formatted files are missing, empty, stale or break the provider's rules."""
-    train_path, val_path = project.train_path, project.val_path
-    fix = "run `ait format` to write it from your rated examples"
+def preflight(
+    project: Project, provider: str, model: str, *, epochs: int | None = None, method: str = "sft"
+) -> Preflight:
+    """Refuse (with advice) when the formatted files (of ``method``: sft or dpo) are missing, empty, stale or
+    break the provider's rules."""
+    train_path, val_path = freshness.files(project, method)
+    command = "ait format" if method == "sft" else f"ait format --method {method}"
+    fix = f"run `{command}` to write it from your " + (
+        "rated examples" if method == "sft" else "preference pairs (`ait pairs`)"
+    )
     if not train_path.exists():
         raise NotFound(f"{_rel(project, train_path)} does not exist", hint=fix)
-    fresh = freshness.check(project, provider)
+    fresh = freshness.check(project, provider, method)
     if fresh.state == "stale":
         raise ValidationFailed(
-            f"data/train.jsonl and data/val.jsonl are stale ({'; '.join(fresh.reasons)})",
-            hint="run `ait format` so the upload holds your latest examples, ratings and settings",
+            f"{_rel(project, train_path)} and {_rel(project, val_path)} are stale ({'; '.join(fresh.reasons)})",
+            hint=f"run `{command}` so the upload holds your latest examples, ratings and settings",
         )
     files: list[DataFile] = []
     for role, path in (("train", train_path), ("val", val_path)):
@@ -131,16 +137,20 @@ def preflight(project: Project, provider: str, model: str, *, epochs: int | None
     train = files[0]
     val = files[1] if len(files) > 1 else None
     result = Preflight(train, val)
-    _validate(project, provider, model, result)
+    _validate(project, provider, model, result, method)
     return result
 
 
-def _validate(project: Project, provider: str, model: str, result: Preflight) -> None:
+def _validate(project: Project, provider: str, model: str, result: Preflight, method: str) -> None:
     """The provider's data rules (its registered file format and rule severities), by path and line."""
     from . import formats
 
     report = formats.validate_file(
-        result.train.path, provider, val_path=result.val.path if result.val else None, model=model
+        result.train.path,
+        provider,
+        val_path=result.val.path if result.val else None,
+        model=model,
+        method=method,
     )
     if report.errors:
         problems = [p.as_data_problem() for p in report.errors]
@@ -168,12 +178,60 @@ class Plan:
     request: JobRequest  # with placeholder file ids
     attempt_id: str
     local_estimate: PriceEstimate | None = None
+    method: str = "sft"
+    from_run: dict[str, Any] | None = None  # `--from RUN`: the earlier run this job continues from
+
+    def request_options(self) -> dict[str, Any]:
+        """What ``build_request`` takes beyond the SFT basics (nothing for a plain SFT job, so a provider that
+        only knows SFT is called as before)."""
+        out: dict[str, Any] = {}
+        if self.method != "sft":
+            out["method"] = self.method
+        if self.from_run is not None:
+            out["from_run"] = self.from_run
+        return out
 
 
-def plan(project: Project, provider: Provider, model: str, hp: Hyperparameters, data: Preflight) -> Plan:
+def continued_run(project: Project, provider: Provider, ref: str) -> dict[str, Any]:
+    """The run `ait train --from REF` continues: one of this provider's, finished with a model (exit 2 when the
+    provider cannot continue a run, or the run is not one it can continue from)."""
+    if not provider.continues_runs:
+        raise UsageError(
+            f"{provider.title} cannot continue from an earlier run (--from)",
+            hint="train without --from, or on a provider that can (`ait init --help` lists them)",
+        )
+    record = runs.find(project, ref)
+    rid = runs.run_id(record)
+    if record.get("provider") != provider.name:
+        raise UsageError(f"run {rid} was trained on {record.get('provider')}, not {provider.title}")
+    if record.get("status") not in ("succeeded", "completed") or not record.get("jobId"):
+        raise UsageError(
+            f"run {rid} has not finished ({runs.shown_status(record)}); --from needs a finished run",
+            hint="`ait status --watch` follows it",
+        )
+    return record
+
+
+def plan(
+    project: Project,
+    provider: Provider,
+    model: str,
+    hp: Hyperparameters,
+    data: Preflight,
+    *,
+    method: str = "sft",
+    from_run: dict[str, Any] | None = None,
+) -> Plan:
     """Check ``hp`` against the model's limits and build the exact request, before anything is uploaded."""
-    hp = provider.with_defaults(hp)
-    problems = provider.check_hyperparameters(hp, None)
+    if method not in registry.get(provider.name).methods:
+        raise UsageError(
+            f"{provider.title} does not train with --method {method}",
+            hint=f"its methods: {', '.join(registry.get(provider.name).methods)}",
+        )
+    if from_run is not None:
+        model = str(from_run.get("baseModel") or model)  # the limits are the base model's
+    hp = provider.with_defaults(hp, method)
+    problems = provider.check_hyperparameters(hp, None, method)
     if hp.get("n_evals") and data.val is None:
         problems.append(
             "--n-evals needs a validation file, and data/val.jsonl is missing or empty "
@@ -190,7 +248,7 @@ def plan(project: Project, provider: Provider, model: str, hp: Hyperparameters, 
         )
     limits = provider.model_limits(model)
     resolved = provider.resolve_hyperparameters(hp, limits, has_validation=data.val is not None)
-    problems = provider.check_hyperparameters(resolved, limits)
+    problems = provider.check_hyperparameters(resolved, limits, method)
     if problems:
         raise ValidationFailed(
             _problems_line(problems),
@@ -198,24 +256,28 @@ def plan(project: Project, provider: Provider, model: str, hp: Hyperparameters, 
             hint="change the flags and run `ait train` again; nothing was uploaded",
         )
     attempt_id = runs.new_run_id()
-    request = provider.build_request(
+    result = Plan(
+        provider,
+        model,
+        resolved,
+        data,
+        limits,
+        JobRequest(provider.name, model, resolved, "", None, attempt_id, "", {}),
+        attempt_id,
+        _local_estimate(project, provider, model, resolved, data),
+        method,
+        from_run,
+    )
+    result.request = provider.build_request(
         model,
         resolved,
         training_file=PLACEHOLDER.format(path=data.train.rel),
         validation_file=PLACEHOLDER.format(path=data.val.rel) if data.val else None,
         attempt_id=attempt_id,
         limits=limits,
+        **result.request_options(),
     )
-    return Plan(
-        provider,
-        model,
-        resolved,
-        data,
-        limits,
-        request,
-        attempt_id,
-        _local_estimate(project, provider, model, resolved, data),
-    )
+    return result
 
 
 def _problems_line(problems: list[str]) -> str:
@@ -354,6 +416,8 @@ def start(
             "provider": provider.name,
             "baseModel": p.model,
             "status": "uploading",
+            "method": p.method,
+            **({"fromRun": runs.run_id(p.from_run)} if p.from_run is not None else {}),
             "files": files,
             "hyperparameters": hyper,
             **runs.owner(),
@@ -395,6 +459,7 @@ def start(
             validation_file=ids.get("val"),
             attempt_id=run_id,
             limits=p.limits,
+            **p.request_options(),
         )
         estimate = provider.estimate_price(request) or p.local_estimate
         if estimate is not None and estimate.available:

@@ -77,3 +77,20 @@ def write_records(path: Path | str, records: list[dict[str, Any]]) -> bytes:
 
 def read_jsonl(path: Path | str) -> list[Any]:
     return [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def rewritten_records(n_train: int = 12, n_val: int = 3, *, rating: int = 9) -> list[dict[str, Any]]:
+    """Examples rewritten in `ait rate` (each keeps the model's first reply in ``originalOutput``) with a locked
+    split: ``n_train`` in train, then ``n_val`` in val. Every other one is a two-turn conversation whose first
+    reply was rewritten (``originalOutputTurn`` 1). Each makes one preference pair."""
+    out = []
+    for i in range(1, n_train + n_val + 1):
+        turns = 2 if i % 2 == 0 else 1
+        rec = record(i, rating=rating, messages=conversation(i, turns=turns), original_output=False)
+        rec["originalOutput"] = f"first draft {i}"
+        if turns == 2:
+            rec["originalOutputTurn"] = 1
+        rec["version"] = 2
+        rec["split"] = "train" if i <= n_train else "val"
+        out.append(rec)
+    return out

@@ -226,6 +226,13 @@ def _shared_options(fn: Any) -> Any:
                 help="Per-example token limit (default: `maxTokens` in the config; OpenAI 16,385; else none).",
             ),
             click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+            click.option(
+                "--method",
+                type=click.Choice(["sft", "dpo"]),
+                default="sft",
+                show_default=True,
+                help="sft: conversations (data/train.jsonl); dpo: preference pairs (data/train.dpo.jsonl).",
+            ),
         ]
     ):
         fn = opt(fn)
@@ -234,6 +241,17 @@ def _shared_options(fn: Any) -> Any:
 
 @click.command("format")
 @_shared_options
+@click.option(
+    "--from-ratings",
+    is_flag=True,
+    help="--method dpo: also pair examples with the same input whose ratings differ by --min-gap or more.",
+)
+@click.option(
+    "--min-gap",
+    type=click.IntRange(min=1),
+    default=None,
+    help="--method dpo: how far apart two ratings must be (default 3); implies --from-ratings.",
+)
 @click.option(
     "--epochs",
     type=int,
@@ -248,28 +266,39 @@ def format_(
     weight: str,
     max_tokens: int | None,
     as_json: bool,
+    method: str,
+    from_ratings: bool,
+    min_gap: int | None,
     epochs: int | None,
     price_per_1m: float | None,
 ) -> None:
     """Validate, then write data/train.jsonl and data/val.jsonl for the provider.
 
     Uses the examples rated at or above the threshold, by their split, in id order. Every problem is
-    reported with its example id; if any is an error, nothing is written (exit status 3).
+    reported with its example id; if any is an error, nothing is written (exit status 3). With `--method dpo`
+    it writes the preference pairs (see `ait pairs`) to data/train.dpo.jsonl and data/val.dpo.jsonl instead.
     """
-    from .. import formats
-
     env = get_env()
     project = open_project()
     if epochs is not None and epochs < 1:
         raise UsageError("--epochs must be at least 1")
-    result = formats.build(
-        project, provider, weight=weight, max_tokens=max_tokens, epochs=epochs, price_per_1m=price_per_1m
+    result = _build(
+        project,
+        provider,
+        method=method,
+        weight=weight,
+        max_tokens=max_tokens,
+        min_gap=min_gap_of(from_ratings, min_gap),
+        epochs=epochs,
+        price_per_1m=price_per_1m,
     )
     _nothing_to_format(result)
     _render_problems(env, result.problems)
     written: list[str] = []
     removed: list[str] = []
     if result.ok:
+        from .. import formats
+
         w = formats.write(project, result)
         written = [str(p.relative_to(project.root)) for p in w.written]
         removed = [str(p.relative_to(project.root)) for p in w.removed]
@@ -284,11 +313,35 @@ def format_(
         )
 
 
+def _build(project: Project, provider: str | None, *, method: str, weight: str, **kw: Any) -> Any:
+    """`formats.build` (sft) or `formats.dpo.build`, refusing flags that belong to the other method."""
+    from .. import formats
+
+    if method == "sft":
+        if kw.pop("min_gap") is not None:
+            raise UsageError("--from-ratings and --min-gap go with --method dpo")
+        return formats.build(project, provider, weight=weight, **kw)
+    if weight != "all":
+        raise UsageError("--weight applies to --method sft (a preference pair has one output of each kind)")
+    from ..formats import dpo
+
+    return dpo.build(project, provider, **kw)
+
+
 def _nothing_to_format(result: Any) -> None:
     """Neither file would get an example: say what to run instead of listing a table of zeros."""
     if result.train.count or result.val.count:
         return
     t = result.threshold
+    if result.method == "dpo":
+        left = len(result.pairs.pairs)
+        raise ValidationFailed(
+            "no preference pair goes into train or val; nothing was written"
+            + (f" ({left:,} pair(s) left out: see `ait pairs`)" if left else ""),
+            hint="rewrite replies while rating (`ait rate`, key r), rate them, then `ait split`"
+            if not left
+            else "`ait pairs` says why each one is left out",
+        )
     if result.unsplit:
         raise ValidationFailed(
             f"no example has a split yet ({len(result.unsplit):,} rated {t}+ wait for one); nothing was written",
@@ -301,8 +354,9 @@ def _nothing_to_format(result: Any) -> None:
 
 
 def _render_build(env: Env, result: Any, written: list[str], removed: list[str]) -> None:
+    what = "preference pairs (DPO)" if result.method == "dpo" else "format"
     env.out(
-        f"{result.provider} format: {result.train.count:,} train, {result.val.count:,} val "
+        f"{result.provider} {what}: {result.train.count:,} train, {result.val.count:,} val "
         f"(rated {result.threshold}+), {len(result.errors)} error(s), {len(result.warnings)} warning(s)"
     )
     if result.excluded:
@@ -339,6 +393,7 @@ def validate(
     weight: str,
     max_tokens: int | None,
     as_json: bool,
+    method: str,
 ) -> None:
     """Run the checks of `ait format` without writing, on the project or on any JSONL FILE.
 
@@ -352,7 +407,7 @@ def validate(
         if val_file or model:
             raise UsageError("--val and --model go with a FILE argument")
         project = open_project()
-        result = formats.build(project, provider, weight=weight, max_tokens=max_tokens)
+        result = _build(project, provider, method=method, weight=weight, max_tokens=max_tokens, min_gap=None)
         _nothing_to_format(result)
         _render_problems(env, result.problems)
         if as_json:
@@ -386,6 +441,7 @@ def validate(
         model=model,
         max_tokens=max_tokens,
         cache_dir=here.data_dir if here is not None else None,  # token counts of lines `ait format` wrote
+        method=method,
     )
     _render_problems(env, report.problems)
     if as_json:

@@ -51,6 +51,7 @@ class CliTrainUI:
         out = self.env.err if self.quiet else self.env.out
         out(f"Ready to create a fine-tuning job on {plan.provider.title}:")
         out(f"  model     {plan.model}")
+        out(f"  method    {_method_text(plan)}")
         for data, file_id in (
             (plan.data.train, request.training_file),
             (plan.data.val, request.validation_file),
@@ -68,6 +69,13 @@ class CliTrainUI:
                 "the job would likely be cancelled for insufficient funds"
             )
         return self.env.confirm("Create the fine-tuning job?", _ASKS_PRICE, yes=self.yes)
+
+
+def _method_text(plan: Plan) -> str:
+    text = {"sft": "supervised (SFT)", "dpo": "preference tuning (DPO)"}.get(plan.method, plan.method)
+    if plan.from_run is not None:
+        text += f", continuing from run {plan.from_run.get('id')} (job {plan.from_run.get('jobId')})"
+    return text
 
 
 def _price_text(provider: Provider, est: PriceEstimate | None) -> str:
@@ -131,6 +139,8 @@ def hyperparameter_options() -> list[click.Option]:
 
         def described(h: Any) -> str:
             text = h.help.rstrip(".")
+            if h.method is not None:
+                text = f"With --method {h.method}: {text.removeprefix(h.method.upper() + ': ')}"
             return f"{text}; {h.range_text}" if h.range_text else text
 
         texts = {described(h) for _, h in decls}
@@ -140,13 +150,30 @@ def hyperparameter_options() -> list[click.Option]:
             text = " ".join(f"{info.title}: {described(h)}." for info, h in decls)
         if len({h.default for _, h in decls}) == 1 and first.default is not None and len(decls) == len(infos):
             text += f" Default {first.default}, or `{first.name}` in .aitelier.json."
-        options.append(click.Option([first.flag], type=types.get(first.type, click.STRING), help=text))
+        if first.type is bool:  # --x / --no-x; not given: None (the provider's default)
+            flag = first.flag
+            options.append(click.Option([f"{flag}/--no-{flag[2:]}", first.name], default=None, help=text))
+        else:
+            options.append(click.Option([first.flag], type=types.get(first.type, click.STRING), help=text))
     return options
 
 
 @click.command(cls=TrainCommand)
 @click.option("--provider", help="Train on this provider instead of the project's (see `ait init --help`).")
 @click.option("--model", help="Base model to fine-tune (default: the project's model).")
+@click.option(
+    "--method",
+    type=click.Choice(["sft", "dpo"]),
+    default="sft",
+    show_default=True,
+    help="sft: on data/train.jsonl; dpo: preference tuning on data/train.dpo.jsonl (`ait format --method dpo`).",
+)
+@click.option(
+    "--from",
+    "from_ref",
+    metavar="RUN",
+    help="Continue from the model of an earlier finished run (a run or job id), e.g. DPO after SFT.",
+)
 @click.option("--dry-run", is_flag=True, help="Check everything and print the exact request; upload nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Create the job without asking about the price.")
 @click.option("--force-new", is_flag=True, help="Start even if an identical run is already active.")
@@ -160,6 +187,8 @@ def hyperparameter_options() -> list[click.Option]:
 def train(
     provider: str | None,
     model: str | None,
+    method: str,
+    from_ref: str | None,
     dry_run: bool,
     yes: bool,
     force_new: bool,
@@ -190,13 +219,19 @@ def train(
     given = {k: v for k, v in hyper.items() if v is not None}
     if "epochs" not in given and project.config.get("epochs") is not None:
         given["epochs"] = project.config["epochs"]  # the figure `ait format` estimated with
+    if method not in registry.get(name).methods:
+        raise UsageError(
+            f"{registry.get(name).title} does not train with --method {method}",
+            hint=f"its methods: {', '.join(registry.get(name).methods)}",
+        )
     prov = registry.connect(name, project.root)  # a missing key fails here, before any work
     try:
+        from_run = training.continued_run(project, prov, from_ref) if from_ref else None
         hp = Hyperparameters(given)
-        data = training.preflight(project, name, model)
+        data = training.preflight(project, name, model, method=method)
         for w in data.warnings[:20]:
             env.warn(w)
-        plan = training.plan(project, prov, model, hp, data)
+        plan = training.plan(project, prov, model, hp, data, method=method, from_run=from_run)
         if dry_run:
             _print_dry_run(env, project, plan, as_json=as_json)
             return
@@ -207,8 +242,9 @@ def train(
         if as_json and not watch:
             echo_json(env, record)
         elif not as_json:
+            what = "fine-tune" if method == "sft" else f"{method.upper()} fine-tune"
             env.out(
-                f"Started fine-tune {record['jobId']} on {prov.title} (run {record['id']}, status "
+                f"Started {what} {record['jobId']} on {prov.title} (run {record['id']}, status "
                 f"{record['status']})."
             )
             if not watch:
@@ -258,6 +294,8 @@ def _print_dry_run(env: Env, project: Project, plan: Plan, *, as_json: bool) -> 
                 "dryRun": True,
                 "provider": plan.provider.name,
                 "model": plan.model,
+                "method": plan.method,
+                "fromRun": plan.from_run.get("id") if plan.from_run is not None else None,
                 "files": files,
                 "trainTokens": data.train_tokens,
                 "limits": limits,
@@ -280,6 +318,7 @@ def _print_dry_run(env: Env, project: Project, plan: Plan, *, as_json: bool) -> 
         )
     )
     env.out(f"  model     {plan.model}")
+    env.out(f"  method    {_method_text(plan)}")
     for role, f in files.items():
         env.out(
             f"  {role:<9} {f['path']}: {f['examples']} examples, {f['bytes']:,} bytes, sha256 {f['sha256']}"
@@ -483,6 +522,10 @@ def _render_run(env: Env, snap: Snapshot, loss: list[Any], *, events: int = 10) 
     else:
         rows.append(("status", status))
     rows.append(("base model", str(r.get("baseModel") or "")))
+    if r.get("method"):
+        rows.append(
+            ("method", str(r["method"]) + (f" (from run {r['fromRun']})" if r.get("fromRun") else ""))
+        )
     if runs.model_of(r):
         rows.append(("model", str(runs.model_of(r))))
     for i, line in enumerate(files_text(r.get("files") or {})):

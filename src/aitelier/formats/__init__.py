@@ -8,6 +8,8 @@ The public surface, for the CLI and for provider code that checks a file before 
     report = formats.validate_file("data/train.jsonl", "together")   # any JSONL file, by path:line
     report.errors, report.warnings             # lists of formats.Problem
 
+``formats.dpo.build(project)`` builds the preference (DPO) files the same way (``write`` writes them too).
+
 Rules live in :mod:`aitelier.formats.rules` (``RULES``: name -> severity and summary), the per-line checks in
 :mod:`aitelier.formats.checks`.
 """
@@ -15,7 +17,7 @@ Rules live in :mod:`aitelier.formats.rules` (``RULES``: name -> severity and sum
 from __future__ import annotations
 
 from .build import WEIGHT_POLICIES, Build, SplitFile, WriteResult, build, format_messages, write
-from .checks import check_conversation
+from .checks import check_conversation, check_preference
 from .files import FileReport, validate_file
 from .rules import ERROR, OFF, RULES, WARNING, Problem, ProviderSpec, Rule, spec_for
 
@@ -34,6 +36,7 @@ __all__ = [
     "WriteResult",
     "build",
     "check_conversation",
+    "check_preference",
     "format_messages",
     "spec_for",
     "validate_file",

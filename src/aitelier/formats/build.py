@@ -22,7 +22,7 @@ from ..errors import ConfigError, UsageError, ValidationFailed
 from ..fsutil import atomic_write_bytes
 from ..parallel import gc_paused
 from ..store import Snapshot
-from .checks import check_conversation
+from .checks import check_conversation, line_messages
 from .rules import FEW_EXAMPLES, Problem, Problems, ProblemSummary, ProviderSpec, spec_for
 
 if TYPE_CHECKING:
@@ -166,10 +166,16 @@ class Build(ProblemSummary):
     memo: dict[str, Any] = field(default_factory=dict, repr=False)  # see _memo_key
     reused: bool = False  # the files were already what this build would write (nothing changed since)
     counted: int = 0  # lines whose tokens were counted (the others came from data/.tokens.cache)
+    method: str = "sft"  # or "dpo": preference pairs (data/train.dpo.jsonl), see aitelier.formats.dpo
+    pairs: Any = None  # dpo: the aitelier.pairs.PairSet the lines came from
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "method": self.method,
+            **(
+                {"pairs": self.pairs.counts(), "minGap": self.pairs.min_gap} if self.pairs is not None else {}
+            ),
             "provider": self.provider,
             "model": self.model,
             "weight": self.weight,
@@ -196,7 +202,7 @@ class Build(ProblemSummary):
         }
 
 
-def _positive_int(value: Any, what: str) -> int:
+def positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{what} must be a positive integer, got {value!r}")
     return value
@@ -204,9 +210,9 @@ def _positive_int(value: Any, what: str) -> int:
 
 def resolve_max_tokens(spec: ProviderSpec, config: dict[str, Any], override: int | None) -> int | None:
     if override is not None:
-        return _positive_int(override, "--max-tokens")
+        return positive_int(override, "--max-tokens")
     if config.get(MAX_TOKENS_KEY) is not None:
-        return _positive_int(config[MAX_TOKENS_KEY], f"`{MAX_TOKENS_KEY}` in .aitelier.json")
+        return positive_int(config[MAX_TOKENS_KEY], f"`{MAX_TOKENS_KEY}` in .aitelier.json")
     return spec.max_tokens
 
 
@@ -298,8 +304,8 @@ def count_tokens(
             if known is not None:
                 f.token_totals[i], f.token_trained[i] = known
                 continue
-            msgs = decode(enc).get("messages")
-            convs.append([m for m in msgs if isinstance(m, dict)] if isinstance(msgs, list) else [])
+            msgs = line_messages(decode(enc))  # a conversation, or a preference line's input and outputs
+            convs.append([m for m in msgs if isinstance(m, dict)])
             todo.append((f, i, key))
     counted = tok.count_conversations(convs, tok.counter(choice.name)) if convs else None
     if counted is None:
@@ -360,7 +366,7 @@ def build(
     choice = tok.encoding_for(provider, model)
     threshold = project.threshold
     if epochs is None and config.get(EPOCHS_KEY) is not None:
-        epochs = _positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
+        epochs = positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
         source = f".aitelier.json {EPOCHS_KEY}"
     else:
         source = "--epochs"
@@ -555,7 +561,7 @@ def write(project: Project, result: Build) -> WriteResult:
         if result.reused and _memo_key_now(project, result.memo) == result.memo:
             # nothing changed since these files were written from the same inputs: they are the result
             return WriteResult([f.path for f in (result.train, result.val) if f.count], [])
-        freshness.begin(project)  # a kill from here on leaves the files marked stale
+        freshness.begin(project, result.method)  # a kill from here on leaves the files marked stale
         for f in (result.train, result.val):
             if f.count:
                 atomic_write_bytes(f.path, _joined(f.encoded))
@@ -563,8 +569,11 @@ def write(project: Project, result: Build) -> WriteResult:
             elif f.path.exists():
                 os.unlink(f.path)
                 removed.append(f.path)
-        freshness.record(project, result.source, provider=result.provider, weight=result.weight)
-        _memo_save(project, result)
+        freshness.record(
+            project, result.source, provider=result.provider, weight=result.weight, method=result.method
+        )
+        if result.method == "sft":
+            _memo_save(project, result)
     return WriteResult(written, removed)
 
 

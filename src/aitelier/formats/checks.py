@@ -37,8 +37,14 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+PREFERENCE_KEYS = ("input", "preferred_output", "non_preferred_output")
+
+
 def line_format(obj: dict[str, Any]) -> str | None:
-    """Which training-file format a line is in: conversation, instruction or general (None: none of them)."""
+    """Which training-file format a line is in: conversation, instruction, general or preference (DPO; None:
+    none of them)."""
+    if "preferred_output" in obj or "non_preferred_output" in obj:
+        return "preference"
     if "messages" in obj:
         return "conversation"
     if "prompt" in obj and "completion" in obj:
@@ -156,4 +162,83 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
     return found
 
 
-__all__ = ["check_conversation", "check_text_line", "line_format"]
+def _one_assistant(value: Any, key: str) -> tuple[dict[str, Any] | None, Found]:
+    if not isinstance(value, list) or len(value) != 1:
+        n = f"{len(value)} items" if isinstance(value, list) else _type_name(value)
+        return None, [("dpo-output", f"`{key}` must be a list of exactly one assistant message, got {n}")]
+    m = value[0]
+    if not isinstance(m, dict) or m.get("role") != "assistant":
+        role = m.get("role") if isinstance(m, dict) else _type_name(m)
+        return None, [("dpo-output", f"`{key}` must hold an assistant message, got {_json(role)}")]
+    return m, []
+
+
+def check_preference(obj: dict[str, Any], spec: ProviderSpec) -> Found:
+    """Every rule about one preference (DPO) line: its keys, its input (the conversation rules), each output
+    exactly one assistant message, and the two outputs differing."""
+    found: Found = []
+    for k in obj:
+        if k not in PREFERENCE_KEYS:
+            found.append(
+                (
+                    "line-keys",
+                    f"unexpected key `{k}` (a preference line holds only {', '.join(PREFERENCE_KEYS)})",
+                )
+            )
+    inp = obj.get("input")
+    messages = inp.get("messages") if isinstance(inp, dict) else None
+    if not isinstance(messages, list) or not messages:
+        found.append(("dpo-input", "`input.messages` must be a non-empty list of messages"))
+        messages = None
+    elif not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
+        found.append(
+            ("dpo-input", "`input.messages` must end with a user message (the one the outputs answer)")
+        )
+    outputs = []
+    for key in PREFERENCE_KEYS[1:]:
+        m, problems = _one_assistant(obj.get(key), key)
+        found += problems
+        outputs.append((key, m))
+    if messages is None:
+        return found
+    seen = set(found)
+    n = len(messages) + 1
+    for key, m in outputs:
+        conv = {"messages": [*messages, m] if m is not None else messages}
+        for rule, message in check_conversation(conv, spec):
+            if m is None and rule in ("has-assistant", "nothing-trained"):
+                continue  # the output itself is already reported
+            message = message.replace(f"message {n} ", f"`{key}` ").replace(
+                f"messages {n - 1} and {n} ", f"the last input message and `{key}` "
+            )
+            if (rule, message) not in seen:
+                seen.add((rule, message))
+                found.append((rule, message))
+    pref, rej = outputs[0][1], outputs[1][1]
+    if pref is not None and rej is not None and pref.get("content") == rej.get("content"):
+        found.append(("dpo-outputs-differ", "the preferred and the rejected output are the same text"))
+    return found
+
+
+def line_messages(obj: Any) -> list[Any]:
+    """The messages whose tokens a line costs: a conversation's, or a preference line's input and both
+    outputs (each output counted once)."""
+    if not isinstance(obj, dict):
+        return []
+    if "messages" in obj:
+        msgs = obj["messages"]
+        return msgs if isinstance(msgs, list) else []
+    inp = obj.get("input")
+    out = (
+        list(inp.get("messages") or [])
+        if isinstance(inp, dict) and isinstance(inp.get("messages"), list)
+        else []
+    )
+    for key in PREFERENCE_KEYS[1:]:
+        value = obj.get(key)
+        if isinstance(value, list):
+            out += value
+    return out
+
+
+__all__ = ["check_conversation", "check_preference", "check_text_line", "line_format", "line_messages"]

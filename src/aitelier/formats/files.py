@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ..parallel import gc_paused
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
-from .checks import check_conversation, check_text_line, line_format
+from .checks import check_conversation, check_preference, check_text_line, line_format
 from .rules import Problem, Problems, ProblemSummary, spec_for
 
 BOM = b"\xef\xbb\xbf"
@@ -58,7 +58,7 @@ class FileReport(ProblemSummary):
 
 
 def _read_lines(
-    path: Path, name: str, problems: Problems, spec_name: str, prompts: bool
+    path: Path, name: str, problems: Problems, spec_name: str, prompts: bool, method: str = "sft"
 ) -> tuple[SplitFile, int, set[str]]:
     """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; how many
     lines the file has, and the formats of its usable lines. ``prompts``: also key each line's prompt (only
@@ -101,13 +101,20 @@ def _read_lines(
             problems.add("json-line", f"expected a JSON object, got {type(obj).__name__}", path=where, line=n)
             continue
         fmt = line_format(obj)
-        if fmt is None or fmt not in spec.file_formats:
+        allowed = spec.file_formats if method == "sft" else ("preference",)
+        if fmt is None or fmt not in allowed:
             kinds = " or ".join(
-                {"conversation": "`messages`", "instruction": "`prompt`+`completion`", "general": "`text`"}[k]
-                for k in spec.file_formats
+                {
+                    "conversation": "`messages`",
+                    "instruction": "`prompt`+`completion`",
+                    "general": "`text`",
+                    "preference": "`input`+`preferred_output`+`non_preferred_output` (--method dpo)",
+                }[k]
+                for k in allowed
             )
             keys = ", ".join(f"`{k}`" for k in obj) or "none"
-            problems.add("line-format", f"expected {kinds} (keys found: {keys})", path=where, line=n)
+            more = "; a preference (DPO) line: check it with --method dpo" if fmt == "preference" else ""
+            problems.add("line-format", f"expected {kinds} (keys found: {keys}){more}", path=where, line=n)
             continue
         if first is None:
             first = (fmt, n)
@@ -118,7 +125,12 @@ def _read_lines(
                 path=where,
                 line=n,
             )
-        found = check_conversation(obj, spec) if fmt == "conversation" else check_text_line(obj, fmt)
+        if fmt == "conversation":
+            found = check_conversation(obj, spec)
+        elif fmt == "preference":
+            found = check_preference(obj, spec)
+        else:
+            found = check_text_line(obj, fmt)
         for rule, message in found:
             problems.add(rule, message, path=where, line=n)
         f.ids.append(n)
@@ -126,8 +138,17 @@ def _read_lines(
         # the compact form, so the same conversation written with other spacing still matches
         f.encoded.append(ENCODE(obj))
         if prompts:
-            f.prompts.append(prompt_key(obj.get("messages")))
+            f.prompts.append(prompt_key(_prompt_messages(obj, fmt)))
     return f, len(lines), formats
+
+
+def _prompt_messages(obj: dict[str, Any], fmt: str) -> Any:
+    """The messages whose part before the last assistant one is the line's prompt."""
+    if fmt != "preference":
+        return obj.get("messages")
+    inp = obj.get("input")
+    messages = inp.get("messages") if isinstance(inp, dict) else None
+    return [*messages, {"role": "assistant", "content": ""}] if isinstance(messages, list) else None
 
 
 def _text_tokens(f: SplitFile, choice: tok.EncodingChoice) -> None:
@@ -151,12 +172,18 @@ def validate_file(
     max_tokens: int | None = None,
     count: bool = True,
     cache_dir: Path | None = None,
+    method: str = "sft",
 ) -> FileReport:
     """Every problem in a training file (and optionally its validation file) for ``provider``.
 
     The first file is treated as the training file (minimum example counts apply to it); with ``val_path``
-    the two are also checked for leakage. Problems are addressed by path and line.
+    the two are also checked for leakage. Problems are addressed by path and line. ``method="dpo"``: the lines
+    must be preference pairs (``input``, ``preferred_output``, ``non_preferred_output``).
     """
+    if method == "dpo":
+        from .dpo import supports_dpo
+
+        supports_dpo(provider)
     spec = spec_for(provider)
     problems = Problems(provider)
     for p in [Path(path)] + ([Path(val_path)] if val_path else []):
@@ -165,12 +192,14 @@ def validate_file(
                 "file-name", f"{p.name} is not named *.jsonl; the SDKs refuse to upload it", path=str(p)
             )
     with gc_paused():  # tens of thousands of decoded lines: nothing here forms a cycle
-        train, n_lines, train_formats = _read_lines(Path(path), "train", problems, provider, bool(val_path))
+        train, n_lines, train_formats = _read_lines(
+            Path(path), "train", problems, provider, bool(val_path), method
+        )
         line_counts = {"train": n_lines}
         formats = {"train": train_formats}
         if val_path:
             val, line_counts["val"], formats["val"] = _read_lines(
-                Path(val_path), "val", problems, provider, True
+                Path(val_path), "val", problems, provider, True, method
             )
         else:
             val = SplitFile("val", Path("-"))
@@ -192,7 +221,7 @@ def validate_file(
         limit = max_tokens if max_tokens is not None else spec.max_tokens
         for f in [train] + ([val] if val_path else []):
             kinds = formats[f.name]
-            if kinds <= {"conversation"}:
+            if kinds <= {"conversation"} or kinds == {"preference"}:
                 cache = tok.TokenCache(cache_dir, choice.name) if cache_dir is not None else None
                 count_tokens([f], choice, cache)
             elif "conversation" not in kinds and len(kinds) == 1:

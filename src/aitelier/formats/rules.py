@@ -95,6 +95,18 @@ _register(
     "An example fits the model's context (OpenAI: 16,385 tokens, a warning as OpenAI truncates longer ones; "
     "set maxTokens or --max-tokens for others).",
 )
+# -- preference (DPO) lines: {"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}
+_register(
+    "dpo-input",
+    ERROR,
+    "A preference line's `input.messages` is a non-empty list of messages ending with a user message.",
+)
+_register(
+    "dpo-output",
+    ERROR,
+    "`preferred_output` and `non_preferred_output` each hold exactly one assistant message.",
+)
+_register("dpo-outputs-differ", ERROR, "The preferred and the rejected output differ.")
 # -- data set level ---------------------------------------------------------------------------------------------
 _register("min-examples", ERROR, "Enough training examples: OpenAI needs 10, Together and local 1.")
 _register("few-examples", WARNING, "At least 50 training examples (fewer rarely teaches a model anything).")
@@ -104,6 +116,18 @@ _register("duplicate", WARNING, "No conversation appears twice in the same file.
 # -- project level ----------------------------------------------------------------------------------------------
 _register("unsplit", WARNING, "Every example at or above the threshold has a split (run `ait split`).")
 _register("no-val", WARNING, "The validation set is not empty (evaluation needs it).")
+_register(
+    "pair-left-out",
+    WARNING,
+    "Every preference pair goes into train or val (no split yet, rated below the threshold, or a rating pair "
+    "whose two examples are in different splits: left out).",
+)
+_register(
+    "unpairable",
+    WARNING,
+    "Every rewritten example can be paired (a multi-turn one needs `originalOutputTurn`, which older versions "
+    "and the npm tool do not write).",
+)
 _register(
     "dropped-keys", WARNING, "Message keys the provider format cannot carry are dropped when formatting."
 )

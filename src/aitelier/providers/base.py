@@ -81,9 +81,10 @@ def camel(name: str) -> str:
 class Hyperparameter:
     """One setting a provider takes: ``ait train --<name>``, checked before any network call.
 
-    ``type`` is int, float or str; ``minimum``/``maximum`` bound a number (``exclusive_minimum`` for "above"),
-    or the length of a string. ``default`` is what aitelier sends when the user gives nothing (None: nothing
-    is sent and the provider decides, which ``help`` should say).
+    ``type`` is int, float, bool or str; ``minimum``/``maximum`` bound a number (``exclusive_minimum`` for
+    "above"), or the length of a string. ``default`` is what aitelier sends when the user gives nothing (None:
+    nothing is sent and the provider decides, which ``help`` should say). ``method`` limits it to one training
+    method (``"dpo"``: only with ``ait train --method dpo``; None: every method).
     """
 
     name: str  # snake_case: lora_r -> --lora-r, recorded as loraR
@@ -94,6 +95,7 @@ class Hyperparameter:
     maximum: float | None = None
     exclusive_minimum: bool = False
     exclusive_maximum: bool = False
+    method: str | None = None
 
     @property
     def flag(self) -> str:
@@ -126,6 +128,8 @@ class Hyperparameter:
                 who = f"{title} allows" if title else "at most"
                 return [f"{flag} is {len(value)} characters; {who} {_n(self.maximum)}"]
             return []
+        if self.type is bool:
+            return [] if isinstance(value, bool) else [f"{flag} must be true or false"]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return [f"{flag} must be a number"]
         if self.type is int and not isinstance(value, int):
@@ -344,6 +348,11 @@ class Provider(ABC):
     status_map: ClassVar[Mapping[str, JobStatus]]
     final_statuses: ClassVar[frozenset[str]]
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()  # what `ait train` may send this provider
+    # training methods it offers: "sft" (data/train.jsonl) and "dpo" (preference pairs, data/train.dpo.jsonl)
+    methods: ClassVar[tuple[str, ...]] = ("sft",)
+    # whether a job can continue from an earlier run's result (`ait train --from RUN`): build_request then
+    # takes ``from_run``, the earlier run's record
+    continues_runs: ClassVar[bool] = False
     create_endpoint: ClassVar[str] = ""
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -361,14 +370,18 @@ class Provider(ABC):
 
     # -- hyperparameters ----------------------------------------------------------------------------------------
     @classmethod
-    def with_defaults(cls, hp: Hyperparameters) -> Hyperparameters:
-        """``hp`` plus the default of every declared hyperparameter the user left out."""
+    def with_defaults(cls, hp: Hyperparameters, method: str = "sft") -> Hyperparameters:
+        """``hp`` plus the default of every declared hyperparameter of ``method`` the user left out."""
         defaults = {
-            h.name: h.default for h in cls.hyperparameters if h.default is not None and h.name not in hp
+            h.name: h.default
+            for h in cls.hyperparameters
+            if h.default is not None and h.name not in hp and h.method in (None, method)
         }
         return hp.replace(**defaults) if defaults else hp
 
-    def check_hyperparameters(self, hp: Hyperparameters, limits: ModelLimits | None) -> list[str]:
+    def check_hyperparameters(
+        self, hp: Hyperparameters, limits: ModelLimits | None, method: str = "sft"
+    ) -> list[str]:
         """Every problem with ``hp`` for this provider and model, as messages naming the flag. Empty: fine."""
         declared = {h.name: h for h in self.hyperparameters}
         problems = []
@@ -376,6 +389,8 @@ class Provider(ABC):
             h = declared.get(name)
             if h is None:
                 problems.append(f"--{name.replace('_', '-')} is not supported by {self.title}")
+            elif h.method not in (None, method):
+                problems.append(f"{h.flag} applies to --method {h.method} only")
             else:
                 problems += h.problems(value, self.title)
         if limits is not None:

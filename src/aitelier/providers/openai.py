@@ -93,7 +93,18 @@ class OpenAIProvider(Provider):
         ),
         Hyperparameter("suffix", str, "Added to the fine-tuned model's name", maximum=64),
         Hyperparameter("seed", int, "Random seed, for a reproducible run.", minimum=0, maximum=2147483647),
+        Hyperparameter(
+            "dpo_beta",
+            float,
+            "DPO: how far the model may move from the reference; higher stays closer (default: OpenAI's).",
+            minimum=0,
+            maximum=2,
+            exclusive_minimum=True,
+            method="dpo",
+        ),
     )
+    methods = ("sft", "dpo")
+    continues_runs = True  # a fine-tuned model (ft:...) can be fine-tuned again: `--from RUN` trains on it
     create_endpoint = "POST /v1/fine_tuning/jobs"
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -153,13 +164,19 @@ class OpenAIProvider(Provider):
         validation_file: str | None,
         attempt_id: str,
         limits: ModelLimits | None,
+        method: str = "sft",
+        from_run: dict[str, Any] | None = None,
     ) -> JobRequest:
-        hp = self.with_defaults(hp)
+        hp = self.with_defaults(hp, method)
         hyper: dict[str, Any] = {"n_epochs": hp["epochs"]}
         if "batch_size" in hp:
             hyper["batch_size"] = hp["batch_size"]
         if "lr_multiplier" in hp:
             hyper["learning_rate_multiplier"] = hp["lr_multiplier"]
+        if method == "dpo" and "dpo_beta" in hp:
+            hyper["beta"] = hp["dpo_beta"]
+        if from_run is not None:  # fine-tune the earlier run's model further
+            model = str(from_run.get("fineTunedModel") or from_run.get("modelId"))
         payload: dict[str, Any] = {"model": model, "training_file": training_file}
         if validation_file:
             payload["validation_file"] = validation_file
@@ -167,7 +184,8 @@ class OpenAIProvider(Provider):
             payload["suffix"] = hp["suffix"]
         if "seed" in hp:
             payload["seed"] = hp["seed"]
-        payload["method"] = {"type": "supervised", "supervised": {"hyperparameters": hyper}}
+        kind = "supervised" if method == "sft" else method  # FineTuneMethod: supervised, dpo, ...
+        payload["method"] = {"type": kind, kind: {"hyperparameters": hyper}}
         payload["metadata"] = {ATTEMPT_KEY: attempt_id}
         return JobRequest(
             provider=self.name,
@@ -232,7 +250,8 @@ class OpenAIProvider(Provider):
         raw = str(field_of(r, "status", ""))
         hyper = field_of(r, "hyperparameters")
         method = field_of(r, "method")
-        supervised = field_of(field_of(method, "supervised"), "hyperparameters")
+        kind = field_of(method, "type") or "supervised"
+        supervised = field_of(field_of(method, str(kind)), "hyperparameters")
         epochs = field_of(supervised, "n_epochs") or field_of(hyper, "n_epochs")
         finish = field_of(r, "estimated_finish")
         seconds = max(0.0, float(finish) - time.time()) if isinstance(finish, (int, float)) else None

@@ -81,6 +81,11 @@ class ProviderInfo:
         return tuple(getattr(self.trainer, "hyperparameters", ()))
 
     @property
+    def methods(self) -> tuple[str, ...]:
+        """The training methods it offers ("sft", "dpo"), as its trainer declares them."""
+        return tuple(getattr(self.trainer, "methods", ("sft",)))
+
+    @property
     def status_map(self) -> Mapping[str, JobStatus]:
         return dict(getattr(self.trainer, "status_map", {}))
 

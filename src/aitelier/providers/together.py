@@ -106,7 +106,39 @@ class TogetherProvider(Provider):
             maximum=31,
         ),
         Hyperparameter("seed", int, "Random seed, for a reproducible run.", minimum=0, maximum=2147483647),
+        # DPO (training_method {"method": "dpo", ...}, schema TrainingMethodDPO)
+        Hyperparameter(
+            "dpo_beta",
+            float,
+            "DPO: how far the model may move from the reference; higher stays closer (default 0.1).",
+            minimum=0,
+            exclusive_minimum=True,
+            method="dpo",
+        ),
+        Hyperparameter(
+            "rpo_alpha",
+            float,
+            "DPO: weight of an added NLL loss on the preferred output (RPO; default 0).",
+            minimum=0,
+            method="dpo",
+        ),
+        Hyperparameter(
+            "dpo_normalize_logratios_by_length",
+            bool,
+            "DPO: divide the log-ratios by the output length (default false).",
+            method="dpo",
+        ),
+        Hyperparameter(
+            "simpo_gamma",
+            float,
+            "DPO: SimPO target margin; above 0 trains without a reference model and length-normalised "
+            "(default 0).",
+            minimum=0,
+            method="dpo",
+        ),
     )
+    methods = ("sft", "dpo")
+    continues_runs = True  # from_checkpoint: a finished job's id (Together's advice: SFT first, then DPO)
     create_endpoint = "POST /v1/fine-tunes"
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -264,18 +296,33 @@ class TogetherProvider(Provider):
         validation_file: str | None,
         attempt_id: str,
         limits: ModelLimits | None,
+        method: str = "sft",
+        from_run: dict[str, Any] | None = None,
     ) -> JobRequest:
         from together.lib.resources.fine_tuning import create_finetune_request
 
-        hp = self.with_defaults(hp)
+        hp = self.with_defaults(hp, method)
         if limits is None or limits.sdk_object is None:
             limits = self.model_limits(model)
+        checkpoint = str(from_run["jobId"]) if from_run is not None else None
+        dpo: dict[str, Any] = {}
+        if method == "dpo":
+            dpo = {
+                k: hp[k]
+                for k in ("dpo_beta", "rpo_alpha", "simpo_gamma", "dpo_normalize_logratios_by_length")
+                if k in hp
+            }
         try:
             request, _, _ = create_finetune_request(
                 model_limits=limits.sdk_object,
                 training_file=training_file,
                 validation_file=validation_file,
-                model=model,
+                # a job continued from a checkpoint names the checkpoint, not the model: the SDK refuses both
+                # (the spec lists `model` as required; the SDK and Together's own CLI send none)
+                model=None if checkpoint else model,
+                from_checkpoint=checkpoint,
+                training_method=method,
+                **dpo,
                 n_epochs=hp["epochs"],
                 # validation data is only used when n_evals > 0
                 n_evals=hp.get("n_evals", 0) if validation_file else 0,
@@ -288,7 +335,7 @@ class TogetherProvider(Provider):
                 suffix=tagged_suffix(hp.get("suffix"), attempt_id),
                 random_seed=hp.get("seed"),
                 # explicit rather than "auto": for chat data both mean "train on the assistant turns only"
-                train_on_inputs=False,
+                train_on_inputs=False if method == "sft" else None,
             )
         except ValueError as e:  # the SDK's own hyperparameter checks
             raise ValidationFailed(f"Together would refuse these settings: {e}") from e
@@ -307,7 +354,6 @@ class TogetherProvider(Provider):
         p = request.payload
         kwargs: dict[str, Any] = {
             "training_file": p["training_file"],
-            "model": p.get("model", ""),
             "n_epochs": p.get("n_epochs"),
             "n_evals": p.get("n_evals") or 0,
             "training_method": p.get("training_method"),
@@ -315,6 +361,9 @@ class TogetherProvider(Provider):
         }
         if p.get("validation_file"):
             kwargs["validation_file"] = p["validation_file"]
+        for key in ("model", "from_checkpoint"):  # a continued job names its checkpoint instead of a model
+            if p.get(key):
+                kwargs[key] = p[key]
         est = self._call("estimating the price", self._client.fine_tuning.estimate_price, **kwargs)
         available = field_of(est, "estimation_available")
         if available is False:

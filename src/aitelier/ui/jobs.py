@@ -87,7 +87,9 @@ def runs_table(
     shortened in the middle, keeping both ends."""
     from ..runs import model_of, run_id, shown_status
 
-    headers = ["RUN", "PROVIDER", "STATUS", "JOB", "BASE MODEL", "FINE-TUNED MODEL", "STARTED"]
+    headers = ["RUN", "PROVIDER", "STATUS", "METHOD", "JOB", "BASE MODEL", "FINE-TUNED MODEL", "STARTED"]
+    # runs recorded before DPO (and the npm tool's) were SFT; the column appears once another method ran
+    methods = any((r.get("method") or "sft") != "sft" for r in records)
     rows = []
     for r in records:
         status = shown_status(r)
@@ -101,12 +103,18 @@ def runs_table(
                 run_id(r),
                 str(r.get("provider", "")),
                 status,
+                str(r.get("method") or "sft"),
                 str(r.get("jobId") or "-"),
                 str(r.get("baseModel") or r.get("model") or ""),
                 model_of(r) or "-",
                 short_time(r.get("startedAt")),
             ]
         )
+
+    if not methods:
+        del headers[3]
+        for row in rows:
+            del row[3]
 
     def widths_of() -> list[int]:
         return [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]

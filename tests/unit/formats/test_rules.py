@@ -45,6 +45,20 @@ def multi(*roles: str, **weights: Any) -> dict[str, Any]:
     return {"messages": m}
 
 
+def pref(
+    input: list[dict[str, Any]] | None = None,
+    preferred: list[dict[str, Any]] | None = None,
+    rejected: str = "no idea",
+) -> dict[str, Any]:
+    """A preference (DPO) line."""
+    return {
+        "input": {"messages": input or [{"role": "user", "content": "hi"}]},
+        "preferred_output": preferred or [{"role": "assistant", "content": "hello"}],
+        "non_preferred_output": [{"role": "assistant", "content": rejected}],
+    }
+
+
+DPO = {"method": "dpo"}
 # rule -> (provider, failing file, passing file, extra validate_file kwargs)
 LONG = "word " * 17000  # about 17,000 tokens: over OpenAI's 16,385
 FILE_CASES: dict[str, tuple[str, bytes, bytes, dict[str, Any]]] = {
@@ -124,6 +138,20 @@ FILE_CASES: dict[str, tuple[str, bytes, bytes, dict[str, Any]]] = {
     "min-examples": ("openai", lines(n_more=9), lines(n_more=10), {}),
     "few-examples": ("together", lines(n_more=49), lines(n_more=50), {}),
     "duplicate": ("together", lines(OK, OK), lines(OK), {}),
+    # preference (DPO) lines, checked with method="dpo"
+    "dpo-input": (
+        "together",
+        lines(pref(input=[{"role": "system", "content": "Be brief."}])),
+        lines(pref()),
+        DPO,
+    ),
+    "dpo-output": (
+        "together",
+        lines(pref(preferred=[{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}])),
+        lines(pref()),
+        DPO,
+    ),
+    "dpo-outputs-differ": ("together", lines(pref(rejected="hello")), lines(pref()), DPO),
 }
 # rules that need a validation file: (provider, train, failing val, passing val)
 PAIR_CASES: dict[str, tuple[str, bytes, bytes, bytes]] = {
@@ -141,11 +169,12 @@ PAIR_CASES: dict[str, tuple[str, bytes, bytes, bytes]] = {
     ),
 }
 PROJECT_RULES = {"unsplit", "no-val", "dropped-keys"}
+PAIR_RULES = {"pair-left-out", "unpairable"}  # tests/unit/formats/test_dpo.py
 NAME_RULES = {"file-name"}  # tests/unit/providers/test_provider_facts.py
 
 
 def test_every_rule_has_cases() -> None:
-    assert set(RULES) == set(FILE_CASES) | set(PAIR_CASES) | PROJECT_RULES | NAME_RULES
+    assert set(RULES) == set(FILE_CASES) | set(PAIR_CASES) | PROJECT_RULES | NAME_RULES | PAIR_RULES
 
 
 def test_every_rule_has_a_severity_summary_and_providers() -> None:
@@ -303,6 +332,26 @@ def test_property_validate_file_never_crashes_and_addresses_every_problem(
         assert p.rule in RULES and p.path in (str(t), str(v))
     if not train:
         assert "min-examples" in {p.rule for p in report.errors}
+
+
+preference_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "input": json_values
+        | st.fixed_dictionaries({"messages": st.lists(message_like | json_values, max_size=3)}),
+        "preferred_output": json_values | st.lists(message_like, max_size=2),
+        "non_preferred_output": json_values | st.lists(message_like, max_size=2),
+    },
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(preference_like | line_like, max_size=6), st.sampled_from(["together", "openai"]))
+def test_property_preference_files_never_crash_validation(tmp_path: Path, items, provider) -> None:
+    t = tmp_path / "t.jsonl"
+    t.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in items))
+    for p in validate_file(t, provider, method="dpo").problems:
+        assert p.rule in RULES and p.path == str(t)
 
 
 def test_data_set_problems_in_a_file_name_the_real_line(tmp_path: Path) -> None:

@@ -101,10 +101,15 @@ class FakeOpenAI(FakeServer):
             return Response(400, error_body(f"invalid training_file: {body.get('training_file')}"))
         jid = f"ftjob-{next(self._ids):04d}"
         method = body.get("method") or {"type": "supervised", "supervised": {"hyperparameters": {}}}
-        hyper = dict((method.get("supervised") or {}).get("hyperparameters") or {})
+        kind = method.get("type")  # FineTuneMethod: supervised, dpo or reinforcement
+        if kind not in ("supervised", "dpo", "reinforcement"):
+            return Response(400, error_body(f"invalid method.type: {kind}"))
+        hyper = dict((method.get(kind) or {}).get("hyperparameters") or {})
         hyper.setdefault("n_epochs", "auto")
         hyper.setdefault("batch_size", "auto")
         hyper.setdefault("learning_rate_multiplier", "auto")
+        if kind == "dpo":
+            hyper.setdefault("beta", "auto")
         job = {
             "object": "fine_tuning.job",
             "id": jid,
@@ -125,7 +130,7 @@ class FakeOpenAI(FakeServer):
             "integrations": [],
             "metadata": body.get("metadata") if self.keep_metadata else None,
             "user_provided_suffix": body.get("suffix"),
-            "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+            "method": {"type": kind, kind: {"hyperparameters": hyper}},
             "_script": [dict(s) for s in self.script],
             "_events": [],
             "_suffix": body.get("suffix"),

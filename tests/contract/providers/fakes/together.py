@@ -226,10 +226,24 @@ class FakeTogether(FakeServer):
         train = self.files.get(body.get("training_file", ""))
         if train is None or train["status"] != "COMPLETED":
             return Response(400, error_body("training file is not processed"))
+        model = body.get("model", "")
+        parent = None
+        if body.get("from_checkpoint"):  # `{job id}` or `{output model name}`, optionally `:{step}`
+            ref = str(body["from_checkpoint"]).partition(":")[0]
+            parent = next(
+                (
+                    j
+                    for j in self.jobs.values()
+                    if ref in (j["id"], j["_output"]) and j["status"] == "completed"
+                ),
+                None,
+            )
+            if parent is None:
+                return Response(400, error_body(f"checkpoint {body['from_checkpoint']} not found"))
+            model = model or parent["model"]
         jid = f"ft-{next(self._ids):04d}-{hashlib.sha1(str(body).encode()).hexdigest()[:8]}"
         now = _now(self.clock_offset)
         suffix = body.get("suffix")
-        model = body.get("model", "")
         job = {
             "id": jid,
             "status": "pending",
@@ -260,6 +274,8 @@ class FakeTogether(FakeServer):
             job["validation_file"] = body["validation_file"]
         if suffix:
             job["suffix"] = suffix
+        if parent is not None:
+            job["from_checkpoint"] = body["from_checkpoint"]
         self.jobs[jid] = job
         self._event(job, "job_pending", "Fine tune request created")
         return Response(200, self._truncated(job))

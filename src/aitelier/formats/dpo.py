@@ -1,0 +1,154 @@
+"""`ait format --method dpo`: the project's preference pairs (:mod:`aitelier.pairs`) as
+``data/train.dpo.jsonl`` and ``data/val.dpo.jsonl``, every rule checked before anything is written.
+
+One line per pair, in the shape Together, OpenAI and TRL's ``DPOTrainer`` all take::
+
+    {"input": {"messages": [...]}, "preferred_output": [{"role": "assistant", ...}],
+     "non_preferred_output": [{"role": "assistant", ...}]}
+
+The rules are the registry's (:mod:`aitelier.formats.rules`, severities per provider): the conversation rules on
+the input and each output, ``dpo-input``, ``dpo-output``, ``dpo-outputs-differ``, the token limit with the
+input and both outputs counted (``context-length``), duplicates and train/val leakage, and warnings for pairs
+left out (``pair-left-out``) and rewrites that cannot be paired (``unpairable``). A problem names the pair's
+example id (the preferred one, and the rejected one for a pair from ratings). Written with :func:`write`, like
+the SFT files (atomic, nothing written when any rule is broken, a record for `ait train`'s staleness check).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import freshness
+from .. import tokens as tok
+from ..errors import UsageError
+from ..pairs import CROSSING, EXCLUDED, UNSPLIT, build_pairs
+from .build import (
+    ENCODE,
+    EPOCHS_KEY,
+    Build,
+    SplitFile,
+    check_context,
+    check_split_files,
+    count_tokens,
+    positive_int,
+    prompt_key,
+    resolve_max_tokens,
+    tok_default_model,
+)
+from .checks import check_preference
+from .rules import Problems, spec_for
+
+if TYPE_CHECKING:
+    from ..project import Project
+
+
+def supports_dpo(provider: str) -> None:
+    """A usage error (exit 2) when ``provider`` does not train with DPO."""
+    from ..providers import registry
+
+    info = registry.get(provider)
+    if "dpo" not in info.methods:
+        raise UsageError(
+            f"{info.title} does not train with DPO (methods: {', '.join(info.methods)})",
+            hint="format for a provider that does: "
+            + ", ".join(n for n, i in registry.available().items() if "dpo" in i.methods),
+        )
+
+
+def build(
+    project: Project,
+    provider: str | None = None,
+    *,
+    max_tokens: int | None = None,
+    min_gap: int | None = None,
+    epochs: int | None = None,
+    price_per_1m: float | None = None,
+) -> Build:
+    """Pair, format and validate; writes nothing (see :func:`aitelier.formats.write`)."""
+    provider = provider or project.provider
+    supports_dpo(provider)
+    spec = spec_for(provider)
+    inputs = freshness.snapshot(project)  # before reading, as for SFT
+    config = project.config
+    limit = resolve_max_tokens(spec, config, max_tokens)
+    model = project.model if provider == project.provider else tok_default_model(provider, project.model)
+    choice = tok.encoding_for(provider, model)
+    source = "--epochs"
+    if epochs is None and config.get(EPOCHS_KEY) is not None:
+        epochs = positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
+        source = f".aitelier.json {EPOCHS_KEY}"
+    found = build_pairs(project, min_gap=min_gap)
+    train_path, val_path = freshness.files(project, "dpo")
+    files = {"train": SplitFile("train", train_path), "val": SplitFile("val", val_path)}
+    problems = Problems(provider)
+    left: dict[str, list[int]] = {}
+    for pair in found.pairs:
+        f = files.get(pair.place)
+        if f is None:
+            left.setdefault(pair.place, []).append(pair.preferred_id)
+            continue
+        line = pair.line()
+        extra = "" if pair.rejected_id == pair.preferred_id else f" (rejected: example {pair.rejected_id})"
+        for rule, message in check_preference(line, spec):
+            problems.add(rule, message + extra, example_id=pair.preferred_id, split=pair.place)
+        f.ids.append(pair.preferred_id)
+        f.encoded.append(ENCODE(line) + b"\n")
+        f.prompts.append(prompt_key([*pair.input, {"role": "assistant", "content": ""}]))
+    for place, why in (
+        (UNSPLIT, "have no split yet (`ait split`)"),
+        (EXCLUDED, f"are unrated or rated below {project.threshold}"),
+        (CROSSING, "are from ratings of two examples in different splits"),
+    ):
+        ids = left.get(place)
+        if ids:
+            problems.add("pair-left-out", f"{len(ids)} pair(s) {why} and are left out: examples {_ids(ids)}")
+    if found.unpairable:
+        ids = [u.id for u in found.unpairable]
+        problems.add(
+            "unpairable",
+            f"{len(ids)} rewritten multi-turn example(s) do not record which turn was rewritten and cannot be "
+            f"paired: examples {_ids(ids)} (`ait pairs` lists them)",
+        )
+    train, val = files["train"], files["val"]
+    if train.count and not val.count:
+        problems.add("no-val", "no validation pairs; rewrite replies of validation examples too", split="val")
+    cache = tok.TokenCache(project.data_dir, choice.name)
+    count_tokens([train, val], choice, cache)
+    check_split_files(problems, train, val, spec)
+    check_context(problems, train, limit)
+    check_context(problems, val, limit)
+    estimate = tok.estimate_training(
+        provider,
+        model,
+        train.token_totals,
+        epochs=epochs,
+        epochs_source=source,
+        config=config,
+        price_override=price_per_1m,
+        max_tokens=limit,
+    )
+    return Build(
+        provider=provider,
+        model=model,
+        weight="all",
+        threshold=project.threshold,
+        train=train,
+        val=val,
+        problems=problems.items,
+        encoding=choice,
+        max_tokens=limit,
+        excluded=len(left.get(EXCLUDED, [])),
+        unsplit=left.get(UNSPLIT, []),
+        estimate=estimate,
+        source=inputs,
+        method="dpo",
+        pairs=found,
+    )
+
+
+def _ids(ids: list[int], shown: int = 20) -> str:
+    text = ", ".join(str(i) for i in ids[:shown])
+    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+__all__ = ["build", "supports_dpo"]
