@@ -141,3 +141,55 @@ def test_without_the_extra_train_names_the_install_command(ait, tmp_path):
     assert r.stderr.strip().splitlines()[0] == (
         "ait: error: the local provider needs torch: pip install 'aitelier-cli[local]'"
     )
+
+
+@pytest.mark.slow
+def test_dpo_after_sft_from_its_run_trains_in_the_background(ait, local_project):
+    """SFT, then DPO continuing from that run's adapter, on the pairs of rewritten examples."""
+    root = local_project
+    for i, ident in enumerate((1, 2, 3, 5, 6, 22)):
+        (root / "new.txt").write_text(f"A short, precise answer number {i}.")
+        r = ait("-C", str(root), "rate", "--rewrite", str(ident), "--output", str(root / "new.txt"))
+        assert r.exit_code == 0, r.output
+        assert ait("-C", str(root), "rate", "--set", f"{ident}=9").exit_code == 0
+    assert ait("-C", str(root), "split").exit_code == 0
+    assert ait("-C", str(root), "format").exit_code == 0
+    r = ait("-C", str(root), "train", "--epochs", "1", "--batch-size", "8", "--learning-rate", "0.05")
+    assert r.exit_code == 0, r.output
+    assert ait("-C", str(root), "status", "--watch", "--interval", "0.5").exit_code == 0
+    sft = json.loads((root / ".aitelier.json").read_text())["runs"][-1]
+
+    r = ait("-C", str(root), "format", "--method", "dpo")
+    assert r.exit_code == 0, r.output
+    r = ait(
+        "-C",
+        str(root),
+        "train",
+        "--method",
+        "dpo",
+        "--from",
+        sft["id"],
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--learning-rate",
+        "0.01",
+        "--dpo-beta",
+        "0.2",
+    )
+    assert r.exit_code == 0, r.output
+    assert "Started DPO fine-tune" in r.stdout
+    dpo = json.loads((root / ".aitelier.json").read_text())["runs"][-1]
+    assert (dpo["method"], dpo["fromRun"], dpo["hyperparameters"]["dpoBeta"]) == ("dpo", sft["id"], 0.2)
+    request = json.loads((root / "runs" / dpo["id"] / "request.json").read_text())
+    assert request["method"] == "dpo" and request["fromAdapter"] == sft["fineTunedModel"]
+    assert request["trainingFile"].endswith("train.dpo.jsonl")
+    r = ait("-C", str(root), "status", "--watch", "--interval", "0.5")
+    assert r.exit_code == 0, r.output
+    final = status(ait, root)
+    assert final["run"]["status"] == "completed" and final["run"]["method"] == "dpo"
+    assert any("preference pairs, DPO" in e["message"] for e in final["events"])
+    train_losses = [p["train"] for p in final["loss"] if p["train"] is not None]
+    assert len(train_losses) >= 2
+    assert os.path.exists(os.path.join(final["run"]["fineTunedModel"], "adapter_model.safetensors"))

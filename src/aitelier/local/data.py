@@ -29,6 +29,29 @@ def read_conversations(path: Path) -> list[list[dict[str, Any]]]:
     return out
 
 
+def read_preferences(path: Path) -> list[dict[str, Any]]:
+    """The preference lines of a file `ait format --method dpo` wrote, as TRL's conversational preference rows
+    (``prompt``, ``chosen``, ``rejected``; ``path:line`` named for a line that is not one)."""
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                row = {
+                    "prompt": [
+                        {"role": m["role"], "content": m["content"]} for m in obj["input"]["messages"]
+                    ],
+                    "chosen": [{"role": "assistant", "content": obj["preferred_output"][0]["content"]}],
+                    "rejected": [{"role": "assistant", "content": obj["non_preferred_output"][0]["content"]}],
+                }
+            except (ValueError, KeyError, TypeError, IndexError) as e:
+                raise ValidationFailed(f"{path}:{n}: not a preference line ({e})") from e
+            out.append(row)
+    return out
+
+
 def _render(tokenizer: Any, messages: list[dict[str, Any]], *, prompt: bool = False) -> str:
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)
     return str(text)

@@ -1,6 +1,9 @@
 """The training process of a local job: ``python -m aitelier.local.worker RUN_DIR`` (started by
-:func:`aitelier.local.jobs.start`, detached). LoRA through TRL's ``SFTTrainer`` and peft; progress, losses and
-the result or error go to ``RUN_DIR/events.jsonl``.
+:func:`aitelier.local.jobs.start`, detached). LoRA through TRL's ``SFTTrainer`` (``method`` sft) or
+``DPOTrainer`` (``method`` dpo, on the preference pairs of ``ait format --method dpo``) and peft; progress, losses
+and the result or error go to ``RUN_DIR/events.jsonl``. A job continuing an earlier run (``fromAdapter``) starts
+from the base model with that run's adapter merged in, and trains a new adapter on top (for DPO the merged
+model is also the reference).
 
 Also usable under ``accelerate launch -m aitelier.local.worker RUN_DIR`` for several GPUs (only the main
 process writes events).
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import jobs
-from .data import read_conversations, tokenize
+from .data import read_conversations, read_preferences, tokenize
 
 
 def rows(tokenizer: Any, path: Path) -> list[dict[str, list[int]]]:
@@ -29,7 +32,8 @@ def rows(tokenizer: Any, path: Path) -> list[dict[str, list[int]]]:
     return out
 
 
-def load_model(model: str) -> tuple[Any, Any]:
+def load_model(model: str, adapter: str | None = None) -> tuple[Any, Any]:
+    """The tokenizer and the model (with ``adapter``, an earlier run's LoRA adapter, merged in)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -40,7 +44,89 @@ def load_model(model: str) -> tuple[Any, Any]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    return tokenizer, AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    loaded = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    if adapter:
+        from peft import PeftModel
+
+        loaded = PeftModel.from_pretrained(loaded, adapter).merge_and_unload()
+    return tokenizer, loaded
+
+
+def _lora(hp: dict[str, Any]) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=hp["lora_r"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=hp["lora_dropout"],
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+
+
+def _common(hp: dict[str, Any], output: Path, has_val: bool) -> dict[str, Any]:
+    """The TrainingArguments both trainers share."""
+    import torch
+
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return {
+        "output_dir": str(output),
+        "num_train_epochs": hp["epochs"],
+        "per_device_train_batch_size": hp["batch_size"],
+        "per_device_eval_batch_size": hp["batch_size"],
+        "learning_rate": hp["learning_rate"],
+        "max_length": hp["max_length"],
+        "eval_strategy": "epoch" if has_val else "no",
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "report_to": [],
+        "seed": int(hp.get("seed", 42)),
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        "dataloader_pin_memory": torch.cuda.is_available(),
+        "lr_scheduler_type": "linear",
+        "bf16": bf16,
+        "fp16": False,
+        "warmup_ratio": 0.0,
+        # TRL turns it on by default: it saves accelerator memory by running every forward twice. On the CPU,
+        # where memory is rarely what runs out, it cost a fifth of the training time (bench/bench_local.py).
+        "gradient_checkpointing": torch.cuda.is_available() or torch.backends.mps.is_available(),
+    }
+
+
+def dpo_trainer_for(
+    model_name: str,
+    hp: dict[str, Any],
+    train_file: Path,
+    val_file: Path | None,
+    output: Path,
+    callbacks: list[Any] = (),  # type: ignore[assignment]
+    *,
+    from_adapter: str | None = None,
+) -> Any:
+    """A ``DPOTrainer`` for LoRA on ``model_name`` on preference pairs. The reference model is the model without
+    the new adapter (TRL disables the adapter for it); ``rpo_alpha`` adds the NLL loss on the preferred output
+    (TRL's loss ``sft`` beside ``sigmoid``)."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    tokenizer, model = load_model(model_name, from_adapter)
+    train = Dataset.from_list(read_preferences(train_file))
+    val = Dataset.from_list(read_preferences(val_file)) if val_file is not None else None
+    alpha = hp.get("rpo_alpha")
+    losses: dict[str, Any] = {"loss_type": ["sigmoid"]}
+    if alpha:
+        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, float(alpha)]}
+    config = DPOConfig(**_common(hp, output, val is not None), beta=hp["dpo_beta"], **losses)
+    return DPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=train,
+        eval_dataset=val,
+        processing_class=tokenizer,
+        peft_config=_lora(hp),
+        callbacks=list(callbacks),
+    )
 
 
 def trainer_for(
@@ -50,51 +136,22 @@ def trainer_for(
     val_file: Path | None,
     output: Path,
     callbacks: list[Any] = (),  # type: ignore[assignment]
+    *,
+    from_adapter: str | None = None,
 ) -> Any:
     """An ``SFTTrainer`` for LoRA on ``model_name`` with the run's hyperparameters (the library's entry point;
     bench/ builds the same trainer)."""
-    import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    tokenizer, model = load_model(model_name)
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    accelerator = torch.cuda.is_available() or torch.backends.mps.is_available()
+    tokenizer, model = load_model(model_name, from_adapter)
     train = Dataset.from_list(rows(tokenizer, train_file))
     val = Dataset.from_list(rows(tokenizer, val_file)) if val_file is not None else None
     packing = bool(hp.get("packing", False))
     config = SFTConfig(
-        output_dir=str(output),
-        num_train_epochs=hp["epochs"],
-        per_device_train_batch_size=hp["batch_size"],
-        per_device_eval_batch_size=hp["batch_size"],
-        learning_rate=hp["learning_rate"],
-        max_length=hp["max_length"],
+        **_common(hp, output, val is not None),
         packing=packing,
         group_by_length=not packing,  # similar lengths in a batch: padding does not eat the compute
-        eval_strategy="epoch" if val is not None else "no",
-        save_strategy="no",
-        logging_steps=1,
-        report_to=[],
-        seed=int(hp.get("seed", 42)),
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        lr_scheduler_type="linear",
-        bf16=bf16,
-        fp16=False,
-        warmup_ratio=0.0,
-        # TRL turns it on by default: it saves accelerator memory by running every forward twice. On the CPU,
-        # where memory is rarely what runs out, it cost a fifth of the training time (bench/bench_local.py).
-        gradient_checkpointing=accelerator,
-    )
-    lora = LoraConfig(
-        r=hp["lora_r"],
-        lora_alpha=hp["lora_alpha"],
-        lora_dropout=hp["lora_dropout"],
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
     )
     trainer = SFTTrainer(
         model=model,
@@ -102,7 +159,7 @@ def trainer_for(
         train_dataset=train,
         eval_dataset=val,
         processing_class=tokenizer,
-        peft_config=lora,
+        peft_config=_lora(hp),
         callbacks=list(callbacks),
     )
     score_trained_tokens_only()
@@ -171,17 +228,21 @@ def main(d: Path) -> int:
         if rank0:
             jobs.append_event(d, status="running", message=f"loading {request['model']}")
         val = Path(request["validationFile"]) if request.get("validationFile") else None
-        trainer = trainer_for(
+        make = dpo_trainer_for if request.get("method") == "dpo" else trainer_for
+        trainer = make(
             request["model"],
             hp,
             Path(request["trainingFile"]),
             val,
             d / "checkpoints",
             [progress_callback(d, hp["epochs"])],
+            from_adapter=request.get("fromAdapter"),
         )
         if rank0:
             jobs.append_event(
-                d, message=f"training on {trainer.args.device} ({len(trainer.train_dataset)} examples)"
+                d,
+                message=f"training on {trainer.args.device} ({len(trainer.train_dataset)} "
+                + ("preference pairs, DPO)" if request.get("method") == "dpo" else "examples)"),
             )
         if val is not None:
             trainer.evaluate()  # the validation loss before training (step 0), logged by the callback

@@ -59,7 +59,26 @@ class LocalProvider(Provider):
             "max_length", int, "Tokens per example; longer ones are cut.", default=1024, minimum=16
         ),
         Hyperparameter("seed", int, "Random seed, for a reproducible run.", minimum=0, maximum=2147483647),
+        # DPO (TRL's DPOTrainer)
+        Hyperparameter(
+            "dpo_beta",
+            float,
+            "DPO: how far the model may move from the reference; higher stays closer.",
+            default=0.1,
+            minimum=0,
+            exclusive_minimum=True,
+            method="dpo",
+        ),
+        Hyperparameter(
+            "rpo_alpha",
+            float,
+            "DPO: weight of an added NLL loss on the preferred output (RPO; default 0).",
+            minimum=0,
+            method="dpo",
+        ),
     )
+    methods = ("sft", "dpo")
+    continues_runs = True  # --from RUN: that run's adapter merged into the base model, a new adapter on top
     create_endpoint = "python -m aitelier.local.worker RUN_DIR"
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -93,15 +112,20 @@ class LocalProvider(Provider):
         validation_file: str | None,
         attempt_id: str,
         limits: ModelLimits | None,
+        method: str = "sft",
+        from_run: dict[str, Any] | None = None,
     ) -> JobRequest:
-        hp = self.with_defaults(hp)
+        hp = self.with_defaults(hp, method)
         payload = {
             "model": model,
+            "method": method,
             "trainingFile": training_file,
             "validationFile": validation_file,
             "hyperparameters": hp.given(),
             "runDir": f"runs/{attempt_id}",
         }
+        if from_run is not None:
+            payload["fromAdapter"] = str(from_run.get("fineTunedModel") or "")
         return JobRequest(
             self.name, model, hp, training_file, validation_file, attempt_id, self.create_endpoint, payload
         )
@@ -109,7 +133,7 @@ class LocalProvider(Provider):
     def resolve_hyperparameters(
         self, hp: Hyperparameters, limits: ModelLimits | None, *, has_validation: bool
     ) -> Hyperparameters:
-        return self.with_defaults(hp)
+        return hp  # training.plan filled in the defaults of the run's method
 
     def create_job(self, request: JobRequest) -> Job:
         from ..local import jobs

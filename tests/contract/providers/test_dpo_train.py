@@ -176,3 +176,52 @@ def test_eval_works_unchanged_on_a_dpo_run(ait, tmp_path, together_env, runs_of)
         run["fineTunedModel"],
         run["baseModel"],
     }
+
+
+def test_openai_dpo_from_a_finished_run_fine_tunes_its_model(ait, tmp_path, openai_env, runs_of) -> None:
+    p = dpo_project(tmp_path, ait, "openai")
+    assert ait("format", cwd=p.root).exit_code == 0
+    assert ait("train", "--yes", cwd=p.root).exit_code == 0
+    assert ait("status", "--watch", cwd=p.root).exit_code == 0
+    sft = runs_of(p)[0]
+    assert sft["fineTunedModel"].startswith("ft:")
+    r = ait("train", "--method", "dpo", "--from", sft["id"], "--yes", cwd=p.root)
+    assert r.exit_code == 0, r.output
+    body = openai_env.calls("POST", "/v1/fine_tuning/jobs")[-1].json
+    assert body["model"] == sft["fineTunedModel"] and body["method"]["type"] == "dpo"
+    assert runs_of(p)[-1]["fromRun"] == sft["id"]
+
+
+@pytest.fixture
+def sft_only(together_env):
+    """A provider (registered like a plugin) that trains SFT only and cannot continue a run."""
+    from aitelier.providers import registry
+    from aitelier.providers.together import TogetherProvider
+
+    class SftOnly(TogetherProvider):
+        name = "sftonly"
+        title = "SFT-only"
+        methods = ("sft",)
+        continues_runs = False
+        hyperparameters = tuple(h for h in TogetherProvider.hyperparameters if h.method is None)
+
+    registry.register(
+        "sftonly", SftOnly, default_model="m", key_var="TOGETHER_API_KEY", base_url_var="TOGETHER_BASE_URL"
+    )
+    yield together_env
+    registry.reset()
+
+
+def test_a_provider_without_dpo_or_continuing_says_so_with_exit_2(ait, tmp_path, sft_only, runs_of) -> None:
+    p = dpo_project(tmp_path, ait, "together")
+    r = ait("format", "--method", "dpo", "--provider", "sftonly", cwd=p.root)
+    assert r.exit_code == 2 and "SFT-only does not train with DPO" in r.stderr
+    r = ait("train", "--provider", "sftonly", "--method", "dpo", "--yes", cwd=p.root)
+    assert r.exit_code == 2 and "SFT-only does not train with --method dpo" in r.stderr
+    assert ait("format", cwd=p.root).exit_code == 0
+    assert ait("train", "--yes", cwd=p.root).exit_code == 0
+    assert ait("status", "--watch", cwd=p.root).exit_code == 0
+    before = len(sft_only.requests)
+    r = ait("train", "--provider", "sftonly", "--from", runs_of(p)[0]["id"], "--yes", cwd=p.root)
+    assert r.exit_code == 2 and "SFT-only cannot continue from an earlier run (--from)" in r.stderr
+    assert len(sft_only.requests) == before
