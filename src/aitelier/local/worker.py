@@ -35,9 +35,14 @@ def rows(tokenizer: Any, path: Path) -> list[dict[str, list[int]]]:
 def load_model(model: str, adapter: str | None = None) -> tuple[Any, Any]:
     """The tokenizer and the model (with ``adapter``, an earlier run's LoRA adapter, merged in)."""
     import torch
+    from huggingface_hub import constants
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from . import use_cpu_threads
+
+    # Local training sends nothing: TRL pings huggingface.co with usage facts from every trainer it creates
+    # (trainer class, model architecture, peft, device) unless the Hub's telemetry is off.
+    constants.HF_HUB_DISABLE_TELEMETRY = True
 
     use_cpu_threads()
     tokenizer = AutoTokenizer.from_pretrained(model)

@@ -127,3 +127,58 @@ def test_on_the_cpu_each_step_runs_the_model_once_and_projects_only_the_trained_
     assert extra_positions > 0
     per_position = 2 * config.hidden_size * config.vocab_size
     assert flops(every) - flops(batch["labels"]) == per_position * extra_positions
+
+
+TRAIN_ONE_STEP = """
+import json, sys
+from pathlib import Path
+from aitelier.local.worker import trainer_for
+hp = json.loads(sys.argv[3])
+trainer = trainer_for(sys.argv[1], hp, Path(sys.argv[2]), None, Path(sys.argv[2]).parent / "out")
+trainer.train()
+"""
+
+
+@pytest.mark.slow
+def test_local_training_sends_nothing_to_the_hub(tmp_path):
+    """TRL reports every trainer it creates to huggingface.co unless the Hub's telemetry is off."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    seen = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            seen.append(f"{self.command} {self.path}")
+            self.send_response(404)
+            self.end_headers()
+
+        do_GET = do_HEAD = do_POST = answer
+
+        def log_message(self, *args):
+            pass
+
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        train = write(tmp_path / "train.jsonl", bundled_conversations()[:4])
+        quiet = (
+            "CI",
+            "HF_HUB_OFFLINE",
+            "TRANSFORMERS_OFFLINE",
+            "HF_HUB_DISABLE_TELEMETRY",
+            "DISABLE_TELEMETRY",
+        )
+        env = {k: v for k, v in os.environ.items() if k not in quiet}
+        env["HF_ENDPOINT"] = f"http://127.0.0.1:{hub.server_port}"
+        args = [str(tiny_model()), str(train), json.dumps({**HP, "epochs": 1})]
+        done = subprocess.run(
+            [sys.executable, "-c", TRAIN_ONE_STEP, *args], env=env, capture_output=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    finally:
+        hub.shutdown()
+    assert seen == []
