@@ -12,7 +12,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from .keys import CLEAR, CTRL_C, CTRL_D, EOF, HANGUP, KeyReader, KeyScreen, Stop, stop_if_gone
+from .keys import CTRL_C, CTRL_D, EOF, HANGUP, KeyReader, KeyScreen, Stop
 
 if TYPE_CHECKING:
     from ..cli.env import Env
@@ -135,15 +135,8 @@ class EvalScreen(KeyScreen):
         if len(lines) > body_rows:
             status += f"   lines {self.offset + 1}-{self.offset + len(window)} of {len(lines)}"
         keys = SCORE_KEYS if self.session.kind == "score" else COMPARE_KEYS
-        with stop_if_gone():
-            out = self.env.stdout
-            if self.env.stdout_isatty:
-                out.write(CLEAR)
-            out.write("\n".join(window) + "\n")
-            if status.strip():
-                out.write(status.strip() + "\n")
-            out.write(keys + "\n")
-            out.flush()
+        self._clear()
+        self._say("\n".join([*window, *([status.strip()] if status.strip() else []), keys]))
 
 
 # -- progress and summaries -----------------------------------------------------------------------------------------

@@ -211,6 +211,16 @@ class KeyScreen:
     def _loop(self, keys: KeyReader) -> None:
         raise NotImplementedError
 
+    def _say(self, text: str) -> None:
+        with stop_if_gone():
+            self.env.stdout.write(text + "\n")
+            self.env.stdout.flush()
+
+    def _clear(self) -> None:
+        if self.env.stdout_isatty:
+            with stop_if_gone():
+                self.env.stdout.write(CLEAR)
+
     def _finish(self) -> None:
         """What to do after the loop, however it ended (the screen is busy again: a signal waits for it)."""
 

@@ -14,7 +14,6 @@ import signal
 from typing import TYPE_CHECKING
 
 from .keys import (
-    CLEAR,
     CTRL_C,
     CTRL_D,
     ENTER,
@@ -234,16 +233,6 @@ class RateScreen(KeyScreen):
         return text
 
     # -- drawing --------------------------------------------------------------------------------------------
-    def _say(self, text: str) -> None:
-        with stop_if_gone():
-            self.env.stdout.write(text + "\n")
-            self.env.stdout.flush()
-
-    def _clear(self) -> None:
-        if self.env.stdout_isatty:
-            with stop_if_gone():
-                self.env.stdout.write(CLEAR)
-
     def _draw(self) -> None:
         from rich.text import Text
 
