@@ -137,7 +137,8 @@ class RateScreen(KeyScreen):
             elif key in ("r", "R"):
                 self._rewrite(keys)
             elif key == "?":
-                self._draw_help()
+                self._clear()
+                self._say(f"{HELP}\n\nPress any key to go back.")
                 self._key(keys)
             elif key.startswith("\x1b") or key in ("enter", "esc"):
                 pass
@@ -266,12 +267,6 @@ class RateScreen(KeyScreen):
             console.print(Text(self.message, style="yellow" if color else ""))
         console.print(Text(KEYS_LINE, style="dim" if color else ""))
         self.env.stdout.flush()
-
-    def _draw_help(self) -> None:
-        self._clear()
-        self._say(HELP)
-        self._say("")
-        self._say("Press any key to go back.")
 
     def _draw_done(self) -> None:
         self._clear()
