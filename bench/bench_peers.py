@@ -64,6 +64,18 @@ def npm_peer() -> tuple[Cmd | None, str]:
     return ["node", index], index
 
 
+def compile_package() -> str:
+    """Byte-compile the aitelier being measured, as `pip install` does: an editable install run with
+    PYTHONDONTWRITEBYTECODE set would otherwise compile every module again on every start."""
+    import compileall
+
+    import aitelier
+
+    folder = Path(aitelier.__file__).parent
+    ok = compileall.compile_dir(str(folder), quiet=1)
+    return f"bytecode of {folder} {'compiled' if ok else 'NOT compiled'}"
+
+
 def project(name: str, *, split: bool = False) -> Path:
     """A fresh project directory holding the N examples (optionally split with a fixed seed by the old layout)."""
     root = DATA / name
@@ -180,11 +192,13 @@ def main() -> int:
     ap.add_argument("--baseline", default=os.environ.get("AITELIER_BASELINE_AIT"))
     a = ap.parse_args()
     ait = ait_cmd()
+    compiled = compile_package()
     base = [a.baseline] if a.baseline else None
     npm, why = npm_peer()
     load = os.getloadavg()[0]
     print(
-        f"{N:,} examples, {os.cpu_count()} CPUs, load average {load:.1f}, repeat {a.repeat}; npm peer: {why}"
+        f"{N:,} examples, {os.cpu_count()} CPUs, load average {load:.1f}, repeat {a.repeat}; npm peer: {why}; "
+        f"{compiled}"
     )
     t = Table()
     r = a.repeat
