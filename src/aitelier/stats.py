@@ -147,6 +147,7 @@ def last_run(project: Project) -> dict[str, Any] | None:
         "id": run.get("id"),
         "status": run.get("status"),
         "model": run.get("fineTunedModel") or run.get("modelId"),
+        "method": run.get("method") or "sft",
         "sameFiles": same,
     }
 
@@ -240,6 +241,17 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
             )
         elif split_done:
             out.append(_item("todo", "the training files are up to date: start a fine-tune", "ait train"))
+    run = stats.get("last_run") or {}
+    pairs = (stats.get("pairs") or {}).get("byPlace") or {}
+    if pairs.get("train") and run.get("status") in FINISHED and run.get("method", "sft") == "sft":
+        out.append(
+            _item(
+                "info",
+                f"{_n(pairs['train'], 'preference pair')} from your rewrites can tune run {run['id']} further "
+                f"with DPO (then `ait train --method dpo --from {run['id']}`)",
+                "ait format --method dpo",
+            )
+        )
     return out
 
 

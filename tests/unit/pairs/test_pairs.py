@@ -169,3 +169,23 @@ def test_no_val_example_ever_reaches_a_train_pair(tmp_path_factory, examples, mi
             assert split_of[pair.preferred_id] == pair.place
             other = "val" if pair.place == "train" else "train"
             assert all(split_of[i] != other for i in pair.ids), pair
+
+
+def test_stats_suggests_dpo_after_a_finished_sft_run(ait, make_project) -> None:
+    import json
+
+    def advice(runs: list[dict]) -> list[dict]:
+        p = make_project([rewritten(1), rewritten(2, split="val")])
+        p.update_config(lambda c: c.update(runs=runs))
+        return json.loads(ait("stats", "--json", cwd=p.root).stdout)["advice"]
+
+    sft = {"id": "run-000000000001", "provider": "together", "status": "completed", "jobId": "ft-1"}
+    (note,) = [a for a in advice([sft]) if "DPO" in a["message"]]
+    assert note == {
+        "level": "info",
+        "message": "1 preference pair from your rewrites can tune run run-000000000001 further with DPO "
+        "(then `ait train --method dpo --from run-000000000001`)",
+        "command": "ait format --method dpo",
+    }
+    assert not [a for a in advice([{**sft, "method": "dpo"}]) if "DPO" in a["message"]]
+    assert not [a for a in advice([{**sft, "status": "running"}]) if "DPO" in a["message"]]
