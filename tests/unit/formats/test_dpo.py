@@ -37,7 +37,7 @@ def golden_records() -> list[dict]:
     return recs
 
 
-@pytest.mark.parametrize("provider", ["together", "openai"])
+@pytest.mark.parametrize("provider", ["together", "openai", "local"])
 def test_golden_preference_files(make_project, provider: str) -> None:
     p = make_project(golden_records(), provider=provider)
     result = dpo.build(p, min_gap=3)
