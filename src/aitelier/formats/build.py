@@ -216,6 +216,51 @@ def resolve_max_tokens(spec: ProviderSpec, config: dict[str, Any], override: int
     return spec.max_tokens
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a format run is for, settled before the examples are read (SFT and DPO alike): the provider, its
+    file format, the inputs' snapshot for the staleness check, the token limit, the model, its encoding, and
+    the epochs the estimate plans for (with where that number came from)."""
+
+    provider: str
+    spec: ProviderSpec
+    inputs: dict[str, Any]
+    config: dict[str, Any]
+    limit: int | None
+    model: str
+    choice: tok.EncodingChoice
+    epochs: int | None
+    epochs_source: str
+
+    def estimate(self, train: SplitFile, price_per_1m: float | None) -> tok.TrainingEstimate:
+        return tok.estimate_training(
+            self.provider,
+            self.model,
+            train.token_totals,
+            epochs=self.epochs,
+            epochs_source=self.epochs_source,
+            config=self.config,
+            price_override=price_per_1m,
+            max_tokens=self.limit,
+        )
+
+
+def target(project: Project, provider: str, max_tokens: int | None, epochs: int | None) -> Target:
+    spec = spec_for(provider)
+    inputs = freshness.snapshot(project)  # before reading: a change made while we read makes the files stale
+    config = project.config
+    limit = resolve_max_tokens(spec, config, max_tokens)
+    model = project.model if provider == project.provider else tok_default_model(provider, project.model)
+    if epochs is None and config.get(EPOCHS_KEY) is not None:
+        epochs = positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
+        source = f".aitelier.json {EPOCHS_KEY}"
+    else:
+        source = "--epochs"
+    return Target(
+        provider, spec, inputs, config, limit, model, tok.encoding_for(provider, model), epochs, source
+    )
+
+
 def check_split_files(
     problems: Problems,
     train: SplitFile,
@@ -353,23 +398,13 @@ def build(
     price_per_1m: float | None = None,
 ) -> Build:
     """Format every eligible example by its split and validate all of it. Writes nothing."""
-    provider = provider or project.provider
-    spec = spec_for(provider)
     if weight not in WEIGHT_POLICIES:
         raise UsageError(f"--weight must be one of {', '.join(WEIGHT_POLICIES)}, got {weight!r}")
+    t = target(project, provider or project.provider, max_tokens, epochs)
+    provider, spec, limit, model, choice = t.provider, t.spec, t.limit, t.model, t.choice
     if weight == "last" and not spec.carries_weight:
         raise UsageError(f"the {provider} format has no per-message weights, so --weight last cannot apply")
-    inputs = freshness.snapshot(project)  # before reading: a change made while we read makes the files stale
-    config = project.config
-    limit = resolve_max_tokens(spec, config, max_tokens)
-    model = project.model if provider == project.provider else tok_default_model(provider, project.model)
-    choice = tok.encoding_for(provider, model)
     threshold = project.threshold
-    if epochs is None and config.get(EPOCHS_KEY) is not None:
-        epochs = positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
-        source = f".aitelier.json {EPOCHS_KEY}"
-    else:
-        source = "--epochs"
     memo = _memo_key(project, spec, weight, limit, model, choice, threshold)  # before reading, like `inputs`
     known = _memo_load(project, memo)
     counted = 0
@@ -394,16 +429,7 @@ def build(
         check_context(problems, train, limit)
         check_context(problems, val, limit)
         found = problems.items
-    estimate = tok.estimate_training(
-        provider,
-        model,
-        train.token_totals,
-        epochs=epochs,
-        epochs_source=source,
-        config=config,
-        price_override=price_per_1m,
-        max_tokens=limit,
-    )
+    estimate = t.estimate(train, price_per_1m)
     return Build(
         provider=provider,
         model=model,
@@ -417,7 +443,7 @@ def build(
         excluded=excluded,
         unsplit=unsplit,
         estimate=estimate,
-        source=inputs,
+        source=t.inputs,
         memo=memo,
         reused=known is not None,
         counted=counted,

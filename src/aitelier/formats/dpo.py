@@ -24,19 +24,16 @@ from ..errors import UsageError
 from ..pairs import CROSSING, EXCLUDED, UNSPLIT, build_pairs
 from .build import (
     ENCODE,
-    EPOCHS_KEY,
     Build,
     SplitFile,
     check_context,
     check_split_files,
     count_tokens,
-    positive_int,
     prompt_key,
-    resolve_max_tokens,
-    tok_default_model,
+    target,
 )
 from .checks import check_preference
-from .rules import Problems, spec_for
+from .rules import Problems
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -67,16 +64,8 @@ def build(
     """Pair, format and validate; writes nothing (see :func:`aitelier.formats.write`)."""
     provider = provider or project.provider
     supports_dpo(provider)
-    spec = spec_for(provider)
-    inputs = freshness.snapshot(project)  # before reading, as for SFT
-    config = project.config
-    limit = resolve_max_tokens(spec, config, max_tokens)
-    model = project.model if provider == project.provider else tok_default_model(provider, project.model)
-    choice = tok.encoding_for(provider, model)
-    source = "--epochs"
-    if epochs is None and config.get(EPOCHS_KEY) is not None:
-        epochs = positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
-        source = f".aitelier.json {EPOCHS_KEY}"
+    t = target(project, provider, max_tokens, epochs)  # before reading, as for SFT
+    spec, limit = t.spec, t.limit
     found = build_pairs(project, min_gap=min_gap)
     train_path, val_path = freshness.files(project, "dpo")
     files = {"train": SplitFile("train", train_path), "val": SplitFile("val", val_path)}
@@ -112,35 +101,25 @@ def build(
     train, val = files["train"], files["val"]
     if train.count and not val.count:
         problems.add("no-val", "no validation pairs; rewrite replies of validation examples too", split="val")
-    cache = tok.TokenCache(project.data_dir, choice.name)
-    count_tokens([train, val], choice, cache)
+    cache = tok.TokenCache(project.data_dir, t.choice.name)
+    count_tokens([train, val], t.choice, cache)
     check_split_files(problems, train, val, spec)
     check_context(problems, train, limit)
     check_context(problems, val, limit)
-    estimate = tok.estimate_training(
-        provider,
-        model,
-        train.token_totals,
-        epochs=epochs,
-        epochs_source=source,
-        config=config,
-        price_override=price_per_1m,
-        max_tokens=limit,
-    )
     return Build(
         provider=provider,
-        model=model,
+        model=t.model,
         weight="all",
         threshold=project.threshold,
         train=train,
         val=val,
         problems=problems.items,
-        encoding=choice,
+        encoding=t.choice,
         max_tokens=limit,
         excluded=len(left.get(EXCLUDED, [])),
         unsplit=left.get(UNSPLIT, []),
-        estimate=estimate,
-        source=inputs,
+        estimate=t.estimate(train, price_per_1m),
+        source=t.inputs,
         method="dpo",
         pairs=found,
     )
