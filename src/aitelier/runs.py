@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from .credentials import known_secrets, scrub
@@ -170,14 +169,3 @@ def same_attempt(
         and (files.get("val") or {}).get("sha256") == shas.get("val")
         and (record.get("hyperparameters") or {}) == hyper
     )
-
-
-def identical(
-    records: Iterable[dict[str, Any]],
-    *,
-    provider: str,
-    model: str,
-    shas: dict[str, str | None],
-    hyper: dict[str, Any],
-) -> list[dict[str, Any]]:
-    return [r for r in records if same_attempt(r, provider=provider, model=model, shas=shas, hyper=hyper)]

@@ -156,7 +156,7 @@ def _item(level: str, message: str, command: str | None = None) -> dict[str, Any
     return {"level": level, "message": message, "command": command}
 
 
-def _n(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
@@ -169,7 +169,7 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_item("todo", "add examples (one at a time, or a JSONL/CSV file)", "ait add"))
         return out
     if unrated:
-        out.append(_item("todo", f"rate {_n(unrated, 'unrated example')}", "ait rate"))
+        out.append(_item("todo", f"rate {plural(unrated, 'unrated example')}", "ait rate"))
     if stats["rated"] and not above:
         out.append(
             _item(
@@ -194,18 +194,18 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             _item(
                 "warning",
-                f"only {_n(usable, 'example')} rated {threshold} or higher to train on; "
+                f"only {plural(usable, 'example')} rated {threshold} or higher to train on; "
                 f"fine-tunes on fewer than {SMALL_DATASET} are usually weak",
             )
         )
     if stats["unsplit_above_threshold"]:
         n = stats["unsplit_above_threshold"]
-        out.append(_item("todo", f"assign {_n(n, 'good example')} to train or val", "ait split"))
+        out.append(_item("todo", f"assign {plural(n, 'good example')} to train or val", "ait split"))
     if stats["excluded"]:
         out.append(
             _item(
                 "info",
-                f"{_n(stats['excluded'], 'example')} with a split {'is' if stats['excluded'] == 1 else 'are'} "
+                f"{plural(stats['excluded'], 'example')} with a split {'is' if stats['excluded'] == 1 else 'are'} "
                 f"unrated or below {threshold} and will be left out of the training files",
             )
         )
@@ -247,7 +247,7 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             _item(
                 "info",
-                f"{_n(pairs['train'], 'preference pair')} from your rewrites can tune run {run['id']} further "
+                f"{plural(pairs['train'], 'preference pair')} from your rewrites can tune run {run['id']} further "
                 f"with DPO (then `ait train --method dpo --from {run['id']}`)",
                 "ait format --method dpo",
             )

@@ -383,9 +383,11 @@ def start(
 ) -> dict[str, Any]:
     provider = p.provider
     hyper = p.hyperparameters.to_record()
-    same = runs.identical(
-        runs.all_runs(project), provider=provider.name, model=p.model, shas=p.data.shas, hyper=hyper
-    )
+    same = [
+        r
+        for r in runs.all_runs(project)
+        if runs.same_attempt(r, provider=provider.name, model=p.model, shas=p.data.shas, hyper=hyper)
+    ]
     for record in same:
         if not record.get("jobId") and (
             record.get("createMayHaveSucceeded") or record.get("status") == "creating"

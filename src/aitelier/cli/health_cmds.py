@@ -158,6 +158,8 @@ def stats(as_json: bool, tokens: bool | None) -> None:
 
 # -- doctor -----------------------------------------------------------------------------------------------------
 def _render_report(report: Any, env: Env, fixing: bool) -> None:
+    from ..stats import plural
+
     out = env.out
     if fixing:
         for p in report.fixed:
@@ -176,7 +178,7 @@ def _render_report(report: Any, env: Env, fixing: bool) -> None:
     if report.ok:
         out(
             ("ok: no problems left" if report.fixed else "ok: no problems found")
-            + (f" ({_plural(len(report.warnings), 'warning')})" if report.warnings else "")
+            + (f" ({plural(len(report.warnings), 'warning')})" if report.warnings else "")
         )
         return
     fixable = len(report.fixable)
@@ -186,17 +188,13 @@ def _render_report(report: Any, env: Env, fixing: bool) -> None:
         parts.append(f"{fixable} fixable with `ait doctor --fix` (it keeps a backup)")
     if left:
         parts.append(f"{left} to fix by hand: edit the file at the line named (nothing else is touched)")
-    head = _plural(len(report.problems), "problem")
+    head = plural(len(report.problems), "problem")
     if fixing:  # say what --fix did and what it left, never "nothing needed fixing" above problems
         head = f"fixed {len(report.fixed)}, {head} left"
     summary = f"{head}: " + "; ".join(parts)
     if any(p.path.endswith(("train.jsonl", "val.jsonl")) for p in report.problems):
         summary += "; train.jsonl and val.jsonl are written by `ait format`: run it again to regenerate them"
     out(summary)
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @click.command()

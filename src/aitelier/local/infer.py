@@ -60,8 +60,8 @@ def generate(
     max_tokens: int,
     temperature: float,
     seed: int | None = None,
-) -> list[tuple[str, int, int, str]]:
-    """(text, prompt tokens, completion tokens, finish reason) for each conversation, in one batch."""
+) -> list[tuple[str, int, int]]:
+    """(text, prompt tokens, completion tokens) for each conversation, in one batch."""
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
@@ -85,12 +85,10 @@ def generate(
     for i in range(len(conversations)):
         new = out[i, width:].tolist()
         stop = tok.eos_token_id
-        finish = "length"
         if stop in new:
             new = new[: new.index(stop)]
-            finish = "stop"
         prompt_tokens = int(enc["attention_mask"][i].sum())
-        results.append((tok.decode(new, skip_special_tokens=True).strip(), prompt_tokens, len(new), finish))
+        results.append((tok.decode(new, skip_special_tokens=True).strip(), prompt_tokens, len(new)))
     return results
 
 

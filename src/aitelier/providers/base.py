@@ -274,7 +274,6 @@ class Job:
     total_epochs: int | None = None
     seconds_remaining: float | None = None
     queue_depth: int | None = None
-    trained_tokens: int | None = None
     error: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -310,7 +309,6 @@ class LossPoint:
 class ChatResult:
     text: str
     model: str | None = None
-    finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
@@ -513,6 +511,65 @@ class Provider(ABC):
             raise ours from e
 
 
+class SDKProvider(Provider):
+    """A provider whose SDK is shaped like OpenAI's (``openai``, ``together``): files, a fine-tuning jobs
+    resource and OpenAI-style chat completions on ``self._client``. Subclasses make the client, set ``_jobs``
+    (the resource with ``retrieve`` and ``cancel``) and turn the SDK's objects into ours (``_file``, ``_job``)."""
+
+    max_tokens_field: ClassVar[str] = "max_tokens"  # the name of the chat length limit in this SDK
+    _client: Any
+    _jobs: Any
+
+    @abstractmethod
+    def _file(self, resp: Any, name: str = "") -> UploadedFile: ...
+
+    @abstractmethod
+    def _job(self, r: Any) -> Job: ...
+
+    def existing_file(self, file_id: str) -> UploadedFile | None:
+        try:
+            resp = self._call(f"looking up file {file_id}", self._client.files.retrieve, file_id)
+        except ProviderRequestError as e:
+            if e.status_code in (404, 410):
+                return None
+            raise
+        return self._file(resp, file_id)
+
+    def get_job(self, job_id: str) -> Job:
+        return self._job(self._call(f"fetching job {job_id}", self._jobs.retrieve, job_id))
+
+    def cancel_job(self, job_id: str) -> Job:
+        return self._job(self._call(f"cancelling job {job_id}", self._jobs.cancel, job_id))
+
+    def chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> ChatResult:
+        kwargs: dict[str, Any] = {"model": model, "messages": messages}
+        for key, value in ((self.max_tokens_field, max_tokens), ("temperature", temperature), ("seed", seed)):
+            if value is not None:
+                kwargs[key] = value
+        resp = self._call(f"asking {model}", self._client.chat.completions.create, **kwargs)
+        choices = field_of(resp, "choices") or []
+        if not choices:
+            raise ProviderRequestError("the chat completion came back without choices", retryable=True)
+        usage = field_of(resp, "usage")
+        return ChatResult(
+            text=str(field_of(field_of(choices[0], "message"), "content", "") or ""),
+            model=field_of(resp, "model"),
+            prompt_tokens=field_of(usage, "prompt_tokens"),
+            completion_tokens=field_of(usage, "completion_tokens"),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
 def loss_from_events(events: list[JobEvent]) -> list[LossPoint]:
     points: dict[float, LossPoint] = {}
     for i, e in enumerate(events):
@@ -538,40 +595,6 @@ def field_of(obj: Any, name: str, default: Any = None) -> Any:
         extra = getattr(obj, "model_extra", None) or {}
         value = extra.get(name)
     return default if value is None else value
-
-
-def chat_request(
-    model: str,
-    messages: list[dict[str, Any]],
-    *,
-    max_tokens_field: str,
-    max_tokens: int | None,
-    temperature: float | None,
-    seed: int | None,
-) -> dict[str, Any]:
-    """The chat-completion arguments both SDKs take; only the name of the length limit differs."""
-    kwargs: dict[str, Any] = {"model": model, "messages": messages}
-    for key, value in ((max_tokens_field, max_tokens), ("temperature", temperature), ("seed", seed)):
-        if value is not None:
-            kwargs[key] = value
-    return kwargs
-
-
-def chat_result(resp: Any) -> ChatResult:
-    """An OpenAI-shaped chat completion (both SDKs use that shape) as a :class:`ChatResult`."""
-    choices = field_of(resp, "choices") or []
-    if not choices:
-        raise ProviderRequestError("the chat completion came back without choices", retryable=True)
-    first = choices[0]
-    message = field_of(first, "message")
-    usage = field_of(resp, "usage")
-    return ChatResult(
-        text=str(field_of(message, "content", "") or ""),
-        model=field_of(resp, "model"),
-        finish_reason=field_of(first, "finish_reason"),
-        prompt_tokens=field_of(usage, "prompt_tokens"),
-        completion_tokens=field_of(usage, "completion_tokens"),
-    )
 
 
 def parse_time(value: Any) -> float | None:

@@ -230,7 +230,7 @@ class LocalProvider(Provider):
         name, max_tokens, temperature, seed = key
         loaded = self._model(name)
         out = infer.generate(loaded, items, max_tokens=max_tokens, temperature=temperature, seed=seed)
-        return [ChatResult(text, name, finish, p, c) for text, p, c, finish in out]
+        return [ChatResult(text, name, p, c) for text, p, c in out]
 
     def chat(
         self,
@@ -260,7 +260,6 @@ def register(register: Callable[..., Any]) -> None:
         default_model=DEFAULT_MODEL,
         key_var="-",  # no key: nothing leaves the machine
         base_url_var="-",
-        description="this machine (LoRA with transformers + peft + trl: pip install 'aitelier-cli[local]')",
         # what the local trainer reads: one {"messages": [...]} per line, fed to the model's chat template;
         # `weight: 0` on an assistant turn keeps it out of the loss
         file_format=ProviderSpec("local", message_keys=frozenset({"role", "content", "weight"})),

@@ -20,7 +20,6 @@ from typing import Any
 from ..errors import MissingDependency
 from ..formats.rules import ERROR, WARNING, ProviderSpec
 from .base import (
-    ChatResult,
     FineTuningClosed,
     Hyperparameter,
     Hyperparameters,
@@ -29,13 +28,11 @@ from .base import (
     JobRequest,
     JobStatus,
     ModelLimits,
-    Provider,
     ProviderRequestError,
     ProviderSettings,
+    SDKProvider,
     UploadedFile,
     UploadProgress,
-    chat_request,
-    chat_result,
     field_of,
     parse_time,
 )
@@ -74,7 +71,7 @@ def is_fine_tuning_closed(status: int | None, message: str) -> bool:
     return status in (400, 404) and "fine-tun" in text and any(w in text for w in CLOSED_WORDS)
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(SDKProvider):
     name = "openai"
     title = "OpenAI"
     status_map = STATUS_MAP
@@ -106,6 +103,7 @@ class OpenAIProvider(Provider):
     methods = ("sft", "dpo")
     continues_runs = True  # a fine-tuned model (ft:...) can be fine-tuned again: `--from RUN` trains on it
     create_endpoint = "POST /v1/fine_tuning/jobs"
+    max_tokens_field = "max_completion_tokens"
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -123,6 +121,7 @@ class OpenAIProvider(Provider):
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
+        self._jobs = self._client.fine_tuning.jobs
 
     # -- files ------------------------------------------------------------------------------------------------
     def upload_file(self, path: Path, *, on_progress: UploadProgress | None = None) -> UploadedFile:
@@ -130,9 +129,9 @@ class OpenAIProvider(Provider):
         resp = self._call(f"uploading {path.name}", self._client.files.create, file=path, purpose="fine-tune")
         if on_progress is not None:
             on_progress(size, size)
-        return self._uploaded(resp, path.name)
+        return self._file(resp, path.name)
 
-    def _uploaded(self, resp: Any, name: str) -> UploadedFile:
+    def _file(self, resp: Any, name: str = "") -> UploadedFile:
         status = field_of(resp, "status")
         return UploadedFile(
             id=str(field_of(resp, "id")),
@@ -144,15 +143,6 @@ class OpenAIProvider(Provider):
             report=field_of(resp, "status_details"),
             raw_status=status,
         )
-
-    def existing_file(self, file_id: str) -> UploadedFile | None:
-        try:
-            resp = self._call(f"looking up file {file_id}", self._client.files.retrieve, file_id)
-        except ProviderRequestError as e:
-            if e.status_code in (404, 410):
-                return None
-            raise
-        return self._uploaded(resp, file_id)
 
     # -- request ---------------------------------------------------------------------------------------------
     def build_request(
@@ -240,12 +230,6 @@ class OpenAIProvider(Provider):
                 return job
         return None
 
-    def get_job(self, job_id: str) -> Job:
-        return self._job(self._call(f"fetching job {job_id}", self._client.fine_tuning.jobs.retrieve, job_id))
-
-    def cancel_job(self, job_id: str) -> Job:
-        return self._job(self._call(f"cancelling job {job_id}", self._client.fine_tuning.jobs.cancel, job_id))
-
     def _job(self, r: Any) -> Job:
         raw = str(field_of(r, "status", ""))
         hyper = field_of(r, "hyperparameters")
@@ -271,7 +255,6 @@ class OpenAIProvider(Provider):
             suffix=field_of(r, "user_provided_suffix"),
             total_epochs=epochs if isinstance(epochs, int) else None,
             seconds_remaining=seconds,
-            trained_tokens=field_of(r, "trained_tokens"),
             error=field_of(err, "message") if err else None,
             metadata={str(k): str(v) for k, v in dict(metadata).items()},
         )
@@ -321,30 +304,6 @@ class OpenAIProvider(Provider):
         out.reverse()
         return out
 
-    # -- inference --------------------------------------------------------------------------------------------
-    def chat(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-    ) -> ChatResult:
-        kwargs = chat_request(
-            model,
-            messages,
-            max_tokens_field="max_completion_tokens",
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-        )
-        resp = self._call(f"asking {model}", self._client.chat.completions.create, **kwargs)
-        return chat_result(resp)
-
-    def close(self) -> None:
-        self._client.close()
-
 
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
@@ -372,7 +331,6 @@ def register(register: Callable[..., Any]) -> None:
         key_var="OPENAI_API_KEY",
         base_url_var="OPENAI_BASE_URL",
         extra_vars=("OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
-        description="OpenAI (closing self-serve fine-tuning on 2027-01-06; existing fine-tunes keep working)",
         file_format=ProviderSpec(
             "openai",
             line_keys=frozenset({"messages", "tools", "functions", "parallel_tool_calls"}),

@@ -62,7 +62,6 @@ class ProviderInfo:
     trainer: Callable[[ProviderSettings], Provider] | None
     default_model: str
     title: str = ""
-    description: str = ""
     key_var: str = ""
     base_url_var: str = ""
     extra_vars: tuple[str, ...] = ()

@@ -16,7 +16,6 @@ from typing import Any
 from ..errors import MissingDependency, ValidationFailed
 from ..formats.rules import ERROR, ProviderSpec
 from .base import (
-    ChatResult,
     Hyperparameter,
     Hyperparameters,
     Job,
@@ -26,13 +25,11 @@ from .base import (
     LossPoint,
     ModelLimits,
     PriceEstimate,
-    Provider,
     ProviderRequestError,
     ProviderSettings,
+    SDKProvider,
     UploadedFile,
     UploadProgress,
-    chat_request,
-    chat_result,
     field_of,
     loss_from_events,
     parse_time,
@@ -76,7 +73,7 @@ def normalise_base_url(url: str | None) -> str | None:
     return url
 
 
-class TogetherProvider(Provider):
+class TogetherProvider(SDKProvider):
     name = "together"
     title = "Together"
     status_map = STATUS_MAP
@@ -154,6 +151,7 @@ class TogetherProvider(Provider):
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
+        self._jobs = self._client.fine_tuning
 
     # -- files ------------------------------------------------------------------------------------------------
     def upload_file(self, path: Path, *, on_progress: UploadProgress | None = None) -> UploadedFile:
@@ -182,7 +180,7 @@ class TogetherProvider(Provider):
         )
         return self._file(resp)
 
-    def _file(self, resp: Any) -> UploadedFile:
+    def _file(self, resp: Any, name: str = "") -> UploadedFile:
         status = field_of(resp, "processing_status")
         report = field_of(resp, "validation_report")
         processed: bool | None
@@ -202,22 +200,13 @@ class TogetherProvider(Provider):
             message = field_of(report, "error")
         return UploadedFile(
             id=str(field_of(resp, "id")),
-            filename=str(field_of(resp, "filename", "")),
+            filename=str(field_of(resp, "filename", name)),
             bytes=field_of(resp, "bytes"),
             processed=processed,
             failed=failed,
             report=message,
             raw_status=status,
         )
-
-    def existing_file(self, file_id: str) -> UploadedFile | None:
-        try:
-            resp = self._call(f"looking up file {file_id}", self._client.files.retrieve, file_id)
-        except ProviderRequestError as e:
-            if e.status_code in (404, 410):
-                return None
-            raise
-        return self._file(resp)
 
     def wait_until_processed(
         self,
@@ -412,12 +401,6 @@ class TogetherProvider(Provider):
             return job
         return None
 
-    def get_job(self, job_id: str) -> Job:
-        return self._job(self._call(f"fetching job {job_id}", self._client.fine_tuning.retrieve, job_id))
-
-    def cancel_job(self, job_id: str) -> Job:
-        return self._job(self._call(f"cancelling job {job_id}", self._client.fine_tuning.cancel, job_id))
-
     def _job(self, r: Any) -> Job:
         raw = field_of(r, "status")
         raw = str(getattr(raw, "value", raw)) if raw is not None else ""
@@ -451,7 +434,6 @@ class TogetherProvider(Provider):
             total_epochs=field_of(r, "n_epochs"),
             seconds_remaining=seconds,
             queue_depth=field_of(r, "queue_depth"),
-            trained_tokens=field_of(r, "token_count"),
             error=error,
             metadata={"trainingType": str(field_of(training_type, "type"))}
             if training_type is not None
@@ -498,39 +480,15 @@ class TogetherProvider(Provider):
         points = metrics_to_points(field_of(resp, "metrics") or [])
         return points or loss_from_events(events)
 
-    # -- inference --------------------------------------------------------------------------------------------
-    def chat(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-    ) -> ChatResult:
-        kwargs = chat_request(
-            model,
-            messages,
-            max_tokens_field="max_tokens",
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-        )
-        resp = self._call(f"asking {model}", self._client.chat.completions.create, **kwargs)
-        return chat_result(resp)
-
     def download(self, job_id: str, checkpoint: str, dest: Path) -> Path:
         def fetch() -> None:
             stream = self._client.fine_tuning.with_streaming_response.content
-            with stream(ft_id=job_id, checkpoint=checkpoint) as resp, dest.open("wb") as f:  # type: ignore[arg-type]
+            with stream(ft_id=job_id, checkpoint=checkpoint) as resp, dest.open("wb") as f:
                 for chunk in resp.iter_bytes():
                     f.write(chunk)
 
         self._call(f"downloading the {checkpoint} of {job_id}", fetch)
         return dest
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def metrics_to_points(metrics: list[Any]) -> list[LossPoint]:
@@ -569,7 +527,6 @@ def register(register: Callable[..., Any]) -> None:
         default_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
         key_var="TOGETHER_API_KEY",
         base_url_var="TOGETHER_BASE_URL",
-        description="Together AI (LoRA fine-tuning of open models)",
         file_format=ProviderSpec(
             "together",
             message_keys=frozenset({"role", "content", "weight"}),

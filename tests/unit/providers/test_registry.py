@@ -64,7 +64,7 @@ def test_entry_point_plugins_register_like_builtins(fresh_registry, tmp_path, mo
             title = "Acme"
 
         def register(register):
-            register("acme", AcmeProvider, key_var="ACME_KEY", base_url_var="ACME_URL", description="Acme AI")
+            register("acme", AcmeProvider, key_var="ACME_KEY", base_url_var="ACME_URL")
         """,
     )
     info = fresh_registry.get("acme")
