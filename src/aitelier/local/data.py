@@ -93,9 +93,3 @@ def tokenize(tokenizer: Any, messages: list[dict[str, Any]]) -> dict[str, list[i
     for a, b in enc["offset_mapping"]:
         mask.append(int(b > a and any(s <= a < e for s, e in spans)))
     return {"input_ids": list(enc["input_ids"]), "assistant_masks": mask}
-
-
-def prompt_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The conversation up to its last assistant turn (what a model answers in an eval)."""
-    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=len(messages))
-    return [{"role": m["role"], "content": m["content"]} for m in messages[:last]]

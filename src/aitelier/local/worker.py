@@ -16,6 +16,8 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,41 +101,6 @@ def _common(hp: dict[str, Any], output: Path, has_val: bool) -> dict[str, Any]:
     }
 
 
-def dpo_trainer_for(
-    model_name: str,
-    hp: dict[str, Any],
-    train_file: Path,
-    val_file: Path | None,
-    output: Path,
-    callbacks: list[Any] = (),  # type: ignore[assignment]
-    *,
-    from_adapter: str | None = None,
-) -> Any:
-    """A ``DPOTrainer`` for LoRA on ``model_name`` on preference pairs. The reference model is the model without
-    the new adapter (TRL disables the adapter for it); ``rpo_alpha`` adds the NLL loss on the preferred output
-    (TRL's loss ``sft`` beside ``sigmoid``)."""
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
-    tokenizer, model = load_model(model_name, from_adapter)
-    train = Dataset.from_list(read_preferences(train_file))
-    val = Dataset.from_list(read_preferences(val_file)) if val_file is not None else None
-    alpha = hp.get("rpo_alpha")
-    losses: dict[str, Any] = {"loss_type": ["sigmoid"]}
-    if alpha:
-        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, float(alpha)]}
-    config = DPOConfig(**_common(hp, output, val is not None), beta=hp["dpo_beta"], **losses)
-    return DPOTrainer(
-        model=model,
-        args=config,
-        train_dataset=train,
-        eval_dataset=val,
-        processing_class=tokenizer,
-        peft_config=_lora(hp),
-        callbacks=list(callbacks),
-    )
-
-
 def trainer_for(
     model_name: str,
     hp: dict[str, Any],
@@ -143,31 +110,48 @@ def trainer_for(
     callbacks: list[Any] = (),  # type: ignore[assignment]
     *,
     from_adapter: str | None = None,
+    method: str = "sft",
 ) -> Any:
-    """An ``SFTTrainer`` for LoRA on ``model_name`` with the run's hyperparameters (the library's entry point;
-    bench/ builds the same trainer)."""
+    """The trainer for LoRA on ``model_name`` with the run's hyperparameters (the library's entry point; bench/
+    builds the same trainer): an ``SFTTrainer``, or for ``method`` dpo a ``DPOTrainer`` on preference pairs. The
+    DPO reference model is the model without the new adapter (TRL disables the adapter for it); ``rpo_alpha``
+    adds the NLL loss on the preferred output (TRL's loss ``sft`` beside ``sigmoid``)."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
 
     tokenizer, model = load_model(model_name, from_adapter)
-    train = Dataset.from_list(rows(tokenizer, train_file))
-    val = Dataset.from_list(rows(tokenizer, val_file)) if val_file is not None else None
-    packing = bool(hp.get("packing", False))
-    config = SFTConfig(
-        **_common(hp, output, val is not None),
-        packing=packing,
-        group_by_length=not packing,  # similar lengths in a batch: padding does not eat the compute
-    )
-    trainer = SFTTrainer(
+    has_val = val_file is not None
+    if method == "dpo":
+        from trl import DPOConfig, DPOTrainer
+
+        read: Callable[[Path], list[Any]] = read_preferences
+        alpha = hp.get("rpo_alpha")
+        losses: dict[str, Any] = {"loss_type": ["sigmoid"]}
+        if alpha:
+            losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, float(alpha)]}
+        trainer_class: Any = DPOTrainer
+        config: Any = DPOConfig(**_common(hp, output, has_val), beta=hp["dpo_beta"], **losses)
+    else:
+        from trl import SFTConfig, SFTTrainer
+
+        read = partial(rows, tokenizer)
+        packing = bool(hp.get("packing", False))
+        trainer_class = SFTTrainer
+        config = SFTConfig(
+            **_common(hp, output, has_val),
+            packing=packing,
+            group_by_length=not packing,  # similar lengths in a batch: padding does not eat the compute
+        )
+    trainer = trainer_class(
         model=model,
         args=config,
-        train_dataset=train,
-        eval_dataset=val,
+        train_dataset=Dataset.from_list(read(train_file)),
+        eval_dataset=Dataset.from_list(read(val_file)) if val_file is not None else None,
         processing_class=tokenizer,
         peft_config=_lora(hp),
         callbacks=list(callbacks),
     )
-    score_trained_tokens_only()
+    if method != "dpo":
+        score_trained_tokens_only()
     return trainer
 
 
@@ -233,8 +217,7 @@ def main(d: Path) -> int:
         if rank0:
             jobs.append_event(d, status="running", message=f"loading {request['model']}")
         val = Path(request["validationFile"]) if request.get("validationFile") else None
-        make = dpo_trainer_for if request.get("method") == "dpo" else trainer_for
-        trainer = make(
+        trainer = trainer_for(
             request["model"],
             hp,
             Path(request["trainingFile"]),
@@ -242,6 +225,7 @@ def main(d: Path) -> int:
             d / "checkpoints",
             [progress_callback(d, hp["epochs"])],
             from_adapter=request.get("fromAdapter"),
+            method=request.get("method", "sft"),
         )
         if rank0:
             jobs.append_event(

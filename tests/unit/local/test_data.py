@@ -48,9 +48,3 @@ def test_a_weight_0_turn_is_not_trained():
     weighted[2]["weight"] = 0
     weighted[4]["weight"] = 1
     assert trained_text(tok, tokenize(tok, weighted)) == "Within 5 days.<|im_end|>\n"
-
-
-def test_the_eval_prompt_stops_before_the_last_answer():
-    from aitelier.local.data import prompt_messages
-
-    assert prompt_messages(CONVERSATION) == CONVERSATION[:4]

@@ -42,10 +42,10 @@ def pairs_file(path, n=8):
 
 @pytest.mark.slow
 def test_dpo_loss_goes_down_and_the_preferred_reply_gains(tmp_path):
-    from aitelier.local.worker import dpo_trainer_for
+    from aitelier.local.worker import trainer_for
 
-    trainer = dpo_trainer_for(
-        str(tiny_model()), HP, pairs_file(tmp_path / "train.dpo.jsonl"), None, tmp_path / "o"
+    trainer = trainer_for(
+        str(tiny_model()), HP, pairs_file(tmp_path / "train.dpo.jsonl"), None, tmp_path / "o", method="dpo"
     )
     trainer.train()
     logs = [h for h in trainer.state.log_history if "loss" in h]
@@ -56,10 +56,15 @@ def test_dpo_loss_goes_down_and_the_preferred_reply_gains(tmp_path):
 
 @pytest.mark.slow
 def test_rpo_alpha_adds_the_nll_of_the_preferred_output(tmp_path):
-    from aitelier.local.worker import dpo_trainer_for
+    from aitelier.local.worker import trainer_for
 
-    trainer = dpo_trainer_for(
-        str(tiny_model()), {**HP, "rpo_alpha": 0.5}, pairs_file(tmp_path / "t.jsonl", 4), None, tmp_path / "o"
+    trainer = trainer_for(
+        str(tiny_model()),
+        {**HP, "rpo_alpha": 0.5},
+        pairs_file(tmp_path / "t.jsonl", 4),
+        None,
+        tmp_path / "o",
+        method="dpo",
     )
     assert list(trainer.args.loss_type) == ["sigmoid", "sft"] and list(trainer.args.loss_weights) == [
         1.0,
