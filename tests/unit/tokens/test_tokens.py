@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -75,12 +77,14 @@ def test_fast_counter_agrees_on_special_token_text_and_long_text(encodings) -> N
             assert tokens.counter(name).count(text) == len(encodings[name].encode_ordinary(text))
 
 
-def test_the_tiktoken_fallback_is_used_when_the_fast_one_is_missing(monkeypatch, encodings) -> None:
-    monkeypatch.setattr(tokens, "_fast_backend", lambda name: None)
-    monkeypatch.setattr(tokens, "_COUNTERS", {})
-    c = tokens.counter("o200k_base")
-    assert c.backend == "tiktoken"
-    assert c.count(tokens.CANARY) == tokens.CANARY_COUNTS["o200k_base"]
+def test_the_tiktoken_fallback_is_used_when_the_fast_one_is_missing() -> None:
+    # a fresh process whose bpe-openai extension module is broken (it has no tokenizers)
+    code = (
+        "import sys, types; sys.modules['bpe_openai._bindings'] = types.ModuleType('bpe_openai._bindings'); "
+        "from aitelier import tokens; c = tokens.counter('o200k_base'); print(c.backend, c.count(tokens.CANARY))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["tiktoken", str(tokens.CANARY_COUNTS["o200k_base"])]
 
 
 def test_the_fast_backend_is_bpe_openai() -> None:
