@@ -99,9 +99,6 @@ class PairSet:
     unpairable: list[Unpairable] = field(default_factory=list)
     min_gap: int | None = None  # None: no pairs from ratings were looked for
 
-    def placed(self, place: str) -> list[Pair]:
-        return [p for p in self.pairs if p.place == place]
-
     def counts(self) -> dict[str, Any]:
         by_source = {s: sum(1 for p in self.pairs if p.source == s) for s in SOURCES}
         by_place = {s: sum(1 for p in self.pairs if p.place == s) for s in PLACES}

@@ -223,11 +223,7 @@ def plan(
     from_run: dict[str, Any] | None = None,
 ) -> Plan:
     """Check ``hp`` against the model's limits and build the exact request, before anything is uploaded."""
-    if method not in registry.get(provider.name).methods:
-        raise UsageError(
-            f"{provider.title} does not train with --method {method}",
-            hint=f"its methods: {', '.join(registry.get(provider.name).methods)}",
-        )
+    registry.get(provider.name).check_method(method)
     if from_run is not None:
         model = str(from_run.get("baseModel") or model)  # the limits are the base model's
     hp = provider.with_defaults(hp, method)

@@ -219,11 +219,7 @@ def train(
     given = {k: v for k, v in hyper.items() if v is not None}
     if "epochs" not in given and project.config.get("epochs") is not None:
         given["epochs"] = project.config["epochs"]  # the figure `ait format` estimated with
-    if method not in registry.get(name).methods:
-        raise UsageError(
-            f"{registry.get(name).title} does not train with --method {method}",
-            hint=f"its methods: {', '.join(registry.get(name).methods)}",
-        )
+    registry.get(name).check_method(method)
     prov = registry.connect(name, project.root)  # a missing key fails here, before any work
     try:
         from_run = training.continued_run(project, prov, from_ref) if from_ref else None

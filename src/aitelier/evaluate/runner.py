@@ -63,6 +63,9 @@ def call_key(endpoint: str, call: Call, settings: Settings) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+_RESULT_FIELDS = [f.name for f in dataclasses.fields(ChatResult)]
+
+
 class Cache:
     """Answers by key, loaded from and appended to one JSONL file. ``read=False`` (``--no-cache``) ignores what
     is stored but still records new answers, so the next run can use them."""
@@ -84,7 +87,8 @@ class Cache:
             try:
                 obj = json.loads(raw)
                 key = str(obj.pop("key"))
-                self._entries[key] = ChatResult(**obj)
+                # fields an earlier version stored and ChatResult no longer has (finish_reason) are dropped
+                self._entries[key] = ChatResult(**{k: obj[k] for k in _RESULT_FIELDS if k in obj})
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
 

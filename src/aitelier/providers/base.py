@@ -30,10 +30,6 @@ class JobStatus(str, Enum):
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
 
-    @property
-    def ended(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
 
 class ProviderRequestError(ProviderError):
     """A request to the provider failed (after the SDK's own retries, where it retries).

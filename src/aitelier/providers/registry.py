@@ -88,6 +88,14 @@ class ProviderInfo:
     def status_map(self) -> Mapping[str, JobStatus]:
         return dict(getattr(self.trainer, "status_map", {}))
 
+    def check_method(self, method: str) -> None:
+        """A usage error (exit 2) unless it trains with ``method``."""
+        if method not in self.methods:
+            raise UsageError(
+                f"{self.title} does not train with --method {method}",
+                hint=f"its methods: {', '.join(self.methods)}",
+            )
+
     def severity(self, rule: str) -> str:
         """This provider's severity for ``rule``: error, warning or off."""
         default = RULES[rule]

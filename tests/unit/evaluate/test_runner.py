@@ -3,6 +3,7 @@ Retry-After, server errors, and stopping at the first answer that says the model
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -48,6 +49,17 @@ def test_the_cache_key_covers_model_and_settings_and_no_cache_calls_again(provid
     assert len(together.calls("POST", CHAT)) == 9
     run(provider, calls(3), tmp_path, read=False)  # --no-cache
     assert len(together.calls("POST", CHAT)) == 12
+
+
+def test_a_cache_written_by_an_earlier_version_is_still_used(provider, together, tmp_path):
+    run(provider, calls(2), tmp_path)
+    cache = tmp_path / "cache.jsonl"
+    lines = [json.loads(line) for line in cache.read_text().splitlines()]
+    # the line as a version that kept finish_reason wrote it
+    cache.write_text("".join(json.dumps({**obj, "finish_reason": "stop"}) + "\n" for obj in lines))
+    again = run(provider, calls(2), tmp_path)
+    assert [r.text for r in again] == ["echo: q0", "echo: q1"]
+    assert len(together.calls("POST", CHAT)) == 2  # both from the cache
 
 
 def test_calls_overlap_up_to_the_concurrency(tmp_path):
