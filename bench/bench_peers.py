@@ -114,7 +114,11 @@ def drop_derived(root: Path) -> None:
 
 
 def run(cmd: Cmd, cwd: Path, *, check: bool = True) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the child and its children) of one run."""
+    """(wall seconds, CPU seconds of the child and its children) of one run.
+
+    Dirty pages are written out first (sync): a tool that fsyncs its output (ait does, the npm tool does not)
+    would otherwise also wait for the writeback of whatever the setup or the previous tool left in memory."""
+    os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, stdin=subprocess.DEVNULL)
@@ -131,6 +135,7 @@ def open_rate(cmd: Cmd, cwd: Path, ready: str) -> tuple[float, float]:
     import pexpect
 
     env = {**os.environ, "NO_COLOR": "1", "TERM": "xterm"}
+    os.sync()
     t0 = time.perf_counter()
     child = pexpect.spawn(cmd[0], cmd[1:], cwd=str(cwd), env=env, encoding="utf-8", timeout=120)
     child.expect_exact(ready)
