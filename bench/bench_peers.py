@@ -1,6 +1,6 @@
 """Paired figures against the peers, measured in one run: the npm aitelier 0.5.0 and the together SDK's file check.
 
-    .venv/bin/python bench/bench_peers.py [--repeat 5] [--baseline PATH/TO/OLD/ait]
+    .venv/bin/python bench/bench_peers.py [--repeat 5] [--baseline PATH/TO/OLD/ait] [--only stats,split,...]
 
 On the N-example project (AITELIER_BENCH_N, default 100,000 examples, about 152 MB, from bench/make_examples.py)
 each measure runs the tools alternately (ait, peer, ait, peer, ...) so that a busy machine slows both alike, and
@@ -191,11 +191,20 @@ def rotate(repeat: int, tools: dict[str, Callable[[], tuple[float, float]] | Non
     return out
 
 
+MEASURES = ("stats", "rate", "list", "format", "validate", "split", "add")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--baseline", default=os.environ.get("AITELIER_BASELINE_AIT"))
+    ap.add_argument(
+        "--only", help=f"comma-separated measures to run, of: {', '.join(MEASURES)} (default: all)"
+    )
     a = ap.parse_args()
+    only = set(MEASURES if a.only is None else a.only.split(","))
+    if not only <= set(MEASURES):
+        ap.error(f"--only takes {', '.join(MEASURES)}")
     ait = ait_cmd()
     compiled = compile_package()
     base = [a.baseline] if a.baseline else None
@@ -209,114 +218,125 @@ def main() -> int:
     r = a.repeat
 
     # read-only commands on one split project
-    shared_root = project("peers-split", split=True)
-    res = rotate(
-        r,
-        {
-            "ait": lambda: run([*ait, "stats"], shared_root),
-            "npm": (lambda: run([*npm, "stats"], shared_root)) if npm else None,
-            "base": (lambda: run([*base, "stats"], shared_root)) if base else None,
-        },
-    )
-    t.row("stats", res["ait"], res.get("npm"), 0.5, "npm", res.get("base"))
+    if only & {"stats", "rate", "list"}:
+        shared_root = project("peers-split", split=True)
+    if "stats" in only:
+        res = rotate(
+            r,
+            {
+                "ait": lambda: run([*ait, "stats"], shared_root),
+                "npm": (lambda: run([*npm, "stats"], shared_root)) if npm else None,
+                "base": (lambda: run([*base, "stats"], shared_root)) if base else None,
+            },
+        )
+        t.row("stats", res["ait"], res.get("npm"), 0.5, "npm", res.get("base"))
 
-    ready_ait, ready_npm = "q quit", "What would you like to do?"
-    res = rotate(
-        r,
-        {
-            "ait": lambda: open_rate([*ait, "rate"], shared_root, ready_ait),
-            "npm": (lambda: open_rate([*npm, "rate"], shared_root, ready_npm)) if npm else None,
-            "base": (lambda: open_rate([*base, "rate"], shared_root, ready_ait)) if base else None,
-        },
-    )
-    t.row("opening rate (first example drawn)", res["ait"], res.get("npm"), 0.5, "npm", res.get("base"))
+    if "rate" in only:
+        ready_ait, ready_npm = "q quit", "What would you like to do?"
+        res = rotate(
+            r,
+            {
+                "ait": lambda: open_rate([*ait, "rate"], shared_root, ready_ait),
+                "npm": (lambda: open_rate([*npm, "rate"], shared_root, ready_npm)) if npm else None,
+                "base": (lambda: open_rate([*base, "rate"], shared_root, ready_ait)) if base else None,
+            },
+        )
+        t.row("opening rate (first example drawn)", res["ait"], res.get("npm"), 0.5, "npm", res.get("base"))
 
-    res = rotate(
-        1,
-        {
-            "ait": lambda: run([*ait, "list"], shared_root),
-            "npm": (lambda: run([*npm, "list", "--no-interactive"], shared_root)) if npm else None,
-            "base": (lambda: run([*base, "list"], shared_root)) if base else None,
-        },
-    )
-    t.row("list (every example)", res["ait"], res.get("npm"), None, "npm", res.get("base"))
+    if "list" in only:
+        res = rotate(
+            1,
+            {
+                "ait": lambda: run([*ait, "list"], shared_root),
+                "npm": (lambda: run([*npm, "list", "--no-interactive"], shared_root)) if npm else None,
+                "base": (lambda: run([*base, "list"], shared_root)) if base else None,
+            },
+        )
+        t.row("list (every example)", res["ait"], res.get("npm"), None, "npm", res.get("base"))
 
     # format: a first run (outputs and caches removed before each) and a second run with nothing changed
-    roots = {k: project(f"peers-format-{k}", split=True) for k in ("ait", "npm", "base")}
+    if only & {"format", "validate"}:
+        roots = {k: project(f"peers-format-{k}", split=True) for k in ("ait", "npm", "base")}
 
     def cold(cmd: Cmd, root: Path) -> tuple[float, float]:
         drop_derived(root)
         return run(cmd, root)
 
-    res = rotate(
-        r,
-        {
-            "ait": lambda: cold([*ait, "format"], roots["ait"]),
-            "npm": (lambda: cold([*npm, "format"], roots["npm"])) if npm else None,
-            "base": (lambda: cold([*base, "format"], roots["base"])) if base else None,
-        },
-    )
-    t.row("format, first run", res["ait"], res.get("npm"), 0.8, "npm", res.get("base"))
-    res = rotate(
-        r,
-        {
-            "ait": lambda: run([*ait, "format"], roots["ait"]),
-            "npm": (lambda: run([*npm, "format"], roots["npm"])) if npm else None,
-            "base": (lambda: run([*base, "format"], roots["base"])) if base else None,
-        },
-    )
-    t.row("format, second run (nothing changed)", res["ait"], res.get("npm"), 0.3, "npm", res.get("base"))
+    if "format" in only:
+        res = rotate(
+            r,
+            {
+                "ait": lambda: cold([*ait, "format"], roots["ait"]),
+                "npm": (lambda: cold([*npm, "format"], roots["npm"])) if npm else None,
+                "base": (lambda: cold([*base, "format"], roots["base"])) if base else None,
+            },
+        )
+        t.row("format, first run", res["ait"], res.get("npm"), 0.8, "npm", res.get("base"))
+        res = rotate(
+            r,
+            {
+                "ait": lambda: run([*ait, "format"], roots["ait"]),
+                "npm": (lambda: run([*npm, "format"], roots["npm"])) if npm else None,
+                "base": (lambda: run([*base, "format"], roots["base"])) if base else None,
+            },
+        )
+        t.row("format, second run (nothing changed)", res["ait"], res.get("npm"), 0.3, "npm", res.get("base"))
 
     # validate FILE against the together SDK's check of the same file
-    train = roots["ait"] / "data" / "train.jsonl"
-    sdk_check = [sys.executable, "-c", SDK_CHECK, str(train)]
-    res = rotate(
-        r,
-        {
-            "ait": lambda: run([*ait, "validate", str(train), "--provider", "together"], roots["ait"]),
-            "sdk": lambda: run(sdk_check, roots["ait"]),
-            "base": (lambda: run([*base, "validate", str(train), "--provider", "together"], roots["ait"]))
-            if base
-            else None,
-        },
-    )
-    t.row(
-        f"validate FILE ({train.stat().st_size / 1e6:.0f} MB train file)",
-        res["ait"],
-        res["sdk"],
-        1.0,
-        "the SDK's check_file",
-        res.get("base"),
-    )
-    from together.lib.utils.files import check_file
+    if "validate" in only:
+        train = roots["ait"] / "data" / "train.jsonl"
+        if not train.exists():  # --only validate: the file the first format would have written
+            run([*ait, "format"], roots["ait"])
+        sdk_check = [sys.executable, "-c", SDK_CHECK, str(train)]
+        res = rotate(
+            r,
+            {
+                "ait": lambda: run([*ait, "validate", str(train), "--provider", "together"], roots["ait"]),
+                "sdk": lambda: run(sdk_check, roots["ait"]),
+                "base": (lambda: run([*base, "validate", str(train), "--provider", "together"], roots["ait"]))
+                if base
+                else None,
+            },
+        )
+        t.row(
+            f"validate FILE ({train.stat().st_size / 1e6:.0f} MB train file)",
+            res["ait"],
+            res["sdk"],
+            1.0,
+            "the SDK's check_file",
+            res.get("base"),
+        )
+        from together.lib.utils.files import check_file
 
-    inproc = []
-    for _ in range(r):
-        t0 = time.perf_counter()
-        check_file(train)
-        inproc.append(time.perf_counter() - t0)
-    ours = statistics.median(w for w, _ in res["ait"])
-    print(
-        f"      (check_file called in-process, no start-up: {statistics.median(inproc):.3f} s; "
-        f"ait validate FILE / that: {ours / statistics.median(inproc):.2f}x)"
-    )
+        inproc = []
+        for _ in range(r):
+            t0 = time.perf_counter()
+            check_file(train)
+            inproc.append(time.perf_counter() - t0)
+        ours = statistics.median(w for w, _ in res["ait"])
+        print(
+            f"      (check_file called in-process, no start-up: {statistics.median(inproc):.3f} s; "
+            f"ait validate FILE / that: {ours / statistics.median(inproc):.2f}x)"
+        )
 
     # first split: the unsplit examples put back before every run
-    split_roots = {k: project(f"peers-split-{k}") for k in ("ait", "npm", "base")}
+    if only & {"split", "add"}:
+        split_roots = {k: project(f"peers-split-{k}") for k in ("ait", "npm", "base")}
 
     def first_split(cmd: Cmd, root: Path) -> tuple[float, float]:
         restore_unsplit(root)
         return run(cmd, root)
 
-    res = rotate(
-        r,
-        {
-            "ait": lambda: first_split([*ait, "split"], split_roots["ait"]),
-            "npm": (lambda: first_split([*npm, "split"], split_roots["npm"])) if npm else None,
-            "base": (lambda: first_split([*base, "split"], split_roots["base"])) if base else None,
-        },
-    )
-    t.row("split, first assignment", res["ait"], res.get("npm"), 0.35, "npm", res.get("base"))
+    if "split" in only:
+        res = rotate(
+            r,
+            {
+                "ait": lambda: first_split([*ait, "split"], split_roots["ait"]),
+                "npm": (lambda: first_split([*npm, "split"], split_roots["npm"])) if npm else None,
+                "base": (lambda: first_split([*base, "split"], split_roots["base"])) if base else None,
+            },
+        )
+        t.row("split, first assignment", res["ait"], res.get("npm"), 0.35, "npm", res.get("base"))
 
     # add: a new conversation each run, from files
     counter = iter(range(10**6))
@@ -327,15 +347,16 @@ def main() -> int:
         (root / "out.txt").write_text(f"bench answer {i}: it ships tomorrow.\n")
         return run([*cmd, "add", flags[0], "in.txt", flags[1], "out.txt"], root)
 
-    res = rotate(
-        r,
-        {
-            "ait": lambda: add(ait, split_roots["ait"], ("--input", "--output")),
-            "npm": (lambda: add(npm, split_roots["npm"], ("-i", "-o"))) if npm else None,
-            "base": (lambda: add(base, split_roots["base"], ("--input", "--output"))) if base else None,
-        },
-    )
-    t.row("add (one example)", res["ait"], res.get("npm"), 0.15, "npm", res.get("base"))
+    if "add" in only:
+        res = rotate(
+            r,
+            {
+                "ait": lambda: add(ait, split_roots["ait"], ("--input", "--output")),
+                "npm": (lambda: add(npm, split_roots["npm"], ("-i", "-o"))) if npm else None,
+                "base": (lambda: add(base, split_roots["base"], ("--input", "--output"))) if base else None,
+            },
+        )
+        t.row("add (one example)", res["ait"], res.get("npm"), 0.15, "npm", res.get("base"))
 
     if t.failed:
         print(f"missed: {', '.join(t.failed)}")

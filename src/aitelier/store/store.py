@@ -27,11 +27,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import weakref
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -107,7 +109,9 @@ class Keys:
         return out
 
 
-class _CacheFile(msgspec.Struct):
+class _CacheFacts(msgspec.Struct, omit_defaults=True):
+    """``data/.cache.json``: facts about one version of examples.jsonl, under its identity (``file``)."""
+
     file: list[int]
     maxId: int
     malformed: list[int]
@@ -115,7 +119,26 @@ class _CacheFile(msgspec.Struct):
     ids: list[int] | None = None
 
 
+class _CacheFile(_CacheFacts, omit_defaults=True):
+    """The facts and the file's rows as a light read decoded them (:class:`_Rows` as msgpack, base64); the
+    commands that need only the facts decode :class:`_CacheFacts`, which skips the rows."""
+
+    rows: bytes | None = None
+
+
+class _Rows(msgspec.Struct, array_like=True):
+    """A clean file's rows as a light read decoded them, so that reading the same file again need not decode
+    it: the light views, and where each line starts and ends (native 8-byte integers)."""
+
+    heads: list[ExampleHead]
+    starts: bytes
+    ends: bytes
+
+
+_FACTS = msgspec.json.Decoder(_CacheFacts)
 _CACHE = msgspec.json.Decoder(_CacheFile)
+_ROWS = msgspec.msgpack.Decoder(_Rows)
+_C = TypeVar("_C", bound=_CacheFacts)
 
 
 class Snapshot:
@@ -129,7 +152,9 @@ class Snapshot:
         self.path = path
         self.journal_path = journal
         self.heads: list[ExampleHead] = []  # journal applied
-        self.data = b""  # the file's bytes as read (a byte-order mark left out)
+        self._data: bytes | None = b""  # the file's bytes as read (a byte-order mark left out); None: not yet
+        self._fd = -1  # a descriptor of the file read, while its bytes are read on demand
+        self._close: Callable[[], Any] = _nothing
         self.starts: list[int] = []  # where each row's line starts in ``data``
         self.ends: list[int] = []  # and ends (its newline, or a CR before it, is not part of it)
         self.lines: list[int] = []
@@ -174,6 +199,38 @@ class Snapshot:
         if blocking:
             raise DataError(blocking)
         return self
+
+    # -- the bytes --------------------------------------------------------------------------------------------
+    @property
+    def data(self) -> bytes:
+        """The file's bytes as read (a byte-order mark left out), read now if the rows came from the cache."""
+        if self._data is None:
+            self._data = self._pread()
+            self._close()
+        return self._data
+
+    @data.setter
+    def data(self, value: bytes) -> None:
+        self._data = value
+
+    def read_later(self, fd: int) -> None:
+        """Read the bytes from ``fd`` (a descriptor of the file whose rows these are) when they are needed."""
+        self._data, self._fd = None, fd
+        self._close = weakref.finalize(self, os.close, fd)
+
+    def _pread(self) -> bytes:
+        assert self.key is not None
+        size, fd = self.key[2], self._fd
+        chunks, pos = [], 0
+        while pos < size and (chunk := os.pread(fd, size - pos, pos)):
+            chunks.append(chunk)
+            pos += len(chunk)
+        if pos != size or _file_key(os.fstat(fd)) != self.key:  # written in place meanwhile (not by ait)
+            raise DataError(
+                [DataProblem(str(self.path), None, "changed by another program while being read")],
+                hint="run the command again",
+            )
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     # -- one example ----------------------------------------------------------------------------------------
     def raw(self, row: int) -> bytes:
@@ -283,29 +340,43 @@ class Store:
         self._recover(wait=False)
         snap = Snapshot(self.path, self.journal_path)
         self._read_journal(snap)  # before the file: a fold in between then only applies patches twice
-        data = self._committed_bytes(snap)
+        rows: bytes | None = None  # the rows decoded here, for the cache
         with gc_paused():  # 100,000 rows: nothing built here forms a cycle
             if full and keyed:
                 snap.content_keys = []
+            cached, data = self._open(snap, full)
             if data:
+                problems = len(snap.problems)  # the journal's
                 _decode(snap, data, full)
+                if not full and snap.key is not None and len(snap.problems) == problems:
+                    rows = _pack_rows(snap)
             _apply_journal(snap)
-        if snap.key is not None:
-            self._remember_read(snap)
+        if snap.key is not None and (cached is None or (rows is not None and cached.rows is None)):
+            self._remember_read(snap, cached, rows)
         return snap.check() if strict else snap
 
-    def _committed_bytes(self, snap: Snapshot) -> bytes:
-        """The file's bytes, up to the size recorded before an append that is still in progress (or torn)."""
+    def _open(self, snap: Snapshot, full: bool) -> tuple[_CacheFile | None, bytes]:
+        """The derived cache's entry for the file as it is (None if it has none) and the file's bytes, up to the
+        size recorded before an append that is still in progress (or torn). A light read of a file whose rows
+        the cache holds takes them from there and returns no bytes: the snapshot reads them if it needs them."""
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())
                 limit = self._append_limit(st)
-                data = f.read() if limit is None else f.read(limit)
-                if limit is None and len(data) == st.st_size:
-                    snap.key = _file_key(st)
-                return data
+                if limit is not None:
+                    return None, f.read(limit)
+                key = _file_key(st)
+                cached = self._cache_entry(key, _CACHE) if st.st_size else None
+                if not full and cached is not None and _rows_from_cache(snap, st.st_size, cached):
+                    snap.key = key
+                    snap.read_later(os.dup(f.fileno()))
+                    return cached, b""
+                data = f.read()
+                if len(data) == st.st_size:
+                    snap.key = key
+                return cached, data
         except FileNotFoundError:
-            return b""
+            return None, b""
 
     def _read_journal(self, snap: Snapshot) -> None:
         try:
@@ -658,19 +729,25 @@ class Store:
                     ) from None
         return facts, st.st_size, ends_well
 
-    def _cached(self, key: list[int]) -> _Facts | None:
+    def _cache_entry(self, key: list[int] | None, decoder: msgspec.json.Decoder[_C]) -> _C | None:
+        """The derived cache when it describes the file with this identity (None: missing, stale or broken);
+        decoded by ``decoder`` (``_FACTS`` leaves out the rows)."""
         try:
-            cache = _CACHE.decode(self.cache_path.read_bytes())
-            if cache.file != key:
-                return None
-            keys = None
-            if cache.digests is not None and cache.ids is not None:
-                if len(cache.digests) != KEY_SIZE * len(cache.ids):
-                    return None
-                keys = Keys(cache.digests, cache.ids)
-            return _Facts(cache.maxId, cache.malformed, keys)
-        except (OSError, msgspec.DecodeError, TypeError, KeyError, ValueError):
+            cache = decoder.decode(self.cache_path.read_bytes())
+        except (OSError, msgspec.DecodeError):
             return None
+        return cache if cache.file == key else None
+
+    def _cached(self, key: list[int]) -> _Facts | None:
+        cache = self._cache_entry(key, _FACTS)
+        if cache is None:
+            return None
+        keys = None
+        if cache.digests is not None and cache.ids is not None:
+            if len(cache.digests) != KEY_SIZE * len(cache.ids):
+                return None
+            keys = Keys(cache.digests, cache.ids)
+        return _Facts(cache.maxId, cache.malformed, keys)
 
     def _cached_keys(self, snap: Snapshot) -> Keys | None:
         if snap.key is None:
@@ -678,13 +755,16 @@ class Store:
         facts = self._cached(snap.key)
         return None if facts is None else facts.keys
 
-    def _remember_read(self, snap: Snapshot) -> None:
-        """After a whole read: remember its facts unless the cache already holds them."""
+    def _remember_read(self, snap: Snapshot, cached: _CacheFile | None, rows: bytes | None) -> None:
+        """After a whole read: remember its facts (and the rows it decoded), keeping what the cache already
+        knew about the same file."""
         assert snap.key is not None
-        if self._cached(snap.key) is None:
-            self._remember(_facts_of(snap, False), snap.key)
+        facts = _facts_of(snap, False)
+        if cached is not None:
+            facts.keys = Keys(cached.digests, cached.ids) if cached.digests and cached.ids else None
+        self._remember(facts, snap.key, rows)
 
-    def _remember(self, facts: _Facts, key: list[int] | None = None) -> None:
+    def _remember(self, facts: _Facts, key: list[int] | None = None, rows: bytes | None = None) -> None:
         """Best effort: a cache that cannot be written only costs the next command a read."""
         if key is None:
             try:
@@ -698,6 +778,7 @@ class Store:
             facts.malformed[:20],
             keys.digests if keys else None,
             keys.ids if keys else None,
+            rows,
         )
         tmp = self.cache_path.with_name(f"{self.cache_path.name}.{os.getpid()}.tmp")
         try:  # O_NOFOLLOW: a link left at that name (a cloned project) is not written through
@@ -722,6 +803,34 @@ def _decode(snap: Snapshot, data: bytes, full: bool) -> None:
         _decode_lines(snap, data, *_line_bounds(data, 0, len(data)), full)
     if data and not data.endswith(b"\n"):
         snap.problems.append(DataProblem(where, data.count(b"\n") + 1, NO_NEWLINE, fixable=True))
+
+
+def _pack_rows(snap: Snapshot) -> bytes:
+    """The rows of a clean light read (before the journal is applied), for :func:`_rows_from_cache`."""
+    return _PACK(_Rows(snap.heads, array("q", snap.starts).tobytes(), array("q", snap.ends).tobytes()))
+
+
+def _rows_from_cache(snap: Snapshot, size: int, cached: _CacheFile) -> bool:
+    """Fill the snapshot from the rows the cache kept for this very file (same device, inode, size and times
+    to the nanosecond); False: decode the file."""
+    if cached.rows is None:
+        return False
+    try:
+        rows = _ROWS.decode(cached.rows)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    starts, ends = array("q"), array("q")
+    try:
+        starts.frombytes(rows.starts)
+        ends.frombytes(rows.ends)
+    except ValueError:  # not a whole number of integers
+        return False
+    n = len(rows.heads)
+    if len(starts) != n or len(ends) != n or (n and ends[-1] >= size):
+        return False
+    snap.heads, snap.starts, snap.ends = rows.heads, starts.tolist(), ends.tolist()
+    snap.lines = list(range(1, n + 1))
+    return True
 
 
 def _line_bounds(data: bytes, pos: int, size: int) -> tuple[list[int], list[int]]:
@@ -931,6 +1040,10 @@ def _facts_of(snap: Snapshot, with_keys: bool) -> _Facts:
 
 # -- small pieces -------------------------------------------------------------------------------------------------
 class _Keep:
+    pass
+
+
+def _nothing() -> None:
     pass
 
 
