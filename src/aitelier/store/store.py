@@ -141,6 +141,9 @@ _ROWS = msgspec.msgpack.Decoder(_Rows)
 _C = TypeVar("_C", bound=_CacheFacts)
 
 
+LINES_READ_ALONE = 256  # lines of a snapshot from the cache read one by one before the whole file is read
+
+
 class Snapshot:
     """Every valid example of examples.jsonl as read at one moment, in file order (one row each).
 
@@ -154,6 +157,7 @@ class Snapshot:
         self.heads: list[ExampleHead] = []  # journal applied
         self._data: bytes | None = b""  # the file's bytes as read (a byte-order mark left out); None: not yet
         self._fd = -1  # a descriptor of the file read, while its bytes are read on demand
+        self._lines_read = 0  # lines read one by one from it
         self._close: Callable[[], Any] = _nothing
         self.starts: list[int] = []  # where each row's line starts in ``data``
         self.ends: list[int] = []  # and ends (its newline, or a CR before it, is not part of it)
@@ -205,7 +209,8 @@ class Snapshot:
     def data(self) -> bytes:
         """The file's bytes as read (a byte-order mark left out), read now if the rows came from the cache."""
         if self._data is None:
-            self._data = self._pread()
+            assert self.key is not None
+            self._data = self._pread(0, self.key[2])
             self._close()
         return self._data
 
@@ -214,18 +219,18 @@ class Snapshot:
         self._data = value
 
     def read_later(self, fd: int) -> None:
-        """Read the bytes from ``fd`` (a descriptor of the file whose rows these are) when they are needed."""
-        self._data, self._fd = None, fd
+        """Read the bytes from ``fd`` (a descriptor of the file whose rows these are) when they are needed: a
+        few lines one by one (opening `ait rate`, `ait show`), the whole file once more are asked for."""
+        self._data, self._fd, self._lines_read = None, fd, 0
         self._close = weakref.finalize(self, os.close, fd)
 
-    def _pread(self) -> bytes:
-        assert self.key is not None
-        size, fd = self.key[2], self._fd
-        chunks, pos = [], 0
-        while pos < size and (chunk := os.pread(fd, size - pos, pos)):
+    def _pread(self, start: int, end: int) -> bytes:
+        fd = self._fd
+        chunks, pos = [], start
+        while pos < end and (chunk := os.pread(fd, end - pos, pos)):
             chunks.append(chunk)
             pos += len(chunk)
-        if pos != size or _file_key(os.fstat(fd)) != self.key:  # written in place meanwhile (not by ait)
+        if pos != end or _file_key(os.fstat(fd)) != self.key:  # written in place meanwhile (not by ait)
             raise DataError(
                 [DataProblem(str(self.path), None, "changed by another program while being read")],
                 hint="run the command again",
@@ -235,6 +240,9 @@ class Snapshot:
     # -- one example ----------------------------------------------------------------------------------------
     def raw(self, row: int) -> bytes:
         """The row's line as read, without its ending."""
+        if self._data is None and self._lines_read < LINES_READ_ALONE:
+            self._lines_read += 1
+            return self._pread(self.starts[row], self.ends[row])
         return self.data[self.starts[row] : self.ends[row]]
 
     def row_of(self, ident: int) -> int | None:

@@ -11,6 +11,7 @@ import pytest
 
 from aitelier.errors import DataError
 from aitelier.store import Store
+from aitelier.store import store as store_module
 from helpers import dumps, line, record, write_lines
 
 
@@ -113,3 +114,14 @@ def test_the_bytes_of_a_cached_read_are_read_when_needed_and_must_not_have_chang
     with pytest.raises(DataError) as e:
         later.get(3)
     assert "changed by another program while being read" in str(e.value.problems[0])
+
+
+def test_a_few_lines_are_read_one_by_one_then_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "LINES_READ_ALONE", 5)
+    store = _store(tmp_path, LINES)
+    _facts(store)
+    snap = store.read()  # rows from the cache
+    assert [snap.raw(r) for r in (29, 0, 3)] == [LINES[29], LINES[0], LINES[3]]  # one line each
+    assert [ex.raw for ex in snap.examples()] == LINES  # then all of them
