@@ -1,16 +1,17 @@
 """Spread CPU-bound work over forked worker processes, falling back to doing it here.
 
 Why processes: token counting and JSON encoding hold the GIL, so threads do not help. Why fork: the workers
-see the parent's data without copying or pickling it; only their results travel back through a pipe. Where
-fork is missing (Windows) or unwanted (``AITELIER_NO_FORK=1``), or the batch is small, everything runs in this
-process. A worker that fails for any reason has its share redone here, so the result never depends on the
-workers.
+see the parent's data without copying or pickling it; only their results travel back, pickled into a file that
+lives in memory. Where fork is missing (Windows) or unwanted (``AITELIER_NO_FORK=1``), or the batch is small,
+everything runs in this process. A worker that fails for any reason has its share redone here, so the result
+never depends on the workers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -53,56 +54,61 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
     # Objects the garbage collector never visits are not copied into a worker just because a collection
     # there touched their headers (which would copy most of a large heap, page by page).
     gc.freeze()
-    children: list[tuple[int, int, int]] = []  # pid, read end of the pipe, slice index
+    children: list[tuple[int, int, int]] = []  # pid, its result file, slice index
     try:
         for w in range(1, workers):
-            r, wfd = os.pipe()
+            fd = _scratch_file()
             pid = os.fork()
-            if pid == 0:  # the worker: compute its slice, send it back, leave without running cleanup
+            if pid == 0:  # the worker: compute its slice, leave it in the file, exit without running cleanup
                 status = 1
                 try:
                     global _in_worker
                     _in_worker = True
                     gc.disable()
-                    os.close(r)
                     view = memoryview(pickle.dumps(work(bounds[w], bounds[w + 1]), pickle.HIGHEST_PROTOCOL))
                     while view:
-                        view = view[os.write(wfd, view) :]
+                        view = view[os.write(fd, view) :]
                     status = 0
                 finally:
                     os._exit(status)
-            os.close(wfd)
-            children.append((pid, r, w))
+            children.append((pid, fd, w))
         results: list[T] = [work(bounds[0], bounds[1])]
         while children:
-            pid, r, w = children[0]
-            chunks = []
-            while True:
-                chunk = os.read(r, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            os.close(r)
+            pid, fd, w = children[0]
             _, status = os.waitpid(pid, 0)
             children.pop(0)
             result: T
             try:
                 if status != 0:
                     raise ValueError("worker failed")
-                result = pickle.loads(b"".join(chunks))
+                with mmap.mmap(fd, os.fstat(fd).st_size, access=mmap.ACCESS_READ) as data:
+                    result = pickle.loads(data)
             except Exception:  # redo the share here: the answer must not depend on a worker
                 result = work(bounds[w], bounds[w + 1])
+            finally:
+                os.close(fd)
             results.append(result)
         return results
     finally:
         _mapping = False
         gc.unfreeze()
-        for pid, r, _ in children:  # interrupted: leave no worker or descriptor behind
+        for pid, fd, _ in children:  # interrupted: leave no worker or descriptor behind
             with contextlib.suppress(OSError):
-                os.close(r)
+                os.close(fd)
             with contextlib.suppress(OSError, ChildProcessError):
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
+
+
+def _scratch_file() -> int:
+    """A file only in memory (no name, gone when closed) where a worker leaves its result: unlike a pipe, the
+    worker never waits for the parent to read, and the parent reads it in one go."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("aitelier-worker", os.MFD_CLOEXEC)
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:  # pragma: no cover - macOS
+        return os.dup(f.fileno())
 
 
 @contextlib.contextmanager

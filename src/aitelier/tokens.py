@@ -23,7 +23,7 @@ import hashlib
 import math
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -41,7 +41,6 @@ ENCODING_SHA256 = {
 CANARY = "Tokenizers disagree about naïve café résumés, 12345 emojis 🎉 and \tindentation."
 CANARY_COUNTS = {"cl100k_base": 24, "o200k_base": 23}
 
-ROLE_NAMES = ("system", "user", "assistant")
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
@@ -160,11 +159,6 @@ class TokenCounter:
         except UnicodeEncodeError:  # lone surrogates: count what a UTF-8 writer would produce
             return self._count(text.encode("utf-8", "replace").decode("utf-8"))
 
-    def count_distinct(self, texts: Iterable[str]) -> dict[str, int]:
-        """Counts of each distinct text, each counted once (system prompts repeat in every example)."""
-        distinct = list(dict.fromkeys(texts))
-        return dict(zip(distinct, self.count_many(distinct), strict=True))
-
     def count_many(self, texts: Sequence[str]) -> list[int]:
         """Counts of many texts; a large batch is shared with forked worker processes (one per extra core).
 
@@ -266,22 +260,27 @@ class ConversationTokens:
     trained: list[int]  # assistant content tokens that are trained on (weight absent or 1)
 
 
+class _TextCounts(dict[str, int]):
+    """Token counts of texts; a text not counted yet is counted when first looked up, and kept."""
+
+    def __init__(self, count: Callable[[str], int]) -> None:
+        super().__init__()
+        self.count = count
+
+    def __missing__(self, text: str) -> int:
+        n = self[text] = self.count(text)
+        return n
+
+
 def count_conversations(
     conversations: Sequence[Sequence[Mapping[str, Any]]], tc: TokenCounter
 ) -> ConversationTokens:
-    """Token counts per conversation; each distinct string is tokenised once (in parallel when large)."""
+    """Token counts per conversation; each distinct string is tokenised once (the contents first, together, in
+    parallel when there are many)."""
     # only strings: anything else (a list as content, say) is a validation error and counts nothing
-    distinct = {c for msgs in conversations for m in msgs if (c := m.get("content")).__class__ is str}
-    distinct.update(ROLE_NAMES)
-    for msgs in conversations:
-        for m in msgs:
-            if len(m) > 2 or m.get("role") not in ROLE_NAMES:
-                for key in ("role", "name"):
-                    v = m.get(key)
-                    if v.__class__ is str:
-                        distinct.add(v)
-    texts = list(distinct)
-    counts = dict(zip(texts, tc.count_many(texts), strict=True))
+    texts = list({c for msgs in conversations for m in msgs if (c := m.get("content")).__class__ is str})
+    counts = _TextCounts(tc.count)  # roles and names are counted as they come (few distinct ones)
+    counts.update(zip(texts, tc.count_many(texts), strict=True))
     totals: list[int] = []
     trained: list[int] = []
     for msgs in conversations:

@@ -452,12 +452,11 @@ def build(
 
 PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and counts in one process
 
-# One share of the examples going into the files, formatted, checked and counted in a worker process: their
-# lines as written, their prompt keys, the problems found ((position in the share, rule, message)), token
-# totals and trained tokens, and the token counts it had to compute (for the cache).
-_Share = tuple[
-    list[bytes], list[int | None], list[tuple[int, str, str]], list[int], list[int], tok.CacheItems
-]
+# One share of the examples going into the files, formatted, checked and counted in a worker process: per split
+# the ids, lines as written, prompt keys, token totals and trained tokens; the problems found (id, split, rule,
+# message); and the token counts it had to compute (for the cache).
+_Columns = tuple[list[int], list[bytes], list[int | None], list[int], list[int]]
+_Share = tuple[dict[str, _Columns], list[tuple[int, str | None, str, str]], tok.CacheItems]
 
 
 def _fill(
@@ -499,22 +498,19 @@ def _fill(
     def work(start: int, end: int) -> _Share:
         return _format_share(snap, chosen[start:end], spec, weight, counter, cache)
 
-    parts = fork_map(work, len(chosen), worker_count(len(chosen), PARALLEL_MIN_EXAMPLES))
-    at = 0
-    for encoded, prompts, found, totals, trained, counted in parts:
-        for pos, rule, message in found:
-            ident, row = chosen[at + pos]
-            problems.add(rule, message, example_id=ident, split=snap.heads[row].split)
-        for pos, line in enumerate(encoded):
-            ident, row = chosen[at + pos]
-            f = files[snap.heads[row].split or "train"]
-            f.ids.append(ident)
-            f.encoded.append(line)
-            f.prompts.append(prompts[pos])
-            f.token_totals.append(totals[pos])
-            f.token_trained.append(trained[pos])
+    for columns, found, counted in fork_map(
+        work, len(chosen), worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
+    ):
+        for ident, split, rule, message in found:
+            problems.add(rule, message, example_id=ident, split=split)
+        for name, (ids, encoded, prompts, totals, trained) in columns.items():
+            f = files[name]
+            f.ids += ids
+            f.encoded.extend(encoded)
+            f.prompts += prompts
+            f.token_totals += totals
+            f.token_trained += trained
         cache.add(counted)
-        at += len(encoded)
     cache.save()
     return excluded, unsplit, cache.added
 
@@ -527,41 +523,43 @@ def _format_share(
     counter: tok.TokenCounter,
     cache: tok.TokenCache,
 ) -> _Share:
-    encoded: list[bytes] = []
-    prompts: list[int | None] = []
-    found: list[tuple[int, str, str]] = []
+    columns: dict[str, _Columns] = {name: ([], [], [], [], []) for name in ("train", "val")}
+    found: list[tuple[int, str | None, str, str]] = []
+    new: tok.CacheItems = []
     provider = spec.name
-    missing: list[tuple[int, list[dict[str, Any]], bytes]] = []
-    totals = [0] * len(chosen)
-    trained = [0] * len(chosen)
-    record, key_of, known_counts = snap.record, cache.key, cache.get
-    add_line, add_prompt = encoded.append, prompts.append
-    for pos, (_ident, row) in enumerate(chosen):
+    missing: list[tuple[list[dict[str, Any]], bytes, list[int], list[int], int]] = []
+    record, key_of, known_counts, heads = snap.record, cache.key, cache.get, snap.heads
+    for ident, row in chosen:
+        split = heads[row].split
         msgs, dropped = format_messages(record(row)["messages"], spec, weight)
         line = format_line(msgs)
         if dropped:
             found.extend(
-                (pos, "dropped-keys", f"message key `{k}` is not written for {provider}")
+                (ident, split, "dropped-keys", f"message key `{k}` is not written for {provider}")
                 for k in sorted(dropped)
             )
         errors = check_conversation(line, spec)
         if errors:
-            found.extend((pos, rule, message) for rule, message in errors)
+            found.extend((ident, split, rule, message) for rule, message in errors)
         enc = ENCODE(line) + b"\n"
-        add_line(enc)
-        add_prompt(prompt_key(msgs))
         key = key_of(enc)
-        known = known_counts(key)
-        if known is None:
-            missing.append((pos, msgs, key))
-        else:
-            totals[pos], trained[pos] = known
-    counted = tok.count_conversations([m for _, m, _ in missing], counter)
-    new: tok.CacheItems = []
-    for (pos, _, key), total, tr in zip(missing, counted.totals, counted.trained, strict=True):
+        tokens = known_counts(key)
+        ids, encoded, prompts, totals, trained = columns[split or "train"]
+        if tokens is None:
+            missing.append((msgs, key, totals, trained, len(totals)))
+            tokens = (0, 0)
+        ids.append(ident)
+        encoded.append(enc)
+        prompts.append(prompt_key(msgs))
+        totals.append(tokens[0])
+        trained.append(tokens[1])
+    counted = tok.count_conversations([m[0] for m in missing], counter)
+    for (_, key, totals, trained, pos), total, tr in zip(
+        missing, counted.totals, counted.trained, strict=True
+    ):
         totals[pos], trained[pos] = total, tr
         new.append((key, total, tr))
-    return encoded, prompts, found, totals, trained, new
+    return columns, found, new
 
 
 def tok_default_model(provider: str, project_model: str) -> str:
