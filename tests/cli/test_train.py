@@ -131,6 +131,15 @@ def test_dry_run_json(ait, train_project, together_env):
         "loraDropout": 0.0,
         "nEvals": 5,
     }
+    assert list(plan["limits"].items()) == [  # the model's published bounds, as the fake server sends them
+        ("maxEpochs", 20),
+        ("minLearningRate", 1e-06),
+        ("maxLearningRate", 1.0),
+        ("minBatchSize", 8),
+        ("maxBatchSize", 32),
+        ("maxLoraR", 64),
+        ("maxEvals", 100),
+    ]
 
 
 def test_dry_run_without_validation_file_sends_none(ait, train_project, together_env):

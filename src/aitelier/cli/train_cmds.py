@@ -254,25 +254,20 @@ def train(
 
 
 def _print_dry_run(env: Env, project: Project, plan: Plan, *, as_json: bool) -> None:
+    from dataclasses import fields
+
+    from ..providers.base import camel
     from ..ui.jobs import settings_text
 
     data = plan.data
     files = {"train": data.train.to_record(), **({"val": data.val.to_record()} if data.val else {})}
     lim = plan.limits
     limits: dict[str, Any] | None = None
-    if lim is not None:
+    if lim is not None:  # the bounds the model publishes, by their camelCase names (maxEpochs ...)
         limits = {
-            k: v
-            for k, v in {
-                "maxEpochs": lim.max_epochs,
-                "minLearningRate": lim.min_learning_rate,
-                "maxLearningRate": lim.max_learning_rate,
-                "minBatchSize": lim.min_batch_size,
-                "maxBatchSize": lim.max_batch_size,
-                "maxLoraR": lim.max_lora_r,
-                "maxEvals": lim.max_evals,
-            }.items()
-            if v is not None
+            camel(f.name): getattr(lim, f.name)
+            for f in fields(lim)
+            if f.name not in ("model", "default_lora_r", "sdk_object") and getattr(lim, f.name) is not None
         }
     from ..credentials import scrub
     from ..providers import registry

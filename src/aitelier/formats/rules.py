@@ -247,14 +247,6 @@ class Problems:
             return
         self.items.append(Problem(rule, severity, message, example_id, path, line, split))
 
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.items if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.items if not p.is_error]
-
 
 __all__ = [
     "ERROR",
