@@ -238,19 +238,13 @@ def plan(
         problems.append(
             f"{data.train.rel} has {data.train.examples} examples; {provider.title} needs at least {needed}"
         )
-    if problems:
-        raise ValidationFailed(
-            _problems_line(problems), [DataProblem("hyperparameters", None, p) for p in problems]
-        )
+    _refuse(problems)
     limits = provider.model_limits(model)
     resolved = provider.resolve_hyperparameters(hp, limits, has_validation=data.val is not None)
-    problems = provider.check_hyperparameters(resolved, limits, method)
-    if problems:
-        raise ValidationFailed(
-            _problems_line(problems),
-            [DataProblem("hyperparameters", None, p) for p in problems],
-            hint="change the flags and run `ait train` again; nothing was uploaded",
-        )
+    _refuse(
+        provider.check_hyperparameters(resolved, limits, method),
+        hint="change the flags and run `ait train` again; nothing was uploaded",
+    )
     attempt_id = runs.new_run_id()
     result = Plan(
         provider,
@@ -276,9 +270,12 @@ def plan(
     return result
 
 
-def _problems_line(problems: list[str]) -> str:
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return problems[0] + more
+def _refuse(problems: list[str], hint: str | None = None) -> None:
+    """Stop on the first problem with the settings (all of them listed with it), if there is one."""
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        problem_list = [DataProblem("hyperparameters", None, p) for p in problems]
+        raise ValidationFailed(problems[0] + more, problem_list, hint=hint)
 
 
 def _local_estimate(

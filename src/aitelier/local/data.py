@@ -8,6 +8,7 @@ when its first character lies in a trained turn. Turns with ``weight: 0`` (OpenA
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,39 +17,33 @@ from ..errors import ValidationFailed
 
 def read_conversations(path: Path) -> list[list[dict[str, Any]]]:
     """The ``messages`` of every line of a formatted file (``path:line`` named for a line that is not one)."""
-    out = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                messages = json.loads(line)["messages"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValidationFailed(f"{path}:{n}: not a conversation line ({e})") from e
-            out.append(messages)
-    return out
+    return _read_rows(path, "conversation", lambda obj: obj["messages"])
 
 
 def read_preferences(path: Path) -> list[dict[str, Any]]:
     """The preference lines of a file `ait format --method dpo` wrote, as TRL's conversational preference rows
     (``prompt``, ``chosen``, ``rejected``; ``path:line`` named for a line that is not one)."""
+    return _read_rows(
+        path,
+        "preference",
+        lambda obj: {
+            "prompt": [{"role": m["role"], "content": m["content"]} for m in obj["input"]["messages"]],
+            "chosen": [{"role": "assistant", "content": obj["preferred_output"][0]["content"]}],
+            "rejected": [{"role": "assistant", "content": obj["non_preferred_output"][0]["content"]}],
+        },
+    )
+
+
+def _read_rows(path: Path, what: str, row: Callable[[Any], Any]) -> list[Any]:
     out = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-                row = {
-                    "prompt": [
-                        {"role": m["role"], "content": m["content"]} for m in obj["input"]["messages"]
-                    ],
-                    "chosen": [{"role": "assistant", "content": obj["preferred_output"][0]["content"]}],
-                    "rejected": [{"role": "assistant", "content": obj["non_preferred_output"][0]["content"]}],
-                }
+                out.append(row(json.loads(line)))
             except (ValueError, KeyError, TypeError, IndexError) as e:
-                raise ValidationFailed(f"{path}:{n}: not a preference line ({e})") from e
-            out.append(row)
+                raise ValidationFailed(f"{path}:{n}: not a {what} line ({e})") from e
     return out
 
 
