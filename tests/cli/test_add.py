@@ -32,7 +32,7 @@ def test_add_from_files(ait, project, tmp_path):
         {"role": "user", "content": "What time do you open?"},
         {"role": "assistant", "content": "We open at 9am."},
     ]
-    assert ex.rating == 9 and ex.data["ratedAt"] == ex.created_at and ex.version == 1
+    assert ex.rating == 9 and ex.data["ratedAt"] == ex.data["createdAt"] and ex.version == 1
     line = project.examples_path.read_bytes()
     assert line.startswith(b'{"id":1,"messages":[') and line.endswith(b"}\n") and line.count(b"\n") == 1
 
@@ -59,8 +59,8 @@ def test_add_system_override_and_none(ait, project, tmp_path):
     assert ait("add", *files, "--system", "Be terse.", cwd=project.root).exit_code == 0
     assert ait("add", *files, "--system", "", cwd=project.root).exit_code == 0
     a, b = project.store.read()
-    assert a.system_prompt == "Be terse."
-    assert b.system_prompt is None and len(b.messages) == 2
+    assert a.messages[0] == {"role": "system", "content": "Be terse."}
+    assert [m["role"] for m in b.messages] == ["user", "assistant"]
 
 
 def test_add_multi_turn_messages(ait, project, tmp_path):
@@ -90,7 +90,7 @@ def test_add_messages_with_own_system_keeps_it_and_refuses_system_flag(ait, proj
     r = ait("add", "--messages", "-", "--system", "x", input=conv, cwd=project.root)
     assert r.exit_code == 2 and "own system message" in r.stderr
     assert ait("add", "--messages", "-", input=conv, cwd=project.root).exit_code == 0
-    assert project.store.read().get(1).system_prompt == "own"
+    assert project.store.read().get(1).messages[0] == {"role": "system", "content": "own"}
 
 
 @pytest.mark.parametrize(

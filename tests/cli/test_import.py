@@ -24,7 +24,7 @@ def test_import_jsonl(ait, project, tmp_path):
     assert r.stdout.startswith(f"Added 3 example(s) from {f} (ids 1-3).")
     examples = project.store.read()
     assert [ex.rating for ex in examples] == [9, None, 3]
-    assert all(ex.system_prompt == "You are helpful." for ex in examples)
+    assert all(ex.messages[0] == {"role": "system", "content": "You are helpful."} for ex in examples)
 
 
 def test_import_rejected_line_writes_nothing_and_exits_3(ait, filled, tmp_path):

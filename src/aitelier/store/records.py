@@ -140,15 +140,6 @@ class Example:
         return self.data.get("originalOutput")
 
     @property
-    def created_at(self) -> str | None:
-        return self.data.get("createdAt")
-
-    @property
-    def system_prompt(self) -> str | None:
-        msgs = self.data["messages"]
-        return msgs[0]["content"] if msgs and msgs[0]["role"] == "system" else None
-
-    @property
     def last_user(self) -> str:
         for m in reversed(self.data["messages"]):
             if m["role"] == "user":
@@ -176,11 +167,6 @@ class Example:
             else:
                 data[k] = v
         return Example(data, None, self.line)
-
-    def to_line(self) -> bytes:
-        if self.raw is not None:
-            return self.raw
-        return dumps(self.data).encode("utf-8")
 
     def content_key(self) -> str:
         """What makes two examples exact duplicates: the same conversation."""

@@ -96,26 +96,20 @@ def problem_of(error: msgspec.ValidationError, obj: Any = None) -> str:
     return f"`{path}`: {message}" if path else message
 
 
-def record_problem(obj: Any) -> str | None:
-    """Why a decoded object is not a valid example (None: it is one)."""
+def record_problem(obj: Any, view: type[ExampleHead] = ExampleLine) -> str | None:
+    """Why a decoded object is not a valid example (None: it is one); ``view`` ExampleHead checks the light
+    view's fields only."""
     if type(obj) is not dict:
         return f"expected a JSON object, got {_json_type(obj)}"
     try:
-        msgspec.convert(obj, ExampleLine)
+        msgspec.convert(obj, view)
     except msgspec.ValidationError as e:
         return problem_of(e, obj)
     return None
 
 
 def head_problem(obj: Any) -> str | None:
-    """:func:`record_problem` for the light view's fields only."""
-    if type(obj) is not dict:
-        return f"expected a JSON object, got {_json_type(obj)}"
-    try:
-        msgspec.convert(obj, ExampleHead)
-    except msgspec.ValidationError as e:
-        return problem_of(e, obj)
-    return None
+    return record_problem(obj, ExampleHead)
 
 
 def _json_type(obj: Any) -> str:

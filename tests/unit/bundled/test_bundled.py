@@ -37,8 +37,8 @@ def test_examples_read_cleanly_and_are_canonical(bundled):
     examples = list(result)
     for ex in examples:
         assert conversation_problems(ex.messages) == []
-        assert ex.to_line() == dumps(canonical(ex.data)).encode()  # written the way the store writes
-        assert ex.system_prompt == example_config(name)["systemPrompt"]
+        assert ex.raw == dumps(canonical(ex.data)).encode()  # written the way the store writes
+        assert ex.messages[0] == {"role": "system", "content": example_config(name)["systemPrompt"]}
     assert [ex.id for ex in examples] == list(range(1, len(examples) + 1))
 
 
