@@ -11,25 +11,11 @@ from hypothesis import strategies as st
 
 from aitelier import Project
 from aitelier.doctor import LEFTOVER_TEMP, diagnose, repair, repaired_lines
-from aitelier.store.jsonl import BOM, iter_lines
+from aitelier.store.jsonl import BOM
 
 
 def repair_bytes(data: bytes) -> bytes:
     return b"".join(repaired_lines(io.BytesIO(data)))
-
-
-def split_lines(path: Path, data: bytes) -> tuple[list, list]:
-    """(lines, problems) of ``data`` as the file ``path``, through the streaming reader."""
-    import tempfile
-
-    problems: list = []
-    with tempfile.TemporaryDirectory() as d:
-        f = Path(d) / "f.jsonl"
-        f.write_bytes(data)
-        lines = [(n, raw) for n, raw in iter_lines(f, problems)]
-    for p in problems:
-        p.path = str(path)
-    return lines, problems
 
 
 def backups(project: Project) -> list[Path]:
@@ -170,6 +156,24 @@ def test_broken_formatted_files_are_reported_not_repaired(ait, filled10: Project
     assert filled10.train_path.read_bytes() == b'{"messages":[]}\r\n[1]\n'
 
 
+def test_every_line_of_a_formatted_file_that_a_reader_would_stop_at_is_named(filled10: Project) -> None:
+    filled10.train_path.write_bytes(
+        BOM + b'{"a":1}\n\n  \r\n{"b":\xff}\n[[[\n"x"\n{"c":2}'
+    )  # no final newline
+    filled10.val_path.write_bytes(BOM)
+    got = [(Path(p.path).name, p.line, p.message) for p in diagnose(filled10).problems]
+    assert got == [
+        ("train.jsonl", 1, "file starts with a UTF-8 byte-order mark"),
+        ("train.jsonl", 2, "blank line"),
+        ("train.jsonl", 3, "CRLF line ending"),
+        ("train.jsonl", 3, "blank line"),
+        ("train.jsonl", 4, "invalid UTF-8 at byte 6"),
+        ("train.jsonl", 5, "invalid JSON: Expecting value (column 4)"),
+        ("train.jsonl", 6, "expected a JSON object, got str"),
+        ("val.jsonl", 1, "file starts with a UTF-8 byte-order mark"),
+    ]
+
+
 def test_doctor_json(ait, project: Project, jline, write_lines) -> None:
     write_lines(project, jline(1), b"[]")
     r = ait("doctor", "--json", cwd=project.root)
@@ -206,19 +210,19 @@ def test_repaired_lines_examples() -> None:
 def test_repair_is_safe_and_idempotent(parts: list[bytes]) -> None:
     data = b"".join(parts)
     fixed = repair_bytes(data)
-    path = Path("f")
-    lines, problems = split_lines(path, data)
-    after, after_problems = split_lines(path, fixed)
-    # nothing fixable is left, and the content of every non-blank line is kept in order (a byte-order mark
-    # that dropping blank lines brings to the front is dropped too)
-    assert not any(p.fixable for p in after_problems)
-    kept = [body.rstrip(b"\r") for _, body in lines]
+    after = fixed.split(b"\n")[:-1]
+    # nothing fixable is left: no byte-order mark in front, no carriage return before a newline, no blank line
+    assert not fixed.startswith(BOM) and b"\r\n" not in fixed and all(line.strip() for line in after)
+    # the content of every non-blank line is kept in order (a byte-order mark that dropping blank lines brings
+    # to the front is dropped too)
+    kept = [line.rstrip(b"\r") for line in data.removeprefix(BOM).split(b"\n")]
+    kept = [line for line in kept if line.strip()]
     while kept and (kept[0].startswith(BOM) or not kept[0].strip()):
         while kept[0].startswith(BOM):
             kept[0] = kept[0][len(BOM) :]
         if not kept[0].strip():
             kept.pop(0)
-    assert kept == [body for _, body in after]
+    assert kept == after
     assert repair_bytes(fixed) == fixed
     assert fixed == b"" or fixed.endswith(b"\n")
 
