@@ -592,39 +592,41 @@ class Store:
         changes = snap.changes
         journal_rows = {row for ident in changes if (row := snap.row_of(ident)) is not None}
         n = len(heads)
-        # splices in file order: parts[i] replaces data[cut[i]:resume[i]]
-        cut: list[int] = []
-        resume: list[int] = []
-        parts: list[bytes] = []
-        if n and starts[0]:
-            cut.append(0)  # nothing before the first row that is not a row
-            resume.append(starts[0])
-            parts.append(b"")
-        # a line between two rows that is not a row is dropped (and a CR before a newline)
-        breaks = {row for row in range(1, n) if starts[row] != ends[row - 1] + 1}
+        view = memoryview(data)
+        out: list[
+            bytes | memoryview
+        ] = []  # the new file: slices of the bytes read, and what replaces the rest
+        add = out.append
+        kept = (
+            starts[0] if n else len(data)
+        )  # data[kept:] is still to be copied (or skipped); a row starts there
+        # a line between two rows that is not a row is dropped (and a CR before a newline): rows whose line does not
+        # start right after the previous row's newline (none in a file written by ait or the npm tool)
+        lengths = sum(map(int.__sub__, ends, starts)) + n - 1
+        breaks = (
+            {r for r in range(1, n) if starts[r] != ends[r - 1] + 1}
+            if n and lengths != ends[-1] - kept
+            else ()
+        )
         inserts: dict[int, bytes] = {}  # id of an edit -> the bytes that add its one key at the end of a line
         get, unset = edits.get, msgspec.UNSET
         for row in sorted({*edits, *journal_rows, *breaks}):
             if row in breaks and get(row - 1, _KEEP) is not None:  # else the removal spans it
-                cut.append(ends[row - 1])
-                resume.append(starts[row])
-                parts.append(b"\n")
+                add(view[kept : ends[row - 1]])
+                add(b"\n")
+                kept = starts[row]
             edit = get(row, _KEEP)
             if edit is _KEEP and row not in journal_rows:
                 continue
             if edit is None:
-                cut.append(starts[row])
-                resume.append(starts[row + 1] if row + 1 < n else len(data))
-                parts.append(b"")
-            elif edit is _KEEP:
-                cut.append(starts[row])
-                resume.append(ends[row])
-                parts.append(encode(snap.record(row)))
+                add(view[kept : starts[row]])
+                kept = starts[row + 1] if row + 1 < n else len(data)
             elif (
                 # only a split for a line with no "split" key (as the decoder saw it, escapes and all) that ends
                 # in its closing brace: the key goes at the end of the object's bytes. The first `ait split`
                 # changes every example this way.
-                len(edit) == 1
+                edit is not _KEEP
+                and len(edit) == 1
                 and "split" in edit
                 and heads[row].stored_split is unset
                 and data[ends[row] - 1] == 0x7D
@@ -633,24 +635,18 @@ class Store:
                 key = inserts.get(id(edit))
                 if key is None:
                     key = inserts[id(edit)] = b"," + encode(edit)[1:-1]
-                cut.append(ends[row] - 1)
-                resume.append(ends[row] - 1)
-                parts.append(key)
+                add(view[kept : ends[row] - 1])
+                add(key)
+                kept = ends[row] - 1
             else:
-                cut.append(starts[row])
-                resume.append(ends[row])
-                parts.append(encode(_changed(snap.record(row), edit)))
+                add(view[kept : starts[row]])
+                add(encode(snap.record(row) if edit is _KEEP else _changed(snap.record(row), edit)))
+                kept = ends[row]
         if n and get(n - 1, _KEEP) is not None and data[ends[-1] :] != b"\n":
-            cut.append(ends[-1])  # a newline at the end, and nothing after it
-            resume.append(len(data))
-            parts.append(b"\n")
-        if not n:
-            cut.append(0)
-            resume.append(len(data))
-            parts.append(b"")
-        view = memoryview(data)
-        kept = map(view.__getitem__, map(slice, [0, *resume], [*cut, len(data)]))
-        out = [piece for pair in zip(kept, [*parts, b""], strict=True) for piece in pair]
+            add(view[kept : ends[-1]])  # a newline at the end, and nothing after it
+            add(b"\n")
+        elif n:
+            add(view[kept:])
         atomic_write_bytes(self.path, out)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal_path)
