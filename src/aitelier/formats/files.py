@@ -19,7 +19,7 @@ from ..parallel import gc_paused
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
 from .checks import check_conversation, check_preference, check_text_line, line_format
-from .rules import Problem, Problems, ProblemSummary, spec_for
+from .rules import Problem, Problems, ProblemSummary, ProviderSpec, spec_for
 
 BOM = b"\xef\xbb\xbf"
 _DECODE = msgspec.json.Decoder().decode
@@ -57,15 +57,26 @@ class FileReport(ProblemSummary):
         }
 
 
+PARALLEL_MIN_KB = 4 << 10  # below this many kilobytes (4 MB, ~3,000 lines) a file is checked in one process
+
+# What checking some lines of a file found, in line order: (line, rule, message) for each problem and
+# (line, None, format) where a usable line's format is compared with the first one's; and per usable line its
+# compact encoding and prompt key.
+# Line numbers count from the start of the piece; how many lines the piece has comes last.
+_Checked = tuple[list[tuple[int, str | None, str]], list[bytes], list[int | None], int]
+
+
 def _read_lines(
     path: Path, name: str, problems: Problems, spec_name: str, prompts: bool, method: str = "sft"
 ) -> tuple[SplitFile, int, set[str]]:
     """Parse a JSONL file into a SplitFile, reporting byte- and line-level problems by path:line; how many
     lines the file has, and the formats of its usable lines. ``prompts``: also key each line's prompt (only
-    the train/val leakage check uses them).
+    the train/val leakage check uses them). A large file's lines are checked in forked processes, a share each.
 
     Only each line's compact encoding is kept (``SplitFile.lines`` decodes it again if asked), not the
     decoded objects: holding tens of thousands of them costs more in memory than decoding again."""
+    from ..parallel import fork_map, worker_count
+
     spec = spec_for(spec_name)
     where = str(path)
     f = SplitFile(name, path)
@@ -76,32 +87,78 @@ def _read_lines(
     if data.startswith(BOM):
         problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
         data = data[len(BOM) :]
-    lines = data.split(b"\n")
-    del data
-    if not lines[-1]:
-        lines.pop()
+    # one piece per worker, cut after a newline; a worker reads its lines as slices of the bytes read here
+    workers = worker_count(len(data) >> 10, PARALLEL_MIN_KB)
+    cuts = [0]
+    for k in range(1, workers):
+        newline = data.find(b"\n", max(cuts[-1], len(data) * k // workers))
+        cuts.append(len(data) if newline < 0 else newline + 1)
+    cuts.append(len(data))
+
+    def work(first: int, last: int) -> _Checked:
+        return _check_lines(data, cuts[first], cuts[last], spec, prompts, method)
+
     first: tuple[str, int] | None = None  # the format of the first usable line, and its number
     formats: set[str] = set()
-    decode = _DECODE
-    for n, raw in enumerate(lines, 1):
-        if raw.endswith(b"\r"):
-            problems.add("crlf", "CRLF line ending", path=where, line=n)
+    lines = 0  # in the pieces before this one
+    for events, encoded, keys, count in fork_map(work, workers, workers):
+        for n, rule, message in events:
+            n += lines
+            if rule is not None:
+                problems.add(rule, message, path=where, line=n)
+                continue
+            f.ids.append(n)
+            formats.add(message)
+            if first is None:
+                first = (message, n)
+            elif message != first[0]:
+                problems.add(
+                    "mixed-formats",
+                    f"{message} line in a file whose line {first[1]} is {first[0]}",
+                    path=where,
+                    line=n,
+                )
+        f.encoded.extend(encoded)
+        if prompts:
+            f.prompts.extend(keys)
+        lines += count
+    return f, lines, formats
+
+
+def _check_lines(
+    data: bytes, start: int, end: int, spec: ProviderSpec, prompts: bool, method: str
+) -> _Checked:
+    """Decode and check the lines of ``data[start:end]`` (see :data:`_Checked`)."""
+    events: list[tuple[int, str | None, str]] = []
+    encoded: list[bytes] = []
+    keys: list[int | None] = []
+    problem = events.append
+    allowed = spec.file_formats if method == "sft" else ("preference",)
+    decode, find, view = _DECODE, data.find, memoryview(data)
+    n = 0
+    while start < end:
+        n += 1
+        stop = find(b"\n", start, end)
+        if stop < 0:
+            stop = end
+        raw, start = view[start:stop], stop + 1
+        if raw[-1:] == b"\r":
+            problem((n, "crlf", "CRLF line ending"))
             raw = raw[:-1]
         try:
             obj = decode(raw)
         except msgspec.DecodeError as e:
-            if not raw.strip():
-                problems.add("blank-line", "blank line", path=where, line=n)
+            if not bytes(raw).strip():
+                problem((n, "blank-line", "blank line"))
             else:
-                message = decode_problem(raw, e)
+                message = decode_problem(bytes(raw), e)
                 rule = "utf8" if "UTF-8" in message or "surrogate" in message else "json-line"
-                problems.add(rule, message, path=where, line=n)
+                problem((n, rule, message))
             continue
         if not isinstance(obj, dict):
-            problems.add("json-line", f"expected a JSON object, got {type(obj).__name__}", path=where, line=n)
+            problem((n, "json-line", f"expected a JSON object, got {type(obj).__name__}"))
             continue
         fmt = line_format(obj)
-        allowed = spec.file_formats if method == "sft" else ("preference",)
         if fmt is None or fmt not in allowed:
             kinds = " or ".join(
                 {
@@ -112,19 +169,11 @@ def _read_lines(
                 }[k]
                 for k in allowed
             )
-            keys = ", ".join(f"`{k}`" for k in obj) or "none"
+            names = ", ".join(f"`{k}`" for k in obj) or "none"
             more = "; a preference (DPO) line: check it with --method dpo" if fmt == "preference" else ""
-            problems.add("line-format", f"expected {kinds} (keys found: {keys}){more}", path=where, line=n)
+            problem((n, "line-format", f"expected {kinds} (keys found: {names}){more}"))
             continue
-        if first is None:
-            first = (fmt, n)
-        elif fmt != first[0]:
-            problems.add(
-                "mixed-formats",
-                f"{fmt} line in a file whose line {first[1]} is {first[0]}",
-                path=where,
-                line=n,
-            )
+        problem((n, None, fmt))  # compared with the first usable line's format by the caller
         if fmt == "conversation":
             found = check_conversation(obj, spec)
         elif fmt == "preference":
@@ -132,14 +181,12 @@ def _read_lines(
         else:
             found = check_text_line(obj, fmt)
         for rule, message in found:
-            problems.add(rule, message, path=where, line=n)
-        f.ids.append(n)
-        formats.add(fmt)
+            problem((n, rule, message))
         # the compact form, so the same conversation written with other spacing still matches
-        f.encoded.append(ENCODE(obj))
+        encoded.append(ENCODE(obj))
         if prompts:
-            f.prompts.append(prompt_key(_prompt_messages(obj, fmt)))
-    return f, len(lines), formats
+            keys.append(prompt_key(_prompt_messages(obj, fmt)))
+    return events, encoded, keys, n
 
 
 def _prompt_messages(obj: dict[str, Any], fmt: str) -> Any:
