@@ -359,11 +359,11 @@ class Store:
                 if not full and snap.key is not None and len(snap.problems) == problems:
                     rows = _pack_rows(snap)
             _apply_journal(snap)
-        if snap.key is not None and (cached is None or (rows is not None and cached.rows is None)):
+        if snap.key is not None and (cached is None or rows is not None):  # new facts, or rows it lacked
             self._remember_read(snap, cached, rows)
         return snap.check() if strict else snap
 
-    def _open(self, snap: Snapshot, full: bool) -> tuple[_CacheFile | None, bytes]:
+    def _open(self, snap: Snapshot, full: bool) -> tuple[_CacheFacts | None, bytes]:
         """The derived cache's entry for the file as it is (None if it has none) and the file's bytes, up to the
         size recorded before an append that is still in progress (or torn). A light read of a file whose rows
         the cache holds takes them from there and returns no bytes: the snapshot reads them if it needs them."""
@@ -374,11 +374,15 @@ class Store:
                 if limit is not None:
                     return None, f.read(limit)
                 key = _file_key(st)
-                cached = self._cache_entry(key, _CACHE) if st.st_size else None
-                if not full and cached is not None and _rows_from_cache(snap, st.st_size, cached):
-                    snap.key = key
-                    snap.read_later(os.dup(f.fileno()))
-                    return cached, b""
+                cached: _CacheFacts | None = None
+                if full:  # the rows kept are a light read's: a full read only needs the facts
+                    cached = self._cache_entry(key, _FACTS) if st.st_size else None
+                else:
+                    entry = cached = self._cache_entry(key, _CACHE) if st.st_size else None
+                    if entry is not None and _rows_from_cache(snap, st.st_size, entry):
+                        snap.key = key
+                        snap.read_later(os.dup(f.fileno()))
+                        return entry, b""
                 data = f.read()
                 if len(data) == st.st_size:
                     snap.key = key
@@ -759,7 +763,7 @@ class Store:
         facts = self._cached(snap.key)
         return None if facts is None else facts.keys
 
-    def _remember_read(self, snap: Snapshot, cached: _CacheFile | None, rows: bytes | None) -> None:
+    def _remember_read(self, snap: Snapshot, cached: _CacheFacts | None, rows: bytes | None) -> None:
         """After a whole read: remember its facts (and the rows it decoded), keeping what the cache already
         knew about the same file."""
         assert snap.key is not None
