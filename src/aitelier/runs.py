@@ -36,7 +36,8 @@ from .fsutil import now_iso
 from .project import Project
 
 # "succeeded" is what aitelier wrote before it used the npm tool's "completed"; both mean the same
-ENDED = ("completed", "succeeded", "failed", "cancelled")
+FINISHED = ("completed", "succeeded")
+ENDED = (*FINISHED, "failed", "cancelled")
 SUCCEEDED = "completed"
 REMOVE = object()  # a value for update() that deletes the field
 WORKING = ("uploading", "uploaded")  # a live `ait train` process owns runs in these states
@@ -74,6 +75,11 @@ def abandoned(record: dict[str, Any]) -> bool:
     except OSError:  # exists, owned by someone else
         return False
     return False
+
+
+def finished(record: dict[str, Any]) -> bool:
+    """The run's job succeeded (whichever word the record uses)."""
+    return record.get("status") in FINISHED
 
 
 def shown_status(record: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from . import freshness
+from . import freshness, runs
 from .project import Project
 from .store.schema import ExampleHead
 
@@ -124,17 +124,15 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
     return stats
 
 
-FINISHED = ("succeeded", "completed")  # "completed": the npm tool's word
 ACTIVE = ("pending", "queued", "running")
 
 
 def last_run(project: Project) -> dict[str, Any] | None:
     """The latest fine-tuning run: id, status, fine-tuned model, and whether it trained on the train/val files
     there are now (same sizes; assumed when the record does not say, as the npm tool's records do not)."""
-    runs = [r for r in project.runs if isinstance(r, dict)]
-    if not runs:
+    if not runs.all_runs(project):
         return None
-    run = runs[-1]
+    run = runs.all_runs(project)[-1]
     files = run.get("files") if isinstance(run.get("files"), dict) else None
     same = True
     if files:
@@ -146,7 +144,7 @@ def last_run(project: Project) -> dict[str, Any] | None:
     return {
         "id": run.get("id"),
         "status": run.get("status"),
-        "model": run.get("fineTunedModel") or run.get("modelId"),
+        "model": runs.model_of(run),
         "method": run.get("method") or "sft",
         "sameFiles": same,
     }
@@ -211,7 +209,7 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if not out or all(a["level"] != "todo" for a in out):
         run = stats.get("last_run") or {}
-        trained = run.get("sameFiles") and run.get("status") in FINISHED
+        trained = run.get("sameFiles") and runs.finished(run)
         if split_done and stats["formatted"] != "current":
             reasons = "; ".join(stats.get("stale_reasons") or []) or "the examples changed"
             what = "write" if stats["formatted"] == "missing" else f"rewrite ({reasons})"
@@ -243,7 +241,7 @@ def advice(stats: dict[str, Any]) -> list[dict[str, Any]]:
             out.append(_item("todo", "the training files are up to date: start a fine-tune", "ait train"))
     run = stats.get("last_run") or {}
     pairs = (stats.get("pairs") or {}).get("byPlace") or {}
-    if pairs.get("train") and run.get("status") in FINISHED and run.get("method", "sft") == "sft":
+    if pairs.get("train") and runs.finished(run) and run.get("method", "sft") == "sft":
         out.append(
             _item(
                 "info",

@@ -187,9 +187,9 @@ def default_model(project: Project) -> tuple[str, str | None]:
     """The latest succeeded run's fine-tuned model and the provider that trained it; a clear error when there
     is none yet. Runs the npm tool recorded (``completed``, ``modelId``) count too."""
     records = run_records.all_runs(project)
-    for r in reversed(records):  # "completed": the npm tool's word, which aitelier writes too
+    for r in reversed(records):
         model = run_records.model_of(r)
-        if r.get("status") in ("succeeded", "completed") and model:
+        if run_records.finished(r) and model:
             provider = r.get("provider")
             return str(model), str(provider) if provider else None
     active = [r for r in records if run_records.is_active(r)]

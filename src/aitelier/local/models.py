@@ -18,7 +18,7 @@ from .jobs import RUNS_DIR
 
 
 def latest_succeeded(project: Project) -> dict[str, Any]:
-    done = [r for r in runs.all_runs(project) if r.get("status") in ("completed", "succeeded")]
+    done = [r for r in runs.all_runs(project) if runs.finished(r)]
     if not done:
         raise NotFound("no finished fine-tune yet", hint="`ait status --all` lists every run")
     return done[-1]
@@ -111,7 +111,7 @@ def pull(
     run = runs.run_id(record)
     if "download" not in info.capabilities:
         raise UsageError(f"{info.title} does not offer its fine-tuned models for download")
-    if record.get("status") not in ("completed", "succeeded") or not record.get("jobId"):
+    if not runs.finished(record) or not record.get("jobId"):
         raise UsageError(
             f"run {run} has not finished (status {record.get('status')})",
             hint="`ait status --watch` follows it",
