@@ -44,10 +44,6 @@ class Freshness:
     state: str  # "missing" (no train.jsonl), "stale" or "current"
     reasons: list[str] = field(default_factory=list)
 
-    @property
-    def current(self) -> bool:
-        return self.state == "current"
-
 
 def _signature(path: Path) -> list[int] | None:
     try:

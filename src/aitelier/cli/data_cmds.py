@@ -521,7 +521,7 @@ def pairs(from_ratings: bool, min_gap: int | None, as_json: bool) -> None:
         }
         env.out("  left out: " + "; ".join(f"{n:,} {words[k]}" for k, n in left.items()))
     if found.pairs:
-        width = max(20, _width(env) - 42)
+        width = max(20, env.width(100) - 42)
         env.out(f"  {'ids':<12} {'source':<8} {'place':<9} {'':<7} input")
         for p in found.pairs:
             ids = "/".join(str(i) for i in p.ids)
@@ -534,7 +534,3 @@ def pairs(from_ratings: bool, min_gap: int | None, as_json: bool) -> None:
             env.out(f"  example {u.id}: {u.reason}")
     if not found.pairs and not found.unpairable:
         env.out("Rewrite replies while rating (`ait rate`, key r) to make pairs.")
-
-
-def _width(env: Env) -> int:
-    return env.terminal_size[0] if env.stdout_isatty else 100

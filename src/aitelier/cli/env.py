@@ -79,6 +79,10 @@ class Env:
                 pass
         return _int(self.environ.get("COLUMNS"), 80), _int(self.environ.get("LINES"), 24)
 
+    def width(self, fallback: int) -> int:
+        """The terminal's columns; ``fallback`` when the output goes to a file or a pipe."""
+        return self.terminal_size[0] if self.stdout_isatty else fallback
+
     # -- asking a person ------------------------------------------------------------------------------------
     def require_terminal(self, without: NoTerminal) -> None:
         """Raise NeedsTerminal naming the flag to pass, unless a person can answer on a terminal."""
@@ -170,7 +174,7 @@ class Env:
                 no_color=not self.color,
                 highlight=False,
                 soft_wrap=False,
-                width=None if follow else (self.terminal_size[0] if self.stdout_isatty else 100),
+                width=None if follow else self.width(100),
                 height=None if follow else self.terminal_size[1],
             )
         return self._console

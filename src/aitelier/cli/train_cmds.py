@@ -539,16 +539,12 @@ def _render_run(env: Env, snap: Snapshot, loss: list[Any], *, events: int = 10) 
         env.out("Recent events:")
         for e in snap.events[-events:]:
             env.out("  " + event_line(e.created_at, e.level, e.message))
-    plot = loss_plot(loss, width=min(60, max(20, _width(env) - 14)))
+    plot = loss_plot(loss, width=min(60, max(20, env.width(80) - 14)))
     if plot:
         env.out("")
         env.out("Loss:")
         for line in plot:
             env.out("  " + line)
-
-
-def _width(env: Env) -> int:
-    return env.terminal_size[0] if env.stdout_isatty else 80
 
 
 def _watch(
@@ -641,7 +637,7 @@ def _watch(
             loss = prov.loss_curve(job.id, snap.events)
         except AitelierError:
             loss = []
-        for line in loss_plot(loss, width=min(60, max(20, _width(env) - 14))):
+        for line in loss_plot(loss, width=min(60, max(20, env.width(80) - 14))):
             say("  " + line)
     training.outcome(snap)
 

@@ -145,6 +145,16 @@ class Hyperparameter:
         return [f"{flag} must be at most {_n(hi)}, got {_n(value)}"]
 
 
+# declared alike by more than one provider
+RPO_ALPHA = Hyperparameter(
+    "rpo_alpha",
+    float,
+    "DPO: weight of an added NLL loss on the preferred output (RPO; default 0).",
+    minimum=0,
+    method="dpo",
+)
+
+
 class Hyperparameters(Mapping[str, Any]):
     """The values of a run's hyperparameters by name (snake_case); absent means the provider's default."""
 

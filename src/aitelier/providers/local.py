@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import NotFound, UsageError
 from ..formats.rules import ERROR, WARNING, ProviderSpec
 from .base import (
+    RPO_ALPHA,
     ChatResult,
     Hyperparameter,
     Hyperparameters,
@@ -69,13 +70,7 @@ class LocalProvider(Provider):
             exclusive_minimum=True,
             method="dpo",
         ),
-        Hyperparameter(
-            "rpo_alpha",
-            float,
-            "DPO: weight of an added NLL loss on the preferred output (RPO; default 0).",
-            minimum=0,
-            method="dpo",
-        ),
+        RPO_ALPHA,
     )
     methods = ("sft", "dpo")
     continues_runs = True  # --from RUN: that run's adapter merged into the base model, a new adapter on top

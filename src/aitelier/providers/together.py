@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import MissingDependency, ValidationFailed
 from ..formats.rules import ERROR, ProviderSpec
 from .base import (
+    RPO_ALPHA,
     Hyperparameter,
     Hyperparameters,
     Job,
@@ -112,13 +113,7 @@ class TogetherProvider(SDKProvider):
             exclusive_minimum=True,
             method="dpo",
         ),
-        Hyperparameter(
-            "rpo_alpha",
-            float,
-            "DPO: weight of an added NLL loss on the preferred output (RPO; default 0).",
-            minimum=0,
-            method="dpo",
-        ),
+        RPO_ALPHA,
         Hyperparameter(
             "dpo_normalize_logratios_by_length",
             bool,
