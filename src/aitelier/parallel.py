@@ -39,6 +39,18 @@ def worker_count(n_items: int, min_items: int) -> int:
     return max(1, min(cores, 8, n_items // max(1, min_items // 2)))
 
 
+def line_pieces(data: bytes, min_kb: int) -> list[int]:
+    """Where to cut ``data`` (JSON lines) into one piece per worker: offsets just after a newline, from 0 to
+    ``len(data)`` (a single piece, [0, len(data)], below ``min_kb`` kilobytes or without forking)."""
+    workers = worker_count(len(data) >> 10, min_kb)
+    cuts = [0]
+    for k in range(1, workers):
+        newline = data.find(b"\n", max(cuts[-1], len(data) * k // workers))
+        cuts.append(len(data) if newline < 0 else newline + 1)
+    cuts.append(len(data))
+    return cuts
+
+
 def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[T]:
     """``[work(start, end) for each of `workers` contiguous slices of range(n_items)]``, in order.
 
@@ -128,4 +140,4 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-__all__ = ["fork_map", "gc_paused", "worker_count"]
+__all__ = ["fork_map", "gc_paused", "line_pieces", "worker_count"]

@@ -75,7 +75,7 @@ def _read_lines(
 
     Only each line's compact encoding is kept (``SplitFile.lines`` decodes it again if asked), not the
     decoded objects: holding tens of thousands of them costs more in memory than decoding again."""
-    from ..parallel import fork_map, worker_count
+    from ..parallel import fork_map, line_pieces
 
     spec = spec_for(spec_name)
     where = str(path)
@@ -88,12 +88,8 @@ def _read_lines(
         problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
         data = data[len(BOM) :]
     # one piece per worker, cut after a newline; a worker reads its lines as slices of the bytes read here
-    workers = worker_count(len(data) >> 10, PARALLEL_MIN_KB)
-    cuts = [0]
-    for k in range(1, workers):
-        newline = data.find(b"\n", max(cuts[-1], len(data) * k // workers))
-        cuts.append(len(data) if newline < 0 else newline + 1)
-    cuts.append(len(data))
+    cuts = line_pieces(data, PARALLEL_MIN_KB)
+    workers = len(cuts) - 1
 
     def work(first: int, last: int) -> _Checked:
         return _check_lines(data, cuts[first], cuts[last], spec, prompts, method)

@@ -39,7 +39,7 @@ import msgspec
 
 from ..errors import DataError, DataProblem, LockTimeout, NotFound
 from ..fsutil import atomic_write_bytes, durable_append, now_iso, refuse_symlink
-from ..parallel import fork_map, gc_paused, worker_count
+from ..parallel import fork_map, gc_paused, line_pieces
 from .jsonl import BOM, NO_NEWLINE, ORPHAN_PATCH, TORN_TAIL, is_blocking
 from .lock import project_lock
 from .records import UNSET, Example, dumps, new_record, normalise_messages
@@ -866,12 +866,8 @@ def _decode_fast(snap: Snapshot, data: bytes, full: bool) -> bool:
     False sends the caller to the careful loop."""
     if b"\r" in data or not (full or data.isascii() or _utf8(data)):  # the light view skips strings
         return False
-    workers = worker_count(len(data) >> 10, PARALLEL_MIN_KB)
-    cuts = [0]
-    for k in range(1, workers):
-        newline = data.find(b"\n", max(cuts[-1], len(data) * k // workers))
-        cuts.append(len(data) if newline < 0 else newline + 1)
-    cuts.append(len(data))
+    cuts = line_pieces(data, PARALLEL_MIN_KB)
+    workers = len(cuts) - 1
     keyed = snap.content_keys is not None
 
     def work(first: int, last: int) -> _Piece | None:
