@@ -94,3 +94,28 @@ def rewritten_records(n_train: int = 12, n_val: int = 3, *, rating: int = 9) -> 
         rec["split"] = "train" if i <= n_train else "val"
         out.append(rec)
     return out
+
+
+def store_of(tmp_path: Path, lines: list[bytes]) -> Any:
+    """A Store whose data/examples.jsonl (under ``tmp_path``) holds these lines."""
+    from aitelier.store import Store
+
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    write_lines(data / "examples.jsonl", lines)
+    return Store(data)
+
+
+def snapshot_facts(store: Any, *, full: bool = False) -> tuple[Any, ...]:
+    """What a lenient read of ``store`` gives, as plain values to compare: ids, ratings, splits, createdAt,
+    line numbers, each row's bytes, and the problems as (line, message)."""
+    snap = store.read(full=full, strict=False)
+    return (
+        snap.ids,
+        snap.ratings,
+        snap.splits,
+        snap.created,
+        snap.lines,
+        [snap.raw(r) for r in range(len(snap))],
+        [(p.line, p.message) for p in snap.problems],
+    )

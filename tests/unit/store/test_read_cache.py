@@ -12,27 +12,7 @@ import pytest
 from aitelier.errors import DataError
 from aitelier.store import Store
 from aitelier.store import store as store_module
-from helpers import dumps, line, record, write_lines
-
-
-def _store(tmp_path: Path, lines: list[bytes]) -> Store:
-    data = tmp_path / "data"
-    data.mkdir(exist_ok=True)
-    write_lines(data / "examples.jsonl", lines)
-    return Store(data)
-
-
-def _facts(store: Store) -> tuple[object, ...]:
-    snap = store.read(strict=False)
-    return (
-        snap.ids,
-        snap.ratings,
-        snap.splits,
-        snap.created,
-        snap.lines,
-        [snap.raw(r) for r in range(len(snap))],
-        [(p.line, p.message) for p in snap.problems],
-    )
+from helpers import dumps, line, record, snapshot_facts, store_of, write_lines
 
 
 def _cache(store: Store) -> dict[str, object]:
@@ -43,28 +23,28 @@ LINES = [line(i, rating=i % 10 + 1, split=("val" if i % 4 == 0 else None)) for i
 
 
 def test_a_second_read_of_the_same_file_comes_from_the_cache_and_equals_the_first(tmp_path: Path) -> None:
-    store = _store(tmp_path, LINES)
-    first = _facts(store)
+    store = store_of(tmp_path, LINES)
+    first = snapshot_facts(store)
     assert _cache(store).get("rows")  # the light read left its rows for the next one
-    assert _facts(store) == first
+    assert snapshot_facts(store) == first
     assert first[0] == list(range(1, 31)) and first[2][3] == "val" and first[2][4] is None
     assert first[5] == LINES
 
 
 def test_patches_apply_on_top_of_cached_rows(tmp_path: Path) -> None:
-    store = _store(tmp_path, LINES)
-    _facts(store)
+    store = store_of(tmp_path, LINES)
+    snapshot_facts(store)
     store.patch(5, {"rating": 10, "split": "train"})
     snap = store.read()
     assert snap.get(5).data["rating"] == 10 and snap.splits[4] == "train"
     assert snap.ratings[3] == 5  # the others as in the file
     store.compact()
-    assert _facts(store)[1][4] == 10
+    assert snapshot_facts(store)[1][4] == 10
 
 
 def test_a_file_changed_by_another_program_is_decoded_again(tmp_path: Path) -> None:
-    store = _store(tmp_path, LINES)
-    _facts(store)
+    store = store_of(tmp_path, LINES)
+    snapshot_facts(store)
     changed = list(LINES)
     changed[0] = dumps(record(1, rating=9))  # the same length as the line it replaces
     assert len(changed[0]) == len(LINES[0])
@@ -72,40 +52,40 @@ def test_a_file_changed_by_another_program_is_decoded_again(tmp_path: Path) -> N
     st = os.stat(path)
     write_lines(path, changed)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: the inode times still differ
-    assert _facts(store)[1][0] == 9
+    assert snapshot_facts(store)[1][0] == 9
 
 
 def test_a_broken_cache_is_ignored(tmp_path: Path) -> None:
-    store = _store(tmp_path, LINES)
-    expected = _facts(store)
+    store = store_of(tmp_path, LINES)
+    expected = snapshot_facts(store)
     cache = _cache(store)
     for rows in ("AAAA", "not base64!", 12):
         store.cache_path.write_text(json.dumps({**cache, "rows": rows}))
-        assert _facts(store) == expected
+        assert snapshot_facts(store) == expected
 
 
 def test_rows_of_a_file_with_problems_are_not_cached(tmp_path: Path) -> None:
     lines = [*LINES, b"{not json"]
-    store = _store(tmp_path, lines)
-    first = _facts(store)
+    store = store_of(tmp_path, lines)
+    first = snapshot_facts(store)
     assert first[-1] == [(31, "invalid JSON: Expecting property name enclosed in double quotes (column 2)")]
     assert _cache(store).get("rows") is None
-    assert _facts(store) == first
+    assert snapshot_facts(store) == first
 
 
 def test_an_append_and_a_rewrite_are_seen(tmp_path: Path) -> None:
-    store = _store(tmp_path, LINES)
-    _facts(store)
+    store = store_of(tmp_path, LINES)
+    snapshot_facts(store)
     store.append([{"messages": record(99)["messages"]}], check_duplicates=False)
-    assert _facts(store)[0] == list(range(1, 32))
+    assert snapshot_facts(store)[0] == list(range(1, 32))
     store.rewrite(lambda snap: {0: None})
-    facts = _facts(store)
+    facts = snapshot_facts(store)
     assert facts[0] == list(range(2, 32)) and facts[5][:29] == LINES[1:]
 
 
 def test_the_bytes_of_a_cached_read_are_read_when_needed_and_must_not_have_changed(tmp_path: Path) -> None:
-    store = _store(tmp_path, LINES)
-    _facts(store)
+    store = store_of(tmp_path, LINES)
+    snapshot_facts(store)
     snap = store.read()  # rows from the cache
     assert snap.get(7).data == {**record(7, rating=8), "id": 7}
     later = store.read()
@@ -120,8 +100,8 @@ def test_a_few_lines_are_read_one_by_one_then_the_whole_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(store_module, "LINES_READ_ALONE", 5)
-    store = _store(tmp_path, LINES)
-    _facts(store)
+    store = store_of(tmp_path, LINES)
+    snapshot_facts(store)
     snap = store.read()  # rows from the cache
     assert [snap.raw(r) for r in (29, 0, 3)] == [LINES[29], LINES[0], LINES[3]]  # one line each
     assert [ex.raw for ex in snap.examples()] == LINES  # then all of them
