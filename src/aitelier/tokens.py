@@ -23,7 +23,7 @@ import hashlib
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -304,7 +304,6 @@ def count_conversations(
     return ConversationTokens(totals, trained)
 
 
-CacheItems = list[tuple[bytes, int, int]]  # (TokenCache.key of a provider line, total tokens, trained tokens)
 TOKEN_CACHE = ".tokens.cache"
 
 
@@ -342,10 +341,10 @@ class TokenCache:
     def get(self, key: bytes) -> tuple[int, int] | None:
         return self.known.get(key) if self.known else None
 
-    def add(self, items: CacheItems) -> None:
-        for key, total, trained in items:
-            self.known[key] = (total, trained)
-        self.added += len(items)
+    def add(self, keys: Sequence[bytes], totals: Iterable[int], trained: Iterable[int]) -> None:
+        """The counts of lines just counted, by their keys."""
+        self.known.update(zip(keys, zip(totals, trained, strict=True), strict=True))
+        self.added += len(keys)
 
     def save(self) -> None:
         """Best effort (atomic: a temp file renamed over the old one); only when something was added."""

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -22,6 +22,7 @@ from ..errors import ConfigError, UsageError, ValidationFailed
 from ..fsutil import atomic_write_bytes
 from ..parallel import gc_paused
 from ..store import Snapshot
+from ..store.schema import ExampleLine, Message
 from .checks import check_conversation, line_messages
 from .rules import FEW_EXAMPLES, Problem, Problems, ProblemSummary, ProviderSpec, spec_for
 
@@ -93,6 +94,7 @@ class SplitFile:
     _encoded: list[bytes] | None = field(default_factory=list, repr=False)
     # each line's prompt (see prompt_key); left empty where no other file is checked against this one
     prompts: list[int | None] = field(default_factory=list)
+    _keys: list[bytes] = field(default_factory=list, repr=False)
     token_totals: list[int] = field(default_factory=list)
     token_trained: list[int] = field(default_factory=list)
     _lines: list[dict[str, Any]] | None = field(default=None, repr=False)
@@ -117,6 +119,15 @@ class SplitFile:
     @lines.setter
     def lines(self, value: list[dict[str, Any]]) -> None:
         self._lines = value
+
+    @property
+    def keys(self) -> list[bytes]:
+        """Each line's digest (:meth:`TokenCache.key <aitelier.tokens.TokenCache.key>`, computed the first time
+        anyone asks unless the builder filled them in): what the duplicate checks compare (128 bits of SHA-256:
+        equal digests are equal lines) and what the line's token counts are cached under."""
+        if len(self._keys) != len(self.encoded):
+            self._keys = [tok.TokenCache.key(e) for e in self.encoded]
+        return self._keys
 
     @property
     def count(self) -> int:
@@ -295,17 +306,17 @@ def check_split_files(
         )
     # exact duplicates within a file, and the same conversation in both files
     train_seen: dict[bytes, int] = {}
-    for i, enc in enumerate(train.encoded):
-        first = train_seen.setdefault(enc, i)
+    for i, digest in enumerate(train.keys):
+        first = train_seen.setdefault(digest, i)
         if first != i:
             problems.add("duplicate", f"same conversation as {_ref(train, first, where)}", **loc(train, i))
     val_seen: dict[bytes, int] = {}
-    for i, enc in enumerate(val.encoded):
-        first = val_seen.setdefault(enc, i)
+    for i, digest in enumerate(val.keys):
+        first = val_seen.setdefault(digest, i)
         if first != i:
             problems.add("duplicate", f"same conversation as {_ref(val, first, where)}", **loc(val, i))
             continue
-        j = train_seen.get(enc)
+        j = train_seen.get(digest)
         if j is not None:
             problems.add(
                 "leakage", f"the same conversation is in train ({_ref(train, j, where)})", **loc(val, i)
@@ -318,7 +329,7 @@ def check_split_files(
                 train_prompts.setdefault(key, i)
         for i, key in enumerate(val.prompts):
             j = train_prompts.get(key) if key is not None else None
-            if j is not None and val.encoded[i] not in train_seen:
+            if j is not None and val.keys[i] not in train_seen:
                 problems.add(
                     "prompt-leakage",
                     f"the same prompt is in train ({_ref(train, j, where)}) with a different answer",
@@ -343,8 +354,7 @@ def count_tokens(
     for f in files:
         f.token_totals = [0] * f.count
         f.token_trained = [0] * f.count
-        for i, enc in enumerate(f.encoded):
-            key = tok.TokenCache.key(enc + b"\n")  # the line as `ait format` writes it
+        for i, (enc, key) in enumerate(zip(f.encoded, f.keys, strict=True)):
             known = cache.get(key) if cache is not None else None
             if known is not None:
                 f.token_totals[i], f.token_trained[i] = known
@@ -358,12 +368,7 @@ def count_tokens(
     for (f, i, _key), total, trained in zip(todo, counted.totals, counted.trained, strict=True):
         f.token_totals[i], f.token_trained[i] = total, trained
     if cache is not None:
-        cache.add(
-            [
-                (key, total, trained)
-                for (_, _, key), total, trained in zip(todo, counted.totals, counted.trained, strict=True)
-            ]
-        )
+        cache.add([key for _, _, key in todo], counted.totals, counted.trained)
         cache.save()
 
 
@@ -453,10 +458,12 @@ def build(
 PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and counts in one process
 
 # One share of the examples going into the files, formatted, checked and counted in a worker process: per split
-# the ids, lines as written, prompt keys, token totals and trained tokens; the problems found (id, split, rule,
-# message); and the token counts it had to compute (for the cache).
-_Columns = tuple[list[int], list[bytes], list[int | None], list[int], list[int]]
-_Share = tuple[dict[str, _Columns], list[tuple[int, str | None, str, str]], tok.CacheItems]
+# the ids, lines as written, their keys (SplitFile.keys), prompt keys, token totals and trained tokens; the
+# problems found (id, split, rule, message); and the lines whose tokens it counted (keys, totals, trained).
+_Columns = tuple[list[int], list[bytes], list[bytes], list[int | None], list[int], list[int]]
+_Share = tuple[
+    dict[str, _Columns], list[tuple[int, str | None, str, str]], tuple[list[bytes], list[int], list[int]]
+]
 
 
 def _fill(
@@ -494,6 +501,8 @@ def _fill(
     unsplit.sort()
     counter = tok.counter(choice.name)  # built here, before forking (a worker must not wait for a lock)
     cache = tok.TokenCache(project.data_dir, choice.name)
+    if chosen:  # the bytes read here, once (rows taken from the read cache come without them), not per worker
+        _ = snap.data
 
     def work(start: int, end: int) -> _Share:
         return _format_share(snap, chosen[start:end], spec, weight, counter, cache)
@@ -503,16 +512,44 @@ def _fill(
     ):
         for ident, split, rule, message in found:
             problems.add(rule, message, example_id=ident, split=split)
-        for name, (ids, encoded, prompts, totals, trained) in columns.items():
+        for name, (ids, encoded, keys, prompts, totals, trained) in columns.items():
             f = files[name]
             f.ids += ids
             f.encoded.extend(encoded)
+            f._keys += keys
             f.prompts += prompts
             f.token_totals += totals
             f.token_trained += trained
-        cache.add(counted)
+        cache.add(*counted)
     cache.save()
     return excluded, unsplit, cache.added
+
+
+class _PlainMessage(Message, forbid_unknown_fields=True):
+    """A message holding only its role and content."""
+
+
+class _PlainExample(ExampleLine, kw_only=True):
+    """An example whose messages hold only role and content, the common case (the full schema otherwise)."""
+
+    messages: Annotated[list[_PlainMessage], msgspec.Meta(min_length=1)]  # type: ignore[assignment]
+
+
+_PLAIN_EXAMPLE = msgspec.json.Decoder(_PlainExample)
+
+
+def _messages(snap: Snapshot, row: int, changed: bool) -> list[dict[str, Any]]:
+    """A row's messages. Where they hold only role and content and no journal change is pending, they come
+    straight from the line, validated by the same schema, without building or keeping the whole record;
+    otherwise from the full record (a line that does not pass raises DataError with its path:line)."""
+    if not changed:
+        try:
+            plain: list[dict[str, Any]] = msgspec.to_builtins(_PLAIN_EXAMPLE.decode(snap.raw(row)).messages)
+            return plain
+        except msgspec.DecodeError:  # or a ValidationError: the full record says what, if anything, is wrong
+            pass
+    messages: list[dict[str, Any]] = snap.record(row)["messages"]
+    return messages
 
 
 def _format_share(
@@ -523,15 +560,14 @@ def _format_share(
     counter: tok.TokenCounter,
     cache: tok.TokenCache,
 ) -> _Share:
-    columns: dict[str, _Columns] = {name: ([], [], [], [], []) for name in ("train", "val")}
+    columns: dict[str, _Columns] = {name: ([], [], [], [], [], []) for name in ("train", "val")}
     found: list[tuple[int, str | None, str, str]] = []
-    new: tok.CacheItems = []
     provider = spec.name
-    missing: list[tuple[list[dict[str, Any]], bytes, list[int], list[int], int]] = []
-    record, key_of, known_counts, heads = snap.record, cache.key, cache.get, snap.heads
+    missing: list[tuple[list[dict[str, Any]], bytes, _Columns, int]] = []
+    key_of, known_counts, heads, changes = cache.key, cache.get, snap.heads, snap.changes
     for ident, row in chosen:
         split = heads[row].split
-        msgs, dropped = format_messages(record(row)["messages"], spec, weight)
+        msgs, dropped = format_messages(_messages(snap, row, ident in changes), spec, weight)
         line = format_line(msgs)
         if dropped:
             found.extend(
@@ -543,23 +579,21 @@ def _format_share(
             found.extend((ident, split, rule, message) for rule, message in errors)
         enc = ENCODE(line) + b"\n"
         key = key_of(enc)
+        col = columns[split or "train"]
         tokens = known_counts(key)
-        ids, encoded, prompts, totals, trained = columns[split or "train"]
         if tokens is None:
-            missing.append((msgs, key, totals, trained, len(totals)))
+            missing.append((msgs, key, col, len(col[0])))
             tokens = (0, 0)
-        ids.append(ident)
-        encoded.append(enc)
-        prompts.append(prompt_key(msgs))
-        totals.append(tokens[0])
-        trained.append(tokens[1])
+        col[0].append(ident)
+        col[1].append(enc)
+        col[2].append(key)
+        col[3].append(prompt_key(msgs))
+        col[4].append(tokens[0])
+        col[5].append(tokens[1])
     counted = tok.count_conversations([m[0] for m in missing], counter)
-    for (_, key, totals, trained, pos), total, tr in zip(
-        missing, counted.totals, counted.trained, strict=True
-    ):
-        totals[pos], trained[pos] = total, tr
-        new.append((key, total, tr))
-    return columns, found, new
+    for (_, _, col, pos), total, trained in zip(missing, counted.totals, counted.trained, strict=True):
+        col[4][pos], col[5][pos] = total, trained
+    return columns, found, ([m[1] for m in missing], counted.totals, counted.trained)
 
 
 def tok_default_model(provider: str, project_model: str) -> str:

@@ -179,7 +179,7 @@ def _check_lines(
         for rule, message in found:
             problem((n, rule, message))
         # the compact form, so the same conversation written with other spacing still matches
-        encoded.append(ENCODE(obj))
+        encoded.append(ENCODE(obj) + b"\n")
         if prompts:
             keys.append(prompt_key(_prompt_messages(obj, fmt)))
     return events, encoded, keys, n
