@@ -456,6 +456,7 @@ def build(
 
 
 PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and counts in one process
+PARENT_EXTRA = 0.03  # of the examples, taken by this process on top of an equal share
 
 # One share of the examples going into the files, formatted, checked and counted in a worker process: per split
 # the ids, lines as written, their keys (SplitFile.keys), prompt keys, token totals and trained tokens; the
@@ -504,12 +505,16 @@ def _fill(
     if chosen:  # the bytes read here, once (rows taken from the read cache come without them), not per worker
         _ = snap.data
 
-    def work(start: int, end: int) -> _Share:
-        return _format_share(snap, chosen[start:end], spec, weight, counter, cache)
+    # one share per process; this one's is larger by what a worker's result costs to send back and take in
+    workers = worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
+    mine = 1 / workers + PARENT_EXTRA
+    n = len(chosen)
+    cuts = [0, *(round(n * (mine + (1 - mine) * k / (workers - 1))) for k in range(workers - 1)), n]
 
-    for columns, found, counted in fork_map(
-        work, len(chosen), worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
-    ):
+    def work(first: int, last: int) -> _Share:
+        return _format_share(snap, chosen[cuts[first] : cuts[last]], spec, weight, counter, cache)
+
+    for columns, found, counted in fork_map(work, workers, workers):
         for ident, split, rule, message in found:
             problems.add(rule, message, example_id=ident, split=split)
         for name, (ids, encoded, keys, prompts, totals, trained) in columns.items():
