@@ -454,6 +454,20 @@ class Provider(ABC):
         limits: ModelLimits | None,
     ) -> JobRequest: ...
 
+    def job_request(
+        self,
+        model: str,
+        hp: Hyperparameters,
+        training_file: str,
+        validation_file: str | None,
+        attempt_id: str,
+        payload: dict[str, Any],
+    ) -> JobRequest:
+        """The :class:`JobRequest` that sends ``payload`` to this provider's create endpoint."""
+        return JobRequest(
+            self.name, model, hp, training_file, validation_file, attempt_id, self.create_endpoint, payload
+        )
+
     def estimate_price(self, request: JobRequest) -> PriceEstimate | None:
         return None
 

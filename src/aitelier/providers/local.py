@@ -121,9 +121,7 @@ class LocalProvider(Provider):
         }
         if from_run is not None:
             payload["fromAdapter"] = str(from_run.get("fineTunedModel") or "")
-        return JobRequest(
-            self.name, model, hp, training_file, validation_file, attempt_id, self.create_endpoint, payload
-        )
+        return self.job_request(model, hp, training_file, validation_file, attempt_id, payload)
 
     def resolve_hyperparameters(
         self, hp: Hyperparameters, limits: ModelLimits | None, *, has_validation: bool

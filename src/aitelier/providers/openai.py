@@ -177,16 +177,7 @@ class OpenAIProvider(SDKProvider):
         kind = "supervised" if method == "sft" else method  # FineTuneMethod: supervised, dpo, ...
         payload["method"] = {"type": kind, kind: {"hyperparameters": hyper}}
         payload["metadata"] = {ATTEMPT_KEY: attempt_id}
-        return JobRequest(
-            provider=self.name,
-            model=model,
-            hyperparameters=hp,
-            training_file=training_file,
-            validation_file=validation_file,
-            attempt_id=attempt_id,
-            endpoint=self.create_endpoint,
-            payload=payload,
-        )
+        return self.job_request(model, hp, training_file, validation_file, attempt_id, payload)
 
     # -- jobs -------------------------------------------------------------------------------------------------
     def create_job(self, request: JobRequest) -> Job:

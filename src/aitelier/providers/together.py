@@ -323,16 +323,8 @@ class TogetherProvider(SDKProvider):
             )
         except ValueError as e:  # the SDK's own hyperparameter checks
             raise ValidationFailed(f"Together would refuse these settings: {e}") from e
-        return JobRequest(
-            provider=self.name,
-            model=model,
-            hyperparameters=hp,
-            training_file=training_file,
-            validation_file=validation_file,
-            attempt_id=attempt_id,
-            endpoint=self.create_endpoint,
-            payload=request.model_dump(exclude_none=True),
-        )
+        payload = request.model_dump(exclude_none=True)
+        return self.job_request(model, hp, training_file, validation_file, attempt_id, payload)
 
     def estimate_price(self, request: JobRequest) -> PriceEstimate:
         p = request.payload
