@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependency
 from ..formats.rules import ERROR, WARNING, ProviderSpec
@@ -36,6 +36,9 @@ from .base import (
     field_of,
     parse_time,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 S = JobStatus
 STATUS_MAP = {
@@ -72,6 +75,7 @@ def is_fine_tuning_closed(status: int | None, message: str) -> bool:
 
 
 class OpenAIProvider(SDKProvider):
+    _client: openai.OpenAI  # the SDK's own types, so mypy checks every call
     name = "openai"
     title = "OpenAI"
     status_map = STATUS_MAP
