@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import msgspec
 
@@ -81,11 +81,6 @@ def format_messages(
     return out, dropped
 
 
-def format_line(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """A provider file line. Every provider aitelier writes for takes exactly {"messages": [...]}."""
-    return {"messages": messages}
-
-
 @dataclass
 class SplitFile:
     name: str  # train or val
@@ -97,7 +92,6 @@ class SplitFile:
     _keys: list[bytes] = field(default_factory=list, repr=False)
     token_totals: list[int] = field(default_factory=list)
     token_trained: list[int] = field(default_factory=list)
-    _lines: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def encoded(self) -> list[bytes]:
@@ -110,21 +104,13 @@ class SplitFile:
 
     @property
     def lines(self) -> list[dict[str, Any]]:
-        """The lines as objects (decoded from ``encoded`` the first time anyone asks)."""
-        if self._lines is None:
-            decode = msgspec.json.Decoder().decode
-            self._lines = [decode(e) for e in self.encoded]
-        return self._lines
-
-    @lines.setter
-    def lines(self, value: list[dict[str, Any]]) -> None:
-        self._lines = value
+        """The lines as objects, decoded from ``encoded``."""
+        return [msgspec.json.decode(e) for e in self.encoded]
 
     @property
     def keys(self) -> list[bytes]:
-        """Each line's digest (:meth:`TokenCache.key <aitelier.tokens.TokenCache.key>`, computed the first time
-        anyone asks unless the builder filled them in): what the duplicate checks compare (128 bits of SHA-256:
-        equal digests are equal lines) and what the line's token counts are cached under."""
+        """Each line's :meth:`TokenCache.key <aitelier.tokens.TokenCache.key>` (computed here unless the builder
+        filled them in): what the duplicate checks compare (128 bits of SHA-256: equal digests, equal lines)."""
         if len(self._keys) != len(self.encoded):
             self._keys = [tok.TokenCache.key(e) for e in self.encoded]
         return self._keys
@@ -219,14 +205,6 @@ def positive_int(value: Any, what: str) -> int:
     return value
 
 
-def resolve_max_tokens(spec: ProviderSpec, config: dict[str, Any], override: int | None) -> int | None:
-    if override is not None:
-        return positive_int(override, "--max-tokens")
-    if config.get(MAX_TOKENS_KEY) is not None:
-        return positive_int(config[MAX_TOKENS_KEY], f"`{MAX_TOKENS_KEY}` in .aitelier.json")
-    return spec.max_tokens
-
-
 @dataclass(frozen=True)
 class Target:
     """What a format run is for, settled before the examples are read (SFT and DPO alike): the provider, its
@@ -257,11 +235,18 @@ class Target:
 
 
 def target(project: Project, provider: str, max_tokens: int | None, epochs: int | None) -> Target:
+    from ..providers import registry
+
     spec = spec_for(provider)
     inputs = freshness.snapshot(project)  # before reading: a change made while we read makes the files stale
     config = project.config
-    limit = resolve_max_tokens(spec, config, max_tokens)
-    model = project.model if provider == project.provider else tok_default_model(provider, project.model)
+    limit = spec.max_tokens
+    if max_tokens is not None:
+        limit = positive_int(max_tokens, "--max-tokens")
+    elif config.get(MAX_TOKENS_KEY) is not None:
+        limit = positive_int(config[MAX_TOKENS_KEY], f"`{MAX_TOKENS_KEY}` in .aitelier.json")
+    default = registry.get(provider).default_model  # what another provider than the project's counts for
+    model = project.model if provider == project.provider else default or project.model
     if epochs is None and config.get(EPOCHS_KEY) is not None:
         epochs = positive_int(config[EPOCHS_KEY], f"`{EPOCHS_KEY}` in .aitelier.json")
         source = f".aitelier.json {EPOCHS_KEY}"
@@ -350,7 +335,6 @@ def count_tokens(
     `ait format` wrote, say), the others counted together (each distinct text once) and added to it."""
     todo: list[tuple[SplitFile, int, bytes]] = []
     convs: list[list[dict[str, Any]]] = []
-    decode = msgspec.json.Decoder().decode
     for f in files:
         f.token_totals = [0] * f.count
         f.token_trained = [0] * f.count
@@ -359,12 +343,13 @@ def count_tokens(
             if known is not None:
                 f.token_totals[i], f.token_trained[i] = known
                 continue
-            msgs = line_messages(decode(enc))  # a conversation, or a preference line's input and outputs
+            # a conversation, or a preference line's input and outputs
+            msgs = line_messages(msgspec.json.decode(enc))
             convs.append([m for m in msgs if isinstance(m, dict)])
             todo.append((f, i, key))
-    counted = tok.count_conversations(convs, tok.counter(choice.name)) if convs else None
-    if counted is None:
+    if not convs:
         return
+    counted = tok.count_conversations(convs, tok.counter(choice.name))
     for (f, i, _key), total, trained in zip(todo, counted.totals, counted.trained, strict=True):
         f.token_totals[i], f.token_trained[i] = total, trained
     if cache is not None:
@@ -456,12 +441,11 @@ def build(
 
 
 PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and counts in one process
-PARENT_EXTRA = 0.03  # of the examples, taken by this process on top of an equal share
 
 # One share of the examples going into the files, formatted, checked and counted in a worker process: per split
 # the ids, lines as written, their keys (SplitFile.keys), prompt keys, token totals and trained tokens; the
 # problems found (id, split, rule, message); and the lines whose tokens it counted (keys, totals, trained).
-_Columns = tuple[list[int], list[bytes], list[bytes], list[int | None], list[int], list[int]]
+_Columns = tuple[list[Any], ...]  # as SplitFile's: ids, encoded, keys, prompts, token_totals, token_trained
 _Share = tuple[
     dict[str, _Columns], list[tuple[int, str | None, str, str]], tuple[list[bytes], list[int], list[int]]
 ]
@@ -505,9 +489,9 @@ def _fill(
     if chosen:  # the bytes read here, once (rows taken from the read cache come without them), not per worker
         _ = snap.data
 
-    # one share per process; this one's is larger by what a worker's result costs to send back and take in
+    # one share per process; this one's larger by 3% of all, what a worker's result costs to send and take in
     workers = worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
-    mine = 1 / workers + PARENT_EXTRA
+    mine = 1 / workers + 0.03
     n = len(chosen)
     cuts = [0, *(round(n * (mine + (1 - mine) * k / (workers - 1))) for k in range(workers - 1)), n]
 
@@ -517,26 +501,21 @@ def _fill(
     for columns, found, counted in fork_map(work, workers, workers):
         for ident, split, rule, message in found:
             problems.add(rule, message, example_id=ident, split=split)
-        for name, (ids, encoded, keys, prompts, totals, trained) in columns.items():
+        for name, column in columns.items():
             f = files[name]
-            f.ids += ids
-            f.encoded.extend(encoded)
-            f._keys += keys
-            f.prompts += prompts
-            f.token_totals += totals
-            f.token_trained += trained
+            lists: list[list[Any]] = [f.ids, f.encoded, f._keys, f.prompts, f.token_totals, f.token_trained]
+            for have, more in zip(lists, column, strict=True):
+                have += more  # each list extended in place
         cache.add(*counted)
     cache.save()
     return excluded, unsplit, cache.added
 
 
-class _PlainMessage(Message, forbid_unknown_fields=True):
-    """A message holding only its role and content."""
+class _PlainMessage(Message, forbid_unknown_fields=True):  # only its role and content
+    pass
 
 
-class _PlainExample(ExampleLine, kw_only=True):
-    """An example whose messages hold only role and content, the common case (the full schema otherwise)."""
-
+class _PlainExample(ExampleLine, kw_only=True):  # the common case: messages that are _PlainMessage
     messages: Annotated[list[_PlainMessage], msgspec.Meta(min_length=1)]  # type: ignore[assignment]
 
 
@@ -544,17 +523,14 @@ _PLAIN_EXAMPLE = msgspec.json.Decoder(_PlainExample)
 
 
 def _messages(snap: Snapshot, row: int, changed: bool) -> list[dict[str, Any]]:
-    """A row's messages. Where they hold only role and content and no journal change is pending, they come
-    straight from the line, validated by the same schema, without building or keeping the whole record;
-    otherwise from the full record (a line that does not pass raises DataError with its path:line)."""
-    if not changed:
-        try:
-            plain: list[dict[str, Any]] = msgspec.to_builtins(_PLAIN_EXAMPLE.decode(snap.raw(row)).messages)
-            return plain
-        except msgspec.DecodeError:  # or a ValidationError: the full record says what, if anything, is wrong
-            pass
-    messages: list[dict[str, Any]] = snap.record(row)["messages"]
-    return messages
+    """A row's messages: straight from its line (validated by the same schema, no record built or kept) when
+    they hold only role and content and no journal change is pending, else from its full record (DataError
+    with its path:line if the line does not pass)."""
+    if not changed:  # a ValidationError is a DecodeError too: the full record says what is wrong
+        with contextlib.suppress(msgspec.DecodeError):
+            plain = _PLAIN_EXAMPLE.decode(snap.raw(row)).messages
+            return cast("list[dict[str, Any]]", msgspec.to_builtins(plain))
+    return cast("list[dict[str, Any]]", snap.record(row)["messages"])
 
 
 def _format_share(
@@ -573,7 +549,7 @@ def _format_share(
     for ident, row in chosen:
         split = heads[row].split
         msgs, dropped = format_messages(_messages(snap, row, ident in changes), spec, weight)
-        line = format_line(msgs)
+        line = {"messages": msgs}  # every provider aitelier writes for takes exactly this
         if dropped:
             found.extend(
                 (ident, split, "dropped-keys", f"message key `{k}` is not written for {provider}")
@@ -599,13 +575,6 @@ def _format_share(
     for (_, _, col, pos), total, trained in zip(missing, counted.totals, counted.trained, strict=True):
         col[4][pos], col[5][pos] = total, trained
     return columns, found, ([m[1] for m in missing], counted.totals, counted.trained)
-
-
-def tok_default_model(provider: str, project_model: str) -> str:
-    """The model to count and price for when --provider differs from the project's provider."""
-    from ..providers import registry
-
-    return registry.get(provider).default_model or project_model
 
 
 @dataclass
