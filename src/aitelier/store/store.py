@@ -225,12 +225,15 @@ class Snapshot:
         self._close = weakref.finalize(self, os.close, fd)
 
     def _pread(self, start: int, end: int) -> bytes:
-        fd = self._fd
+        fd, key = self._fd, self.key
+        assert key is not None
         chunks, pos = [], start
         while pos < end and (chunk := os.pread(fd, end - pos, pos)):
             chunks.append(chunk)
             pos += len(chunk)
-        if pos != end or _file_key(os.fstat(fd)) != self.key:  # written in place meanwhile (not by ait)
+        # written in place meanwhile (not by ait): the size or the modification time moved. (Not the change
+        # time: replacing the file, as every rewrite does, changes the old one's link count and so its ctime.)
+        if pos != end or _file_key(os.fstat(fd))[:4] != key[:4]:
             raise DataError(
                 [DataProblem(str(self.path), None, "changed by another program while being read")],
                 hint="run the command again",

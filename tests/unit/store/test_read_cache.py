@@ -105,3 +105,12 @@ def test_a_few_lines_are_read_one_by_one_then_the_whole_file(
     snap = store.read()  # rows from the cache
     assert [snap.raw(r) for r in (29, 0, 3)] == [LINES[29], LINES[0], LINES[3]]  # one line each
     assert [ex.raw for ex in snap.examples()] == LINES  # then all of them
+
+
+def test_a_snapshot_reads_its_own_file_after_a_rewrite_replaced_it(tmp_path: Path) -> None:
+    store = store_of(tmp_path, LINES)
+    snapshot_facts(store)
+    snap = store.read()  # rows from the cache, no bytes read yet
+    store.rewrite(lambda s: {0: {"rating": 1}})  # a new file renamed over the one the snapshot was read from
+    assert snap.get(2).raw == LINES[1] and snap.get(1).data["rating"] == 2
+    assert store.read().get(1).data["rating"] == 1
