@@ -76,10 +76,6 @@ class Plan:
     val_to_train: int = 0  # reshuffle only: how many val examples move to train
     train_to_val: int = 0
 
-    @property
-    def empty(self) -> bool:
-        return not self.assign and not self.clear
-
 
 def plan_columns(
     ids: Sequence[int],
