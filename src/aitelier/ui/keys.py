@@ -201,9 +201,10 @@ class KeyScreen:
             raise Stop(self.pending)
 
     def _key(self, keys: KeyReader) -> str:
-        self._check_pending()
+        # waiting first: a signal from here on stops the screen at once, one that came before is pending
         self.mode = self.WAITING
         try:
+            self._check_pending()
             return keys.read()
         finally:
             self.mode = self.BUSY
