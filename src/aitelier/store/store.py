@@ -600,13 +600,11 @@ class Store:
         journal_rows = {row for ident in changes if (row := snap.row_of(ident)) is not None}
         n = len(heads)
         view = memoryview(data)
-        out: list[
-            bytes | memoryview
-        ] = []  # the new file: slices of the bytes read, and what replaces the rest
+        # the new file: slices of the bytes read, and what replaces the rest; data[kept:] is still to be copied
+        # (or skipped), and a row starts there
+        out: list[bytes | memoryview] = []
         add = out.append
-        kept = (
-            starts[0] if n else len(data)
-        )  # data[kept:] is still to be copied (or skipped); a row starts there
+        kept = starts[0] if n else len(data)
         # a line between two rows that is not a row is dropped (and a CR before a newline): rows whose line does not
         # start right after the previous row's newline (none in a file written by ait or the npm tool)
         lengths = sum(map(int.__sub__, ends, starts)) + n - 1
