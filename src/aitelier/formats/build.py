@@ -20,7 +20,7 @@ from .. import freshness
 from .. import tokens as tok
 from ..errors import ConfigError, UsageError, ValidationFailed
 from ..fsutil import atomic_write_bytes
-from ..parallel import gc_paused
+from ..parallel import fork_map, gc_paused, worker_count
 from ..store import Snapshot
 from ..store.schema import ExampleLine, Message
 from .checks import check_conversation, line_messages
@@ -467,8 +467,6 @@ def _fill(
     DataError listing every problem) and shared out between forked worker processes. Token counts come from the
     cache (``data/.tokens.cache``) where the line was counted before.
     """
-    from ..parallel import fork_map, worker_count
-
     snap = project.store.read()
     excluded = 0
     unsplit: list[int] = []

@@ -15,7 +15,7 @@ import msgspec
 
 from .. import tokens as tok
 from ..errors import UsageError
-from ..parallel import gc_paused
+from ..parallel import fork_map, gc_paused, line_pieces
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
 from .checks import check_conversation, check_preference, check_text_line, line_format
@@ -75,8 +75,6 @@ def _read_lines(
 
     Only each line's compact encoding is kept (``SplitFile.lines`` decodes it again if asked), not the
     decoded objects: holding tens of thousands of them costs more in memory than decoding again."""
-    from ..parallel import fork_map, line_pieces
-
     spec = spec_for(spec_name)
     where = str(path)
     f = SplitFile(name, path)
