@@ -87,7 +87,7 @@ class Cache:
             try:
                 obj = json.loads(raw)
                 key = str(obj.pop("key"))
-                # fields an earlier version stored and ChatResult no longer has (finish_reason) are dropped
+                # fields an earlier version stored and ChatResult no longer has (finish_reason, token counts) are dropped
                 self._entries[key] = ChatResult(**{k: obj[k] for k in _RESULT_FIELDS if k in obj})
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue

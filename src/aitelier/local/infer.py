@@ -60,8 +60,8 @@ def generate(
     max_tokens: int,
     temperature: float,
     seed: int | None = None,
-) -> list[tuple[str, int, int]]:
-    """(text, prompt tokens, completion tokens) for each conversation, in one batch."""
+) -> list[str]:
+    """The reply to each conversation, in one batch."""
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
@@ -87,8 +87,7 @@ def generate(
         stop = tok.eos_token_id
         if stop in new:
             new = new[: new.index(stop)]
-        prompt_tokens = int(enc["attention_mask"][i].sum())
-        results.append((tok.decode(new, skip_special_tokens=True).strip(), prompt_tokens, len(new)))
+        results.append(tok.decode(new, skip_special_tokens=True).strip())
     return results
 
 

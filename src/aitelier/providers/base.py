@@ -315,8 +315,6 @@ class LossPoint:
 class ChatResult:
     text: str
     model: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -578,12 +576,9 @@ class SDKProvider(Provider):
         choices = field_of(resp, "choices") or []
         if not choices:
             raise ProviderRequestError("the chat completion came back without choices", retryable=True)
-        usage = field_of(resp, "usage")
         return ChatResult(
             text=str(field_of(field_of(choices[0], "message"), "content", "") or ""),
             model=field_of(resp, "model"),
-            prompt_tokens=field_of(usage, "prompt_tokens"),
-            completion_tokens=field_of(usage, "completion_tokens"),
         )
 
     def close(self) -> None:

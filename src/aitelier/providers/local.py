@@ -223,7 +223,7 @@ class LocalProvider(Provider):
         name, max_tokens, temperature, seed = key
         loaded = self._model(name)
         out = infer.generate(loaded, items, max_tokens=max_tokens, temperature=temperature, seed=seed)
-        return [ChatResult(text, name, p, c) for text, p, c in out]
+        return [ChatResult(text, name) for text in out]
 
     def chat(
         self,

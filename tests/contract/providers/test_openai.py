@@ -157,7 +157,7 @@ def test_closed_detection(status, message, closed):
 
 def test_chat_sends_max_completion_tokens(provider, fake_openai):
     r = provider.chat(MODEL, [{"role": "user", "content": "ping"}], max_tokens=5, temperature=0.2)
-    assert r.text == "echo: ping" and r.prompt_tokens == 9
+    assert r.text == "echo: ping"
     sent = fake_openai.calls("POST", "/v1/chat/completions")[0].json
     assert sent["max_completion_tokens"] == 5 and sent["temperature"] == 0.2
 

@@ -175,7 +175,7 @@ def test_find_job_matches_an_unrecorded_job_with_our_files(provider, fake_togeth
 
 def test_chat_honours_the_base_url_override(provider, fake_together):
     result = provider.chat("m", [{"role": "user", "content": "ping"}], max_tokens=8, temperature=0.0, seed=1)
-    assert result.text == "echo: ping" and result.completion_tokens == 3
+    assert result.text == "echo: ping"
     sent = fake_together.calls("POST", "/v1/chat/completions")[0].json
     assert sent["max_tokens"] == 8 and sent["temperature"] == 0.0 and sent["seed"] == 1
 
