@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from .. import freshness
 from .. import tokens as tok
-from ..errors import UsageError
 from ..pairs import CROSSING, EXCLUDED, UNSPLIT, build_pairs
+from ..providers import registry
 from .build import (
     ENCODE,
     Build,
@@ -39,19 +39,6 @@ if TYPE_CHECKING:
     from ..project import Project
 
 
-def supports_dpo(provider: str) -> None:
-    """A usage error (exit 2) when ``provider`` does not train with DPO."""
-    from ..providers import registry
-
-    info = registry.get(provider)
-    if "dpo" not in info.methods:
-        raise UsageError(
-            f"{info.title} does not train with DPO (methods: {', '.join(info.methods)})",
-            hint="format for a provider that does: "
-            + ", ".join(n for n, i in registry.available().items() if "dpo" in i.methods),
-        )
-
-
 def build(
     project: Project,
     provider: str | None = None,
@@ -63,7 +50,7 @@ def build(
 ) -> Build:
     """Pair, format and validate; writes nothing (see :func:`aitelier.formats.write`)."""
     provider = provider or project.provider
-    supports_dpo(provider)
+    registry.get(provider).check_method("dpo")
     t = target(project, provider, max_tokens, epochs)  # before reading, as for SFT
     spec, limit = t.spec, t.limit
     found = build_pairs(project, min_gap=min_gap)
@@ -130,4 +117,4 @@ def _ids(ids: list[int], shown: int = 20) -> str:
     return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
-__all__ = ["build", "supports_dpo"]
+__all__ = ["build"]

@@ -222,9 +222,9 @@ def validate_file(
     must be preference pairs (``input``, ``preferred_output``, ``non_preferred_output``).
     """
     if method == "dpo":
-        from .dpo import supports_dpo
+        from ..providers import registry
 
-        supports_dpo(provider)
+        registry.get(provider).check_method(method)
     spec = spec_for(provider)
     problems = Problems(provider)
     for p in [Path(path)] + ([Path(val_path)] if val_path else []):

@@ -89,11 +89,12 @@ class ProviderInfo:
         return dict(getattr(self.trainer, "status_map", {}))
 
     def check_method(self, method: str) -> None:
-        """A usage error (exit 2) unless it trains with ``method``."""
+        """A usage error (exit 2) unless it trains with ``method`` (for `ait format`, `validate` and `train`)."""
         if method not in self.methods:
+            others = [n for n, i in available().items() if method in i.methods]
             raise UsageError(
-                f"{self.title} does not train with --method {method}",
-                hint=f"its methods: {', '.join(self.methods)}",
+                f"{self.title} does not train with --method {method} (its methods: {', '.join(self.methods)})",
+                hint=f"providers that do: {', '.join(others)}" if others else None,
             )
 
     def severity(self, rule: str) -> str:

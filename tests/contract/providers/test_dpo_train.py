@@ -215,7 +215,7 @@ def sft_only(together_env):
 def test_a_provider_without_dpo_or_continuing_says_so_with_exit_2(ait, tmp_path, sft_only, runs_of) -> None:
     p = dpo_project(tmp_path, ait, "together")
     r = ait("format", "--method", "dpo", "--provider", "sftonly", cwd=p.root)
-    assert r.exit_code == 2 and "SFT-only does not train with DPO" in r.stderr
+    assert r.exit_code == 2 and "SFT-only does not train with --method dpo" in r.stderr
     r = ait("train", "--provider", "sftonly", "--method", "dpo", "--yes", cwd=p.root)
     assert r.exit_code == 2 and "SFT-only does not train with --method dpo" in r.stderr
     assert ait("format", cwd=p.root).exit_code == 0
