@@ -132,12 +132,17 @@ def update(project: Project, rid: str, changes: dict[str, Any]) -> dict[str, Any
     return out
 
 
+def create_unanswered(record: dict[str, Any]) -> bool:
+    """No job id, but the create was sent and its answer lost (or never came): the job may exist."""
+    if record.get("jobId"):
+        return False
+    return bool(record.get("createMayHaveSucceeded")) or record.get("status") == "creating"
+
+
 def is_active(record: dict[str, Any]) -> bool:
     """A job exists (or may exist) and has not reached a final status."""
-    if record.get("createMayHaveSucceeded") and not record.get("jobId"):
-        return True
     if not record.get("jobId"):
-        return record.get("status") == "creating"
+        return create_unanswered(record)
     return not record.get("finishedAt") and record.get("status") not in ENDED
 
 

@@ -382,9 +382,7 @@ def start(
         if runs.same_attempt(r, provider=provider.name, model=p.model, shas=p.data.shas, hyper=hyper)
     ]
     for record in same:
-        if not record.get("jobId") and (
-            record.get("createMayHaveSucceeded") or record.get("status") == "creating"
-        ):
+        if runs.create_unanswered(record):
             ui.note(f"Checking whether the earlier attempt {record['id']} created a job after all...")
             found = recover_lost_create(project, provider, record)
             if found is not None:
@@ -580,12 +578,11 @@ def save_job(project: Project, record: dict[str, Any], job: Job) -> dict[str, An
 
 def refresh(project: Project, provider: Provider, record: dict[str, Any], *, events: bool = True) -> Snapshot:
     """The run's job as the provider sees it now, saved into the run."""
+    if runs.create_unanswered(record):
+        found = recover_lost_create(project, provider, record)
+        record = found if found is not None else runs.find(project, runs.run_id(record))
     if not record.get("jobId"):
-        if record.get("createMayHaveSucceeded") or record.get("status") == "creating":
-            found = recover_lost_create(project, provider, record)
-            record = found if found is not None else runs.find(project, runs.run_id(record))
-        if not record.get("jobId"):
-            return Snapshot(record)
+        return Snapshot(record)
     job = provider.get_job(str(record["jobId"]))
     record = save_job(project, record, job)
     evs = provider.list_events(job.id) if events else []
@@ -598,7 +595,7 @@ def needs_refresh(record: dict[str, Any]) -> bool:
         return False
     if record.get("jobId"):
         return not record.get("finishedAt")
-    return bool(record.get("createMayHaveSucceeded")) or record.get("status") == "creating"
+    return runs.create_unanswered(record)
 
 
 def watch(
