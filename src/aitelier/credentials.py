@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import AitelierError, ConfigError
 
@@ -24,6 +25,7 @@ TIMEOUT_ENV = "AITELIER_TIMEOUT"
 RETRIES_ENV = "AITELIER_MAX_RETRIES"
 POLL_ENV = "AITELIER_POLL_INTERVAL"
 
+N = TypeVar("N", int, float)
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")  # variables whose values are scrubbed from any output
 
 
@@ -155,29 +157,19 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
-def float_setting(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+def number_setting(name: str, default: N, environ: Mapping[str, str] | None = None) -> N:
+    """A number from the environment, of the default's type: seconds (float, above 0) or a count (int, 0 or
+    more); the default when unset."""
     env = os.environ if environ is None else environ
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    whole = isinstance(default, int)
     try:
-        value = float(raw)
+        value = type(default)(raw)
     except ValueError as e:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from e
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def int_setting(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
-    env = os.environ if environ is None else environ
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+        what = "a whole number" if whole else "a number of seconds"
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from e
+    if value < 0 or (value == 0 and not whole):
+        raise ConfigError(f"{name} must {'not be negative' if whole else 'be positive'}, got {raw!r}")
     return value

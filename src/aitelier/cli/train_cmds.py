@@ -351,9 +351,9 @@ def _poll_interval(flag: float | None) -> float:
         if flag <= 0:
             raise UsageError("--interval must be positive")
         return flag
-    from ..credentials import POLL_ENV, float_setting
+    from ..credentials import POLL_ENV, number_setting
 
-    return float_setting(POLL_ENV, DEFAULT_INTERVAL)
+    return number_setting(POLL_ENV, DEFAULT_INTERVAL)
 
 
 class _Providers:

@@ -240,8 +240,8 @@ def settings_for(
     return ProviderSettings(
         credentials=creds,
         project_root=project_root,
-        timeout=credentials.float_setting(credentials.TIMEOUT_ENV, DEFAULT_TIMEOUT, environ),
-        max_retries=credentials.int_setting(credentials.RETRIES_ENV, DEFAULT_RETRIES, environ),
+        timeout=credentials.number_setting(credentials.TIMEOUT_ENV, DEFAULT_TIMEOUT, environ),
+        max_retries=credentials.number_setting(credentials.RETRIES_ENV, DEFAULT_RETRIES, environ),
     )
 
 

@@ -103,13 +103,21 @@ def test_scrub_removes_known_keys_and_token_shapes(tmp_path, monkeypatch):
 
 def test_settings_from_environment(monkeypatch):
     monkeypatch.setenv("AITELIER_TIMEOUT", "0.5")
-    assert credentials.float_setting("AITELIER_TIMEOUT", 60) == 0.5
+    assert credentials.number_setting("AITELIER_TIMEOUT", 60.0) == 0.5
     monkeypatch.setenv("AITELIER_TIMEOUT", "soon")
-    with pytest.raises(credentials.ConfigError, match="AITELIER_TIMEOUT"):
-        credentials.float_setting("AITELIER_TIMEOUT", 60)
+    with pytest.raises(credentials.ConfigError, match="AITELIER_TIMEOUT must be a number of seconds"):
+        credentials.number_setting("AITELIER_TIMEOUT", 60.0)
+    monkeypatch.setenv("AITELIER_TIMEOUT", "0")
+    with pytest.raises(credentials.ConfigError, match="AITELIER_TIMEOUT must be positive"):
+        credentials.number_setting("AITELIER_TIMEOUT", 60.0)
+    monkeypatch.setenv("AITELIER_MAX_RETRIES", "0")
+    assert credentials.number_setting("AITELIER_MAX_RETRIES", 2) == 0
+    monkeypatch.setenv("AITELIER_MAX_RETRIES", "1.5")
+    with pytest.raises(credentials.ConfigError, match="AITELIER_MAX_RETRIES must be a whole number"):
+        credentials.number_setting("AITELIER_MAX_RETRIES", 2)
     monkeypatch.setenv("AITELIER_MAX_RETRIES", "-1")
-    with pytest.raises(credentials.ConfigError):
-        credentials.int_setting("AITELIER_MAX_RETRIES", 2)
+    with pytest.raises(credentials.ConfigError, match="AITELIER_MAX_RETRIES must not be negative"):
+        credentials.number_setting("AITELIER_MAX_RETRIES", 2)
 
 
 def test_undecodable_dotenv_is_a_clear_error(tmp_path):
