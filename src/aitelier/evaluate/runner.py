@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import random
 import threading
 import time
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..fsutil import durable_append
 from ..providers.base import ChatResult, ProviderRequestError
 
 MAX_ATTEMPTS = 5  # per call, on top of the SDK's own retries
@@ -99,11 +99,8 @@ class Cache:
         self._entries[key] = result
         line = json.dumps({"key": key, **dataclasses.asdict(result)}, ensure_ascii=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:  # one write: a concurrent run's lines never interleave
-            os.write(fd, (line + "\n").encode("utf-8"))
-        finally:
-            os.close(fd)
+        # one write(2): a concurrent run's lines never interleave
+        durable_append(self.path, (line + "\n").encode("utf-8"))
 
 
 @dataclass

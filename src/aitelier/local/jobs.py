@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_text, durable_append
 
 FINAL = ("succeeded", "failed", "cancelled")
 RUNS_DIR = "runs"
@@ -41,12 +41,9 @@ def run_dir(root: Path, job_id: str) -> Path:
 def append_event(directory: Path, **fields: Any) -> None:
     """One line, written in one call (a reader never sees half of it)."""
     fields.setdefault("time", time.time())
-    line = json.dumps(fields, ensure_ascii=False) + "\n"
-    fd = os.open(directory / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode("utf-8"))
-    finally:
-        os.close(fd)
+    durable_append(
+        directory / "events.jsonl", (json.dumps(fields, ensure_ascii=False) + "\n").encode("utf-8")
+    )
 
 
 def read_events(directory: Path) -> list[dict[str, Any]]:
