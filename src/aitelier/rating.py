@@ -303,12 +303,9 @@ class RatingSession:
             return None
         step = self.steps.pop()
         if step.before is not None and step.after is not None:
-            keys = [
-                k
-                for k in dict.fromkeys((*step.before.data, *step.after.data))
-                if step.before.data.get(k, _MISSING) != step.after.data.get(k, _MISSING)
-            ]
-            self._write(step.after, step.before, keys)
+            from .curation import changed_fields  # curation imports this module
+
+            self._write(step.after, step.before, sorted(changed_fields(step.before.data, step.after.data)))
         self.position = step.position
         self.awaiting = step.awaiting
         return step
@@ -348,13 +345,6 @@ class RatingSession:
         them, so nothing is lost (``ait doctor`` shows the problems).
         """
         return self.store.compact()
-
-
-class _Missing:
-    pass
-
-
-_MISSING: Any = _Missing()
 
 
 __all__ = [
