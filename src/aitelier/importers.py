@@ -364,8 +364,10 @@ def import_file(
     path: str,
     *,
     fmt: str | None = None,
+    data: bytes | None = None,
     skip_invalid: bool = False,
     dry_run: bool = False,
 ) -> ImportReport:
-    parsed = parse_file(path, fmt=fmt, system=project.system_prompt)
+    """`ait import`: parse ``path`` (or ``data``, the bytes of '-') and add its new examples."""
+    parsed = parse_file(path, fmt=fmt, system=project.system_prompt, data=data)
     return import_parsed(project, parsed, skip_invalid=skip_invalid, dry_run=dry_run)

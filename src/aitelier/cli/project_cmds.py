@@ -375,13 +375,12 @@ def import_(file: str, fmt: str | None, skip_invalid: bool, dry_run: bool, as_js
     rating column is optional. A rating (1-10) on any line is kept. Exact duplicates are skipped. If any line is
     rejected nothing is written (exit 3) unless --skip-invalid is given.
     """
-    from ..importers import import_parsed, parse_file
+    from ..importers import import_file
 
     env = get_env()
     project = open_project()
     data = _read_stdin_bytes(env) if file == "-" else None
-    parsed = parse_file(file, fmt=fmt, system=project.system_prompt, data=data)
-    report = import_parsed(project, parsed, skip_invalid=skip_invalid, dry_run=dry_run)
+    report = import_file(project, file, fmt=fmt, data=data, skip_invalid=skip_invalid, dry_run=dry_run)
     blocked = bool(report.rejected) and not skip_invalid
 
     if as_json:
