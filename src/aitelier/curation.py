@@ -12,7 +12,6 @@ Nothing here prints; problems are raised as typed errors carrying every reason.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -250,17 +249,6 @@ def save_edit(project: Project, original: Example, edited: Example) -> None:
             {k: edited.data[k] for k in keys if k in edited.data},
             [k for k in keys if k not in edited.data],
         )
-
-
-def edit_example(
-    project: Project, ident: int, edit: Callable[[str], str], *, now: str | None = None
-) -> Example | None:
-    """Read example ``ident``, let ``edit`` change its document (no lock held meanwhile), validate and save."""
-    original = project.store.read(full=True).get(ident)
-    edited = apply_edit(original, edit(edit_document(original)), now=now)
-    if edited is not None:
-        save_edit(project, original, edited)
-    return edited
 
 
 # -- removing -------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from aitelier.curation import (
     clean_text,
     conversation_problems,
     edit_document,
-    edit_example,
     from_turns,
     parse_messages_json,
     remove_example,
@@ -204,6 +203,15 @@ def test_invalid_edits_are_refused_with_the_reason(changes, needle):
 def test_edit_that_is_not_json_names_line_and_column():
     with pytest.raises(ValidationFailed, match=r"not valid JSON: .*line 2"):
         apply_edit(_ex(), '{\n  "id": 7,,\n}')
+
+
+def edit_example(project, ident, change):
+    """What `ait edit` does: the document through ``change`` (the editor), checked, then saved."""
+    original = project.store.read(full=True).get(ident)
+    edited = apply_edit(original, change(edit_document(original)))
+    if edited is not None:
+        save_edit(project, original, edited)
+    return edited
 
 
 def test_edit_example_round_trip(filled):
