@@ -613,36 +613,33 @@ class Store:
             if n and lengths != ends[-1] - kept
             else ()
         )
-        inserts: dict[int, bytes] = {}  # id of an edit -> the bytes that add its one key at the end of a line
+        # A split for a line with no "split" key (as the decoder saw it, escapes and all) that ends in its closing
+        # brace goes at the end of the object's bytes, the rest of the line copied: the first `ait split` changes
+        # every example this way. By id of each distinct edit: the bytes that add its one key (None: another kind).
+        inserts: dict[int, bytes | None] = {}
         get, unset = edits.get, msgspec.UNSET
-        for row in sorted({*edits, *journal_rows, *breaks}):
+        odd = journal_rows.union(breaks)
+        for row in sorted({*edits, *odd}) if odd else sorted(edits):
             if row in breaks and get(row - 1, _KEEP) is not None:  # else the removal spans it
                 add(view[kept : ends[row - 1]])
                 add(b"\n")
                 kept = starts[row]
             edit = get(row, _KEEP)
+            key = inserts.get(id(edit), b"")
+            if key == b"":
+                key = inserts[id(edit)] = _insert_key(edit)
+            if key is not None and heads[row].stored_split is unset and row not in journal_rows:
+                end = ends[row] - 1
+                if data[end] == 0x7D:
+                    add(view[kept:end])
+                    add(key)
+                    kept = end
+                    continue
             if edit is _KEEP and row not in journal_rows:
                 continue
             if edit is None:
                 add(view[kept : starts[row]])
                 kept = starts[row + 1] if row + 1 < n else len(data)
-            elif (
-                # only a split for a line with no "split" key (as the decoder saw it, escapes and all) that ends
-                # in its closing brace: the key goes at the end of the object's bytes. The first `ait split`
-                # changes every example this way.
-                edit is not _KEEP
-                and len(edit) == 1
-                and "split" in edit
-                and heads[row].stored_split is unset
-                and data[ends[row] - 1] == 0x7D
-                and row not in journal_rows
-            ):
-                key = inserts.get(id(edit))
-                if key is None:
-                    key = inserts[id(edit)] = b"," + encode(edit)[1:-1]
-                add(view[kept : ends[row] - 1])
-                add(key)
-                kept = ends[row] - 1
             else:
                 add(view[kept : starts[row]])
                 add(encode(snap.record(row) if edit is _KEEP else _changed(snap.record(row), edit)))
@@ -1066,6 +1063,13 @@ def _changed(record: dict[str, Any], change: Mapping[str, Any]) -> dict[str, Any
         else:
             out[k] = v
     return out
+
+
+def _insert_key(edit: Change | None) -> bytes | None:
+    """The bytes that add an edit's one key, a split, at the end of a line's object (None: not such an edit)."""
+    if edit is None or edit is _KEEP or edit.keys() != {"split"} or edit["split"] is UNSET:
+        return None
+    return b"," + encode(edit)[1:-1]
 
 
 def _touches_messages(changes: Iterable[Change | None]) -> bool:
