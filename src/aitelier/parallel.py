@@ -39,16 +39,67 @@ def worker_count(n_items: int, min_items: int) -> int:
     return max(1, min(cores, 8, n_items // max(1, min_items // 2)))
 
 
-def line_pieces(data: bytes, min_kb: int) -> list[int]:
-    """Where to cut ``data`` (JSON lines) into one piece per worker: offsets just after a newline, from 0 to
-    ``len(data)`` (a single piece, [0, len(data)], below ``min_kb`` kilobytes or without forking)."""
-    workers = worker_count(len(data) >> 10, min_kb)
-    cuts = [0]
-    for k in range(1, workers):
-        newline = data.find(b"\n", max(cuts[-1], len(data) * k // workers))
-        cuts.append(len(data) if newline < 0 else newline + 1)
-    cuts.append(len(data))
-    return cuts
+def map_lines(
+    fd: int, size: int, min_kb: int, work: Callable[[bytes, int, int], T], *, keep: bool = False
+) -> tuple[bytes | None, list[T]]:
+    """Run ``work(buf, end, offset)`` on the first ``size`` bytes of a file of lines, cut into one piece of
+    whole lines per worker (a single piece below ``min_kb`` kilobytes or without forking): the piece is
+    ``buf[:end]``, and ``buf[0]`` is at ``offset`` in the file. Each worker reads its own piece (``pread``), so
+    the reading is shared out too. Returns the results in file order and, with ``keep``, the ``size`` bytes,
+    which this process reads meanwhile (for a caller that copies from them; else it reads only its piece).
+
+    A piece starts at the first line that starts at or after ``size * k / workers``. Fewer bytes than
+    ``size`` (the file cut short meanwhile) give shorter pieces: the caller compares what it got with
+    ``size``."""
+    workers = worker_count(size >> 10, min_kb)
+    near = [size * k // workers for k in range(workers)] + [size]
+    kept: list[bytes] = []
+
+    def piece(k: int, _next: int) -> T:
+        if k == 0 and (keep or workers == 1):
+            buf = read_at(fd, 0, size)
+            kept.append(buf)
+            end = size if workers == 1 else _line_start(fd, size, near[1], buf)
+            return work(buf, min(end, len(buf)), 0)
+        start, end = _line_start(fd, size, near[k]), _line_start(fd, size, near[k + 1])
+        buf = read_at(fd, start, end)
+        return work(buf, len(buf), start)
+
+    results = fork_map(piece, workers, workers)  # the first piece always runs here
+    return (kept[0] if keep else None), results
+
+
+_PROBE = 1 << 16
+
+
+def _line_start(fd: int, size: int, pos: int, buf: bytes | None = None) -> int:
+    """Where the first line that starts at or after ``pos`` starts (``size`` if none does): just after the
+    first newline at or after ``pos - 1``; found in ``buf`` (the file's first bytes) or read in small steps."""
+    if pos <= 0 or pos >= size:
+        return max(0, min(pos, size))
+    if buf is not None:
+        newline = buf.find(b"\n", pos - 1)
+        return size if newline < 0 else newline + 1
+    at = pos - 1
+    while at < size:
+        chunk = os.pread(fd, min(_PROBE, size - at), at)
+        if not chunk:
+            break
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return at + newline + 1
+        at += len(chunk)
+    return size
+
+
+def read_at(fd: int, start: int, end: int) -> bytes:
+    """The file's bytes from ``start`` to ``end`` (fewer if it ends sooner), with as few reads as it takes."""
+    chunks: list[bytes] = []
+    pos = start
+    while pos < end and (chunk := os.pread(fd, end - pos, pos)):
+        chunks.append(chunk)
+        pos += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[T]:
@@ -140,4 +191,4 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-__all__ = ["fork_map", "gc_paused", "line_pieces", "worker_count"]
+__all__ = ["fork_map", "gc_paused", "map_lines", "read_at", "worker_count"]

@@ -7,6 +7,7 @@ and line, and all of them are reported, not only the first.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import msgspec
 
 from .. import tokens as tok
 from ..errors import UsageError
-from ..parallel import fork_map, gc_paused, line_pieces
+from ..parallel import gc_paused, map_lines
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
 from .checks import check_conversation, check_preference, check_text_line, line_format
@@ -78,24 +79,25 @@ def _read_lines(
     spec = spec_for(spec_name)
     where = str(path)
     f = SplitFile(name, path)
-    try:
-        data = path.read_bytes()
+
+    def work(buf: bytes, end: int, offset: int) -> _Checked:
+        start = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
+        return _check_lines(buf, start, end, spec, prompts, method)
+
+    try:  # one piece of whole lines per worker, each read by the process that checks it
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if os.pread(fd, len(BOM), 0) == BOM:
+                problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
+            pieces = map_lines(fd, os.fstat(fd).st_size, PARALLEL_MIN_KB, work)[1]
+        finally:
+            os.close(fd)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
-    if data.startswith(BOM):
-        problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
-        data = data[len(BOM) :]
-    # one piece per worker, cut after a newline; a worker reads its lines as slices of the bytes read here
-    cuts = line_pieces(data, PARALLEL_MIN_KB)
-    workers = len(cuts) - 1
-
-    def work(first: int, last: int) -> _Checked:
-        return _check_lines(data, cuts[first], cuts[last], spec, prompts, method)
-
     first: tuple[str, int] | None = None  # the format of the first usable line, and its number
     formats: set[str] = set()
     lines = 0  # in the pieces before this one
-    for events, encoded, keys, count in fork_map(work, workers, workers):
+    for events, encoded, keys, count in pieces:
         for n, rule, message in events:
             n += lines
             if rule is not None:

@@ -33,13 +33,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 
 from ..errors import DataError, DataProblem, LockTimeout, NotFound
 from ..fsutil import atomic_write_bytes, durable_append, now_iso, refuse_symlink
-from ..parallel import fork_map, gc_paused, line_pieces
+from ..parallel import gc_paused, map_lines, read_at
 from .jsonl import BOM, NO_NEWLINE, ORPHAN_PATCH, TORN_TAIL, is_blocking
 from .lock import project_lock
 from .records import UNSET, Example, dumps, new_record, normalise_messages
@@ -225,20 +225,17 @@ class Snapshot:
         self._close = weakref.finalize(self, os.close, fd)
 
     def _pread(self, start: int, end: int) -> bytes:
-        fd, key = self._fd, self.key
+        key = self.key
         assert key is not None
-        chunks, pos = [], start
-        while pos < end and (chunk := os.pread(fd, end - pos, pos)):
-            chunks.append(chunk)
-            pos += len(chunk)
+        data = read_at(self._fd, start, end)
         # written in place meanwhile (not by ait): the size or the modification time moved. (Not the change
         # time: replacing the file, as every rewrite does, changes the old one's link count and so its ctime.)
-        if pos != end or _file_key(os.fstat(fd))[:4] != key[:4]:
+        if len(data) != end - start or _file_key(os.fstat(self._fd))[:4] != key[:4]:
             raise DataError(
                 [DataProblem(str(self.path), None, "changed by another program while being read")],
                 hint="run the command again",
             )
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return data
 
     # -- one example ----------------------------------------------------------------------------------------
     def raw(self, row: int) -> bytes:
@@ -355,10 +352,13 @@ class Store:
         with gc_paused():  # 100,000 rows: nothing built here forms a cycle
             if full and keyed:
                 snap.content_keys = []
-            cached, data = self._open(snap, full)
-            if data:
+            cached, source = self._open(snap, full)
+            if source is not None:
                 problems = len(snap.problems)  # the journal's
-                _decode(snap, data, full)
+                try:
+                    _decode(snap, *source, full)
+                finally:
+                    os.close(source[0])
                 if not full and snap.key is not None and len(snap.problems) == problems:
                     rows = _pack_rows(snap)
             _apply_journal(snap)
@@ -366,16 +366,17 @@ class Store:
             self._remember_read(snap, cached, rows)
         return snap.check() if strict else snap
 
-    def _open(self, snap: Snapshot, full: bool) -> tuple[_CacheFacts | None, bytes]:
-        """The derived cache's entry for the file as it is (None if it has none) and the file's bytes, up to the
-        size recorded before an append that is still in progress (or torn). A light read of a file whose rows
-        the cache holds takes them from there and returns no bytes: the snapshot reads them if it needs them."""
+    def _open(self, snap: Snapshot, full: bool) -> tuple[_CacheFacts | None, tuple[int, int] | None]:
+        """The derived cache's entry for the file as it is (None if it has none), and what is left to read: a
+        descriptor of the file and how many of its bytes, up to the size recorded before an append that is
+        still in progress (or torn). A light read of a file whose rows the cache holds takes them from there
+        and leaves nothing to read now: the snapshot reads the bytes if it needs them."""
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())
                 limit = self._append_limit(st)
                 if limit is not None:
-                    return None, f.read(limit)
+                    return None, (os.dup(f.fileno()), limit)
                 key = _file_key(st)
                 cached: _CacheFacts | None = None
                 if full:  # the rows kept are a light read's: a full read only needs the facts
@@ -385,13 +386,11 @@ class Store:
                     if entry is not None and _rows_from_cache(snap, st.st_size, entry):
                         snap.key = key
                         snap.read_later(os.dup(f.fileno()))
-                        return entry, b""
-                data = f.read()
-                if len(data) == st.st_size:
-                    snap.key = key
-                return cached, data
+                        return entry, None
+                snap.key = key
+                return cached, (os.dup(f.fileno()), st.st_size)
         except FileNotFoundError:
-            return None, b""
+            return None, None
 
     def _read_journal(self, snap: Snapshot) -> None:
         try:
@@ -798,14 +797,29 @@ class Store:
 
 
 # -- decoding -----------------------------------------------------------------------------------------------------
-def _decode(snap: Snapshot, data: bytes, full: bool) -> None:
-    """Decode the file's bytes into the snapshot's rows; every line that does not pass is a problem."""
+def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> None:
+    """Read the file's first ``size`` bytes and decode them into the snapshot's rows; every line that does not
+    pass is a problem. The common case runs at C speed: a large file is read and decoded in pieces of whole
+    lines, one per core, in forked processes (:func:`~aitelier.parallel.map_lines`); a piece with odd bytes or
+    a line that does not pass, or a duplicate id, sends the whole file to the careful loop."""
     where = str(snap.path)
+    keyed = snap.content_keys is not None
+
+    def work(buf: bytes, end: int, offset: int) -> _Piece | None:
+        return _decode_piece(buf, end, offset, full, keyed)
+
+    before = _file_key(os.fstat(fd))[:4]
+    data, pieces = map_lines(fd, size, PARALLEL_MIN_KB, work, keep=True)
+    assert data is not None
+    if len(pieces) > 1 and _file_key(os.fstat(fd))[:4] != before:
+        # written in place meanwhile (not by ait): the pieces may not be the bytes read here; decode those alone
+        snap.key = None
+        pieces = [work(data, len(data), 0)]
     if data.startswith(BOM):
         snap.problems.append(DataProblem(where, 1, "file starts with a UTF-8 byte-order mark", fixable=True))
         data = data[len(BOM) :]
     snap.data = data
-    if not _decode_fast(snap, data, full):
+    if not _take_pieces(snap, pieces):
         _decode_lines(snap, data, *_line_bounds(data, 0, len(data)), full)
     if data and not data.endswith(b"\n"):
         snap.problems.append(DataProblem(where, data.count(b"\n") + 1, NO_NEWLINE, fixable=True))
@@ -858,27 +872,17 @@ def _line_bounds(data: bytes, pos: int, size: int) -> tuple[list[int], list[int]
 PARALLEL_MIN_KB = 16 << 10  # below this many kilobytes (16 MB, ~10,000 examples) a file is decoded here
 
 
-def _decode_fast(snap: Snapshot, data: bytes, full: bool) -> bool:
-    """The common case at C speed: no odd bytes, every line valid, no duplicate id. A large file is cut at
-    line boundaries into one piece per core, decoded in forked processes (:func:`~aitelier.parallel.fork_map`);
-    False sends the caller to the careful loop."""
-    if b"\r" in data or not (full or data.isascii() or _utf8(data)):  # the light view skips strings
+def _take_pieces(snap: Snapshot, pieces: list[_Piece | None]) -> bool:
+    """Put the rows of every piece into the snapshot, in order; False (nothing taken) if a piece did not pass
+    or an id is on two lines: the careful loop words every problem."""
+    if None in pieces:
         return False
-    cuts = line_pieces(data, PARALLEL_MIN_KB)
-    workers = len(cuts) - 1
-    keyed = snap.content_keys is not None
-
-    def work(first: int, last: int) -> _Piece | None:
-        return _decode_piece(data, cuts[first], cuts[last], full, keyed)
-
-    pieces = [piece for piece in fork_map(work, workers, workers) if piece is not None]
-    if len(pieces) < workers:  # a line that does not pass: the careful loop words every problem
-        return False
-    heads = [h for piece in pieces for h in piece.heads]
+    done = cast("list[_Piece]", pieces)
+    heads = [h for piece in done for h in piece.heads]
     ids = [h.id for h in heads]
     if len(set(ids)) != len(ids):
         return False
-    for piece in pieces:
+    for piece in done:
         snap.starts += piece.starts
         snap.ends += piece.ends
         if snap.content_keys is not None:
@@ -907,30 +911,41 @@ _PACK = msgspec.msgpack.Encoder().encode
 _UNPACK = msgspec.msgpack.Decoder(list[ExampleHead]).decode
 
 
-def _decode_piece(data: bytes, pos: int, size: int, full: bool, keyed: bool) -> _Piece | None:
-    """Every line of ``data[pos:size]`` decoded (validated against the whole schema when ``full``), or None
-    at the first line that does not pass. A line of a full read keeps its light view only: its conversation is
-    let go as soon as it is checked (and its content key taken, when ``keyed``), so the text is never all in
-    memory at once."""
-    starts, ends = _line_bounds(data, pos, size)
-    view = memoryview(data)
+def _decode_piece(buf: bytes, end: int, offset: int, full: bool, keyed: bool) -> _Piece | None:
+    """Every line of ``buf[:end]`` (whose first byte is at ``offset`` in the file) decoded, validated against
+    the whole schema when ``full``; None if a line does not pass or the piece holds a CR, or (for the light
+    view, which skips strings) bytes that are not UTF-8. A line of a full read keeps its light view only: its
+    conversation is let go as soon as it is checked (and its content key taken, when ``keyed``), so the text is
+    never all in memory at once."""
+    if buf.find(b"\r", 0, end) >= 0:
+        return None
+    if not full:
+        text = buf if end == len(buf) else buf[:end]
+        if not (text.isascii() or _utf8(text)):
+            return None
+    starts, ends = _line_bounds(buf, 0, end)
+    view = memoryview(buf)
+    heads: list[Any] = []
     keys: list[bytes] = []
     try:
         if not full:
             decode = HEAD.decode
-            return _Piece([decode(view[a:b]) for a, b in zip(starts, ends, strict=True)], starts, ends, keys)
-        decode, sha = LINE.decode, hashlib.sha256
-        heads: list[Any] = []
-        add, add_key = heads.append, keys.append
-        for a, b in zip(starts, ends, strict=True):  # a blank line fails too
-            row = decode(view[a:b])
-            if keyed:
-                add_key(sha(encode(row.messages)).digest()[:KEY_SIZE])
-            row.messages = _RELEASED
-            add(row)
-        return _Piece(heads, starts, ends, keys)
+            heads = [decode(view[a:b]) for a, b in zip(starts, ends, strict=True)]
+        else:
+            decode, sha = LINE.decode, hashlib.sha256
+            add, add_key = heads.append, keys.append
+            for a, b in zip(starts, ends, strict=True):  # a blank line fails too
+                row = decode(view[a:b])
+                if keyed:
+                    add_key(sha(encode(row.messages)).digest()[:KEY_SIZE])
+                row.messages = _RELEASED
+                add(row)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+    if offset:
+        starts = [a + offset for a in starts]
+        ends = [b + offset for b in ends]
+    return _Piece(heads, starts, ends, keys)
 
 
 def _decode_lines(snap: Snapshot, data: bytes, starts: list[int], ends: list[int], full: bool) -> None:

@@ -6,7 +6,9 @@ same file in one process. Each test also checks literal expectations, not only t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +90,54 @@ def test_duplicate_keys_found_in_pieces(tmp_path: Path, in_pieces: None) -> None
     store = store_of(tmp_path, lines)
     known = store.known_conversations()
     assert len(known) == 399 and sorted(known.values())[:3] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_odd_bytes_in_a_later_piece_send_the_file_to_the_careful_loop(
+    tmp_path: Path, in_pieces: None, monkeypatch: pytest.MonkeyPatch, full: bool
+) -> None:
+    lines = [line(i, rating=8) for i in range(1, 401)]
+    lines[398] = line(399, rating=8, messages=[{"role": "user", "content": "café ☕"}])  # not ASCII
+    lines[399] = line(400, rating=8) + b"\r"  # a CRLF ending, last piece
+    store = store_of(tmp_path, lines)
+    ids, _r, _s, _c, _n, raws, problems = _both(store, monkeypatch, full=full)
+    assert problems == [(400, "CRLF line ending")]
+    assert ids == list(range(1, 401))
+    assert raws[398] == lines[398]  # type: ignore[index]
+
+
+def test_a_file_written_in_place_while_read_is_decoded_from_the_bytes_read_here(
+    tmp_path: Path, in_pieces: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aitelier import parallel
+
+    lines = [line(i, rating=8) for i in range(1, 401)]
+    lines[0] = line(1, rating=8, tags=["a-tag"])
+    store = store_of(tmp_path, lines)
+    real_read = parallel.read_at
+    reads: list[int] = []
+
+    def read_then_rewrite(fd: int, start: int, end: int) -> bytes:
+        got = real_read(fd, start, end)
+        if not reads:  # after the first read (this process's, of the whole file), another program (not ait)
+            # rewrites the file in place with a shorter first line: every later line is whole, but earlier
+            with open(store.path, "r+b") as f:
+                shorter = line(1, rating=8)  # and as many spaces after the last line's object: the same size
+                padded = lines[-1] + b" " * (len(lines[0]) - len(shorter))
+                f.write(b"".join(x + b"\n" for x in [shorter, *lines[1:-1], padded]))
+                f.truncate()
+            st = os.stat(store.path)
+            os.utime(store.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a coarse clock: move it
+        reads.append(start)
+        return got
+
+    def in_turn(work: Any, n_items: int, workers: int) -> list[Any]:  # the pieces one after another, here
+        return [work(k, k + 1) for k in range(workers)]
+
+    monkeypatch.setattr(parallel, "read_at", read_then_rewrite)
+    monkeypatch.setattr(parallel, "fork_map", in_turn)
+    snap = store.read(strict=False)
+    assert len(reads) >= 2  # the later pieces were read after the rewrite
+    assert snap.problems == []
+    assert snap.ids == list(range(1, 401))
+    assert [snap.data[snap.starts[r] : snap.ends[r]] for r in range(len(snap))] == lines
