@@ -48,11 +48,13 @@ def map_lines(
     the reading is shared out too. Returns the results in file order and, with ``keep``, the ``size`` bytes,
     which this process reads meanwhile (for a caller that copies from them; else it reads only its piece).
 
-    A piece starts at the first line that starts at or after ``size * k / workers``. Fewer bytes than
+    A piece starts at the first line that starts at or after its share of the bytes. Fewer bytes than
     ``size`` (the file cut short meanwhile) give shorter pieces: the caller compares what it got with
     ``size``."""
     workers = worker_count(size >> 10, min_kb)
-    near = [size * k // workers for k in range(workers)] + [size]
+    # with ``keep``, this process reads the whole file besides its piece: its piece is smaller by a fifth
+    first = size // workers * 4 // 5 if keep else size // workers
+    near = [0, *(first + (size - first) * k // (workers - 1) for k in range(workers - 1)), size]
     kept: list[bytes] = []
 
     def piece(k: int, _next: int) -> T:
