@@ -58,13 +58,6 @@ class Pair:
             else (self.preferred_id, self.rejected_id)
         )
 
-    @property
-    def ref(self) -> str:
-        """How problems name the pair: "example 7" or "examples 7 (preferred) and 9 (rejected)"."""
-        if self.rejected_id == self.preferred_id:
-            return f"example {self.preferred_id}"
-        return f"examples {self.preferred_id} (preferred) and {self.rejected_id} (rejected)"
-
     def line(self) -> dict[str, Any]:
         """The provider file line (Together, OpenAI and TRL all take this shape)."""
         return {

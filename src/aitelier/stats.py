@@ -3,14 +3,14 @@
 ``compute_stats(project)`` returns a plain dict (what ``ait stats --json`` prints); the CLI only renders it.
 The pass keeps a few counters, never the examples, so a 100,000-example project costs well under 100 MB.
 
-Adding a section (for example token counts): write a collector with ``add(record)`` and ``result() -> dict``,
-pass it in ``collectors`` (or append its factory to :data:`EXTRA_COLLECTORS`); its result is merged into the
-stats dict, and the CLI gets a renderer for the new keys.
+Adding a section (for example token counts): write a collector with ``add(record)`` and ``result() -> dict``
+and pass it in ``collectors``; its result is merged into the stats dict, and the CLI gets a renderer for the
+new keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from . import freshness, runs
@@ -24,10 +24,6 @@ class Collector(Protocol):
     def add(self, record: dict[str, Any]) -> None: ...
 
     def result(self) -> dict[str, Any]: ...
-
-
-# Factories of collectors every `compute_stats` call runs (each takes the project).
-EXTRA_COLLECTORS: list[Callable[[Project], Collector]] = []
 
 
 class Counts:
@@ -89,10 +85,9 @@ def _pct(part: int, whole: int) -> float:
 def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dict[str, Any]:
     """Stats of the project's examples (journal applied). Raises DataError (exit 3) on malformed data."""
     counts = Counts(project.threshold)
-    extra = [*collectors, *(make(project) for make in EXTRA_COLLECTORS)]
-    snap = (
-        project.store.read()
-    )  # the light view: the conversations are read only for a collector that wants them
+    extra = list(collectors)
+    # the light view: the conversations are read only for a collector that wants them
+    snap = project.store.read()
     counts.add_heads(snap.heads)
     wanting = [c for c in extra if getattr(c, "wants_records", True)]
     if wanting:
