@@ -35,7 +35,6 @@ CONFIG_KEY = "pricing"
 class Price:
     per_1m: float  # US dollars per million training tokens
     source: str  # "--price-per-1m", ".aitelier.json pricing", or "table as of <date>"
-    matched: str | None = None  # the table or config key that matched
 
 
 def base_model(model: str) -> str:
@@ -86,10 +85,10 @@ def training_price(
     custom = config_prices(config or {})
     key = (_longest_prefix(custom, model) or _longest_prefix(custom, name)) if custom else None
     if key is not None:
-        return Price(custom[key], ".aitelier.json pricing", key)
+        return Price(custom[key], ".aitelier.json pricing")
     key = _longest_prefix(OPENAI_TRAINING_PER_1M, name)
     if key is not None:
-        return Price(OPENAI_TRAINING_PER_1M[key], f"price table as of {PRICES_AS_OF}", key)
+        return Price(OPENAI_TRAINING_PER_1M[key], f"price table as of {PRICES_AS_OF}")
     return None
 
 

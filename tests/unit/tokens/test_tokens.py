@@ -160,7 +160,7 @@ def test_openai_estimate_caps_each_example_and_prices_it() -> None:
     est = tokens.estimate_training("openai", "gpt-4.1-mini-2025-04-14", [100, 20000], epochs=None)
     # 3 epochs (what `ait train` sends) x (100 + 16,385: OpenAI truncates the long one) at $5 per 1M
     assert (est.epochs, est.tokens_per_epoch, est.training_tokens) == (3, 16485, 49455)
-    assert est.price is not None and est.price.matched == "gpt-4.1-mini"
+    assert est.price is not None and est.price.per_1m == 5.00  # gpt-4.1-mini's
     assert est.usd == pytest.approx(0.247275)
     assert not any("auto" in n for n in est.notes)  # no second, contradicting epoch figure
 
@@ -178,8 +178,8 @@ def test_unknown_openai_model_has_no_price_but_says_how_to_give_one() -> None:
 
 def test_price_lookup_and_overrides() -> None:
     assert pricing.training_price("gpt-4o-2024-08-06").per_1m == pricing.OPENAI_TRAINING_PER_1M["gpt-4o"]
-    assert pricing.training_price("gpt-4o-mini-2024-07-18").matched == "gpt-4o-mini"  # longest prefix wins
-    assert pricing.training_price("ft:gpt-4.1-nano-2025-04-14:org::x").matched == "gpt-4.1-nano"
+    assert pricing.training_price("gpt-4o-mini-2024-07-18").per_1m == 3.00  # longest prefix wins (not gpt-4o)
+    assert pricing.training_price("ft:gpt-4.1-nano-2025-04-14:org::x").per_1m == 1.50
     assert pricing.training_price("gpt-4o", override=2.5) == pricing.Price(2.5, "--price-per-1m")
     cfg = {"pricing": {"gpt-4o": 1.0}}
     assert pricing.training_price("gpt-4o-2024-08-06", config=cfg).source == ".aitelier.json pricing"
