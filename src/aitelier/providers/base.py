@@ -9,7 +9,7 @@ never seen becomes ``UNKNOWN`` with the raw string kept for display, never a sil
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -155,40 +155,19 @@ RPO_ALPHA = Hyperparameter(
 )
 
 
-class Hyperparameters(Mapping[str, Any]):
-    """The values of a run's hyperparameters by name (snake_case); absent means the provider's default."""
+class Hyperparameters(dict[str, Any]):
+    """The values of a run's hyperparameters by name (snake_case); absent means the provider's default, so a
+    value of None is left out."""
 
     def __init__(self, values: Mapping[str, Any] | None = None, **kw: Any) -> None:
-        merged = {**(values or {}), **kw}
-        self._values = {k: v for k, v in merged.items() if v is not None}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Hyperparameters) and self._values == other._values
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._values.items())))
-
-    def __repr__(self) -> str:
-        return f"Hyperparameters({self._values!r})"
+        super().__init__((k, v) for k, v in {**(values or {}), **kw}.items() if v is not None)
 
     def replace(self, **changes: Any) -> Hyperparameters:
         """A copy with ``changes`` (a value of None removes the setting)."""
-        return Hyperparameters({**self._values, **changes})
-
-    def given(self) -> dict[str, Any]:
-        return dict(self._values)
+        return Hyperparameters({**self, **changes})
 
     def to_record(self) -> dict[str, Any]:
-        return {camel(k): v for k, v in self._values.items()}
+        return {camel(k): v for k, v in self.items()}
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> Hyperparameters:

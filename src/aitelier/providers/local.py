@@ -116,7 +116,7 @@ class LocalProvider(Provider):
             "method": method,
             "trainingFile": training_file,
             "validationFile": validation_file,
-            "hyperparameters": hp.given(),
+            "hyperparameters": dict(hp),
             "runDir": f"runs/{attempt_id}",
         }
         if from_run is not None:
