@@ -23,9 +23,11 @@ from typing import NoReturn
 from .errors import SymlinkRefused
 
 
-def now_iso() -> str:
-    """UTC time like JavaScript's toISOString(), which the npm tool writes: 2026-01-01T00:00:00.000Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now_iso(ts: float | None = None) -> str:
+    """UTC time (now, or unix seconds ``ts``) like JavaScript's toISOString(), which the npm tool writes:
+    2026-01-01T00:00:00.000Z."""
+    when = datetime.now(timezone.utc) if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_file_mode() -> int:

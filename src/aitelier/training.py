@@ -338,18 +338,12 @@ def _job_fields(job: Job) -> dict[str, Any]:
         fields["fineTunedModel"] = job.output_model
         fields["modelId"] = job.output_model  # the npm tool's key: its `eval` reads it
     if job.created_at:
-        fields["createdAt"] = _iso(job.created_at)
+        fields["createdAt"] = now_iso(job.created_at)
     if job.final:
-        fields["finishedAt"] = _iso(job.finished_at or time.time())
+        fields["finishedAt"] = now_iso(job.finished_at or None)
         if job.error:
             fields["error"] = job.error
     return fields
-
-
-def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def recover_lost_create(
