@@ -8,11 +8,10 @@ drawn before the session ends: the outputs are "A" and "B" and the header says o
 
 from __future__ import annotations
 
-import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from .keys import CTRL_C, CTRL_D, EOF, HANGUP, KeyReader, KeyScreen, Stop
+from .keys import KeyReader, KeyScreen
 
 if TYPE_CHECKING:
     from ..cli.env import Env
@@ -38,14 +37,10 @@ class EvalScreen(KeyScreen):
         choices = {"a": "a", "b": "b", "t": "tie"}
         while not s.done:
             self._draw()
-            key = self._key(keys)
-            if key == EOF:
-                raise Stop(HANGUP)
-            if key == CTRL_C:
-                raise Stop(signal.SIGINT)
-            key = key.lower() if len(key) == 1 else key
-            if key in ("q", CTRL_D):
+            key = self._command(keys)
+            if key is None:
                 return
+            key = key.lower() if len(key) == 1 else key
             before = self.message
             self.message = ""
             if not compare and key in ("1", "2", "3", "4", "5"):

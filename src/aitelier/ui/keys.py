@@ -209,6 +209,16 @@ class KeyScreen:
         finally:
             self.mode = self.BUSY
 
+    def _command(self, keys: KeyReader) -> str | None:
+        """The next key of the loop; None for quit (q, Ctrl-D). An end of input is a closed terminal (Ctrl-D
+        arrives as a key in cbreak mode), and a Ctrl-C the terminal did not turn into SIGINT stops as one."""
+        key = self._key(keys)
+        if key == EOF:
+            raise Stop(HANGUP)
+        if key == CTRL_C:
+            raise Stop(signal.SIGINT)
+        return None if key in ("q", "Q", CTRL_D) else key
+
     def _loop(self, keys: KeyReader) -> None:
         raise NotImplementedError
 

@@ -14,11 +14,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from .keys import (
-    CTRL_C,
-    CTRL_D,
     ENTER,
-    EOF,
-    HANGUP,
     STOP_SIGNALS,
     KeyReader,
     KeyScreen,
@@ -107,8 +103,7 @@ class RateScreen(KeyScreen):
         while True:
             if s.done:
                 self._draw_done()
-                key = self._key(keys)
-                if key == "u" and s.can_undo:
+                if self._key(keys) == "u" and s.can_undo:
                     self._undo()
                     continue
                 return
@@ -117,14 +112,10 @@ class RateScreen(KeyScreen):
             if first:
                 s.warm_up()  # while the person reads the first example
                 first = False
-            key = self._key(keys)
+            key = self._command(keys)
             self.message = ""
-            if key == EOF:  # Ctrl-D arrives as a key in cbreak mode: an end of input is a closed terminal
-                raise Stop(HANGUP)
-            if key in ("q", "Q", CTRL_D):
+            if key is None:
                 return
-            if key == CTRL_C:  # only when the terminal does not turn it into SIGINT
-                raise Stop(signal.SIGINT)
             score = parse_score(key)
             if score is not None:
                 step = s.rate(score)
