@@ -43,6 +43,12 @@ def read_text(env: Env, path: str, what: str) -> str:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
 
 
+def one_line(text: str, width: int) -> str:
+    """``text`` on one line (whitespace runs become one space), cut to ``width`` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
+
+
 def echo_json(env: Env, obj: Any) -> None:
     import json
 

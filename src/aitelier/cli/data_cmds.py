@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import AitelierError, Declined, UsageError, ValidationFailed
-from .common import echo_json, get_env, open_project
+from .common import echo_json, get_env, one_line, open_project
 from .env import NoTerminal
 from .options import PROVIDER
 
@@ -483,11 +483,6 @@ def min_gap_of(from_ratings: bool, min_gap: int | None) -> int | None:
     return DEFAULT_MIN_GAP if from_ratings else None
 
 
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 @click.command("pairs")
 @_ratings_options
 @click.option("--json", "as_json", is_flag=True, help="Print every pair (with its line) as JSON.")
@@ -527,7 +522,7 @@ def pairs(from_ratings: bool, min_gap: int | None, as_json: bool) -> None:
             ids = "/".join(str(i) for i in p.ids)
             extra = f"turn {p.turn}" if p.turn is not None else f"gap {p.gap}"
             last = next((m["content"] for m in reversed(p.input) if m["role"] == "user"), "")
-            env.out(f"  {ids:<12} {p.source:<8} {p.place:<9} {extra:<7} {_short(str(last), width)}")
+            env.out(f"  {ids:<12} {p.source:<8} {p.place:<9} {extra:<7} {one_line(str(last), width)}")
     if found.unpairable:
         env.out(f"Cannot be paired ({len(found.unpairable):,}):")
         for u in found.unpairable:

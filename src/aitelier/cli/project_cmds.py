@@ -16,7 +16,7 @@ import click
 from ..bundled import NAMES as EXAMPLE_NAMES
 from ..errors import Declined, NeedsTerminal, UsageError, ValidationFailed
 from ..project import DEFAULT_THRESHOLD, refuse_existing
-from .common import echo_json, get_env, open_project, read_text
+from .common import echo_json, get_env, one_line, open_project, read_text
 from .env import Env, NoTerminal
 from .options import PROVIDER
 
@@ -41,11 +41,6 @@ def _style(env: Env, text: str, **kw: Any) -> str:
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
 
 
 def _read_stdin_bytes(env: Env) -> bytes:
@@ -269,7 +264,7 @@ def _ask_turns(env: Env, project: Project, system: str | None) -> list[tuple[str
 
     env.out(f"Adding an example to {project.name!r}.")
     if system:
-        env.out(f"System prompt: {_one_line(system, 90)}")
+        env.out(f"System prompt: {one_line(system, 90)}")
     use_editor = (
         env.prompt(
             "Paste the text here (p) or write it in your editor (e)?", _ADD, choices=["p", "e"], default="p"
@@ -544,7 +539,7 @@ def _plain_table(env: Env, examples: list[Example]) -> None:
     out = [header]
     for ident, rating, split, turns, user, output in rows:
         out.append(
-            f"{ident:>{idw}}  {rating:>6}  {split:<5}  {turns:>5}  {_one_line(user, 40):<40}  {_one_line(output, 40)}"
+            f"{ident:>{idw}}  {rating:>6}  {split:<5}  {turns:>5}  {one_line(user, 40):<40}  {one_line(output, 40)}"
         )
     env.stdout.write("\n".join(out) + "\n")
     env.stdout.flush()
@@ -698,7 +693,7 @@ def rm(ident: int, yes: bool) -> None:
     if not yes:
         ex = project.store.read().get(ident)
         rating = "unrated" if ex.rating is None else f"rated {ex.rating}"
-        question = f"Remove example {ident} ({rating}: {_one_line(ex.last_user, 50)!r})?"
+        question = f"Remove example {ident} ({rating}: {one_line(ex.last_user, 50)!r})?"
         if not env.confirm(question, _RM):
             raise Declined("Nothing removed.")
     remove_example(project, ident)
