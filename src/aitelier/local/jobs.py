@@ -34,8 +34,13 @@ FINAL = ("succeeded", "failed", "cancelled")
 RUNS_DIR = "runs"
 
 
-def run_dir(root: Path, job_id: str) -> Path:
-    return root / RUNS_DIR / job_id
+def run_dir(root: Path, job_id: str, *, make: bool = False) -> Path:
+    """``runs/<job id>`` in the project; ``make``: create ``runs/`` (git-ignored) if it is not there yet."""
+    runs = root / RUNS_DIR
+    if make and not (runs / ".gitignore").exists():
+        runs.mkdir(exist_ok=True)
+        atomic_write_text(runs / ".gitignore", "# aitelier: local training runs and downloaded models\n*\n")
+    return runs / job_id
 
 
 def append_event(directory: Path, **fields: Any) -> None:
@@ -68,11 +73,7 @@ def _process_facts(pid: int) -> dict[str, Any]:
 
 def start(root: Path, job_id: str, request: dict[str, Any]) -> Path:
     """Write the request and start the trainer as a detached process (it outlives `ait train`)."""
-    runs = root / RUNS_DIR
-    runs.mkdir(exist_ok=True)
-    if not (runs / ".gitignore").exists():
-        atomic_write_text(runs / ".gitignore", "# aitelier: local training runs (adapters, logs)\n*\n")
-    d = run_dir(root, job_id)
+    d = run_dir(root, job_id, make=True)
     d.mkdir()
     atomic_write_text(d / "request.json", json.dumps(request, indent=2) + "\n")
     append_event(d, status="pending", message="starting the training process")

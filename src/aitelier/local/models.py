@@ -14,7 +14,7 @@ from .. import runs
 from ..errors import NotFound, UsageError
 from ..project import Project
 from . import INSTALL, missing
-from .jobs import RUNS_DIR
+from .jobs import run_dir
 
 
 def latest_succeeded(project: Project) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def adapter_of(project: Project, ref: str) -> Path:
     if (direct / "adapter_config.json").exists():
         return direct
     record = runs.find(project, ref)
-    path = project.root / RUNS_DIR / runs.run_id(record) / "adapter"
+    path = run_dir(project.root, runs.run_id(record)) / "adapter"
     if not (path / "adapter_config.json").exists():
         raise NotFound(
             f"run {runs.run_id(record)} has no adapter on this machine",
@@ -116,14 +116,11 @@ def pull(
             f"run {run} has not finished (status {record.get('status')})",
             hint="`ait status --watch` follows it",
         )
-    dest = project.root / RUNS_DIR / run / ("adapter" if checkpoint == "adapter" else "merged")
+    dest = run_dir(project.root, run, make=True) / ("adapter" if checkpoint == "adapter" else "merged")
     if dest.exists() and any(dest.iterdir()):
         note(f"{dest} is already there; not downloading again")
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    gi = project.root / RUNS_DIR / ".gitignore"
-    if not gi.exists():
-        gi.write_text("# aitelier: local training runs and downloaded models\n*\n", encoding="utf-8")
     provider = registry.connect(name, project.root)
     staging = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest.parent))
     try:
