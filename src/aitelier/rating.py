@@ -86,7 +86,7 @@ def _when(value: str | None) -> tuple[int, datetime]:
 
 
 class Entry:
-    """One example of the queue: its id and rating at hand, the full example loaded when it is shown."""
+    """One example of the queue: its id at hand, the full example loaded when it is shown."""
 
     __slots__ = ("snapshot", "row")
 
@@ -98,16 +98,9 @@ class Entry:
     def id(self) -> int:
         return self.snapshot.heads[self.row].id
 
-    @property
-    def rating(self) -> int | None:
-        return self.snapshot.heads[self.row].rating
-
     def load(self) -> Example:
         """The full example (pending journal changes applied); DataError with path:line if it is invalid."""
         return self.snapshot.example(self.row)
-
-    def __repr__(self) -> str:
-        return f"Entry(id={self.id}, rating={self.rating!r})"
 
 
 def select(
