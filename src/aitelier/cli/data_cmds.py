@@ -78,30 +78,6 @@ def estimate_lines(est: dict[str, Any]) -> list[str]:
     return lines
 
 
-def token_section_lines(stats: dict[str, Any]) -> list[str]:
-    """The token section of `ait stats` (its dict comes from tokens.TokenCollector or SkippedTokens)."""
-    t = stats.get("tokens")
-    if not t:
-        return []
-    if not t["counted"]:
-        if t.get("reason") == "--no-tokens":
-            return []  # the user asked for no token section
-        mb = t["examplesBytes"] / 1e6
-        return [
-            "",
-            "Tokens",
-            f"  not counted for a project this size ({mb:,.0f} MB of examples): `ait stats --tokens` counts "
-            "them, `ait format` always does",
-        ]
-    if not t["train"]["examples"] and not t["val"]["examples"]:
-        return ["", "Tokens", "  no examples rated at or above the threshold have a split yet (`ait split`)"]
-    return [
-        "",
-        *token_table(t["note"], {"train": t["train"], "val": t["val"]}, None),
-        *estimate_lines(t["estimate"]),
-    ]
-
-
 def _render_tokens(
     env: Env, choice: EncodingChoice, stats: dict[str, TokenStats], max_tokens: int | None
 ) -> None:

@@ -9,7 +9,7 @@ import click
 
 from ..errors import ProblemsFound, UsageError
 from .common import echo_json, get_env, open_project
-from .data_cmds import token_section_lines
+from .data_cmds import estimate_lines, token_table
 from .env import Env
 
 BAR_WIDTH = 30
@@ -84,6 +84,30 @@ def _pairs_section(stats: dict[str, Any], env: Env) -> list[str]:
     return lines
 
 
+def _tokens_section(stats: dict[str, Any], env: Env) -> list[str]:
+    """Counted by tokens.TokenCollector (or skipped: SkippedTokens); the table is the one `ait format` prints."""
+    t = stats.get("tokens")
+    if not t:
+        return []
+    if not t["counted"]:
+        if t.get("reason") == "--no-tokens":
+            return []  # the user asked for no token section
+        mb = t["examplesBytes"] / 1e6
+        return [
+            "",
+            "Tokens",
+            f"  not counted for a project this size ({mb:,.0f} MB of examples): `ait stats --tokens` counts "
+            "them, `ait format` always does",
+        ]
+    if not t["train"]["examples"] and not t["val"]["examples"]:
+        return ["", "Tokens", "  no examples rated at or above the threshold have a split yet (`ait split`)"]
+    return [
+        "",
+        *token_table(t["note"], {"train": t["train"], "val": t["val"]}, None),
+        *estimate_lines(t["estimate"]),
+    ]
+
+
 def _advice_section(stats: dict[str, Any], env: Env) -> list[str]:
     lines = ["", "What next"] if stats["advice"] else []
     for item in stats["advice"]:
@@ -100,7 +124,7 @@ SECTIONS: list[Callable[[dict[str, Any], Env], list[str]]] = [
     _histogram_section,
     _split_section,
     _pairs_section,
-    lambda stats, env: token_section_lines(stats),  # the table `ait format` prints too
+    _tokens_section,
     _advice_section,
 ]
 
