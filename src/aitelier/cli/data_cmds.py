@@ -230,7 +230,7 @@ def _shared_options(fn: Any) -> Any:
 )
 @click.option(
     "--epochs",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
     help="Planned epochs for the estimate (default: `epochs` in the config, else 3 like `ait train`).",
 )
@@ -256,8 +256,6 @@ def format_(
     """
     env = get_env()
     project = open_project()
-    if epochs is not None and epochs < 1:
-        raise UsageError("--epochs must be at least 1")
     result = _build(
         project,
         provider,
