@@ -180,7 +180,7 @@ def hyperparameter_options() -> list[click.Option]:
 @click.option("--watch", is_flag=True, help="Follow the job after creating it (like `ait status --watch`).")
 @click.option(
     "--interval",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     help=f"Seconds between polls with --watch (default {DEFAULT_INTERVAL:g}, or AITELIER_POLL_INTERVAL).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run record (or the dry-run plan) as JSON.")
@@ -347,13 +347,10 @@ def _limits_text(lim: ModelLimits) -> str:
 
 # -- ait status ----------------------------------------------------------------------------------------------------
 def _poll_interval(flag: float | None) -> float:
-    if flag is not None:
-        if flag <= 0:
-            raise UsageError("--interval must be positive")
-        return flag
+    """--interval, else AITELIER_POLL_INTERVAL, else the default."""
     from ..credentials import POLL_ENV, number_setting
 
-    return number_setting(POLL_ENV, DEFAULT_INTERVAL)
+    return flag if flag is not None else number_setting(POLL_ENV, DEFAULT_INTERVAL)
 
 
 class _Providers:
@@ -391,7 +388,7 @@ class _Providers:
 @click.option("--watch", is_flag=True, help="Follow the run until it ends; exit 0 on success, 5 otherwise.")
 @click.option(
     "--interval",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     help=f"Seconds between polls with --watch (default {DEFAULT_INTERVAL:g}, or AITELIER_POLL_INTERVAL); "
     "grows while nothing changes.",
 )
