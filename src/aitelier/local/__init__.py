@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Any
 
 NEEDS = ("torch", "transformers", "peft", "trl", "accelerate", "safetensors", "datasets")
 INSTALL = "pip install 'aitelier-cli[local]'"
@@ -27,6 +28,14 @@ def cpu_threads() -> int:
         return int(given)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores - 1)
+
+
+def compute_dtype() -> Any:
+    """The dtype local models train and answer in: bfloat16 on a CUDA GPU that supports it (half the memory of
+    float32, and what its tensor cores run fast), else float32 (the CPU and MPS: bfloat16 is slow or lossy there)."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
 
 
 def use_cpu_threads() -> None:

@@ -23,14 +23,19 @@ class Loaded:
     model: Any
 
 
-def load(name: str) -> Loaded:
-    """``name``: a model id or directory, or an adapter directory (its base model comes from its config)."""
+def load(name: str, dtype: Any = None) -> Loaded:
+    """``name``: a model id or directory, or an adapter directory (its base model comes from its config).
+
+    ``dtype``: the base model's, by default the one training uses (:func:`aitelier.local.compute_dtype`: bfloat16
+    on a CUDA GPU, so a model that trained on a card also answers on it); ``"auto"`` keeps the checkpoint's own.
+    A LoRA adapter's weights stay in float32 (peft's default)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from . import use_cpu_threads
+    from . import compute_dtype, use_cpu_threads
 
     use_cpu_threads()
+    dtype = compute_dtype() if dtype is None else dtype
     path = Path(name)
     adapter = path / "adapter_config.json"
     if adapter.exists():
@@ -38,12 +43,12 @@ def load(name: str) -> Loaded:
         from peft import PeftModel
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model: Any = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), path)
+        model: Any = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), path)
     else:
         if name.startswith((".", "/")) and not path.exists():
             raise NotFound(f"no model at {name}")
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"

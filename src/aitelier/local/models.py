@@ -42,14 +42,15 @@ def adapter_of(project: Project, ref: str) -> Path:
 
 
 def export_merged(adapter: Path, out: Path) -> Path:
-    """Write base model + adapter, merged, as a Hugging Face model directory (with the tokenizer)."""
+    """Write base model + adapter, merged, as a Hugging Face model directory (with the tokenizer), in the base
+    model's own dtype (its checkpoint's): the export is as large as the base model, whichever device trained."""
     if missing():
         raise UsageError(f"exporting a merged model needs {', '.join(missing())}: {INSTALL}")
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty; not writing into it")
     from .infer import load
 
-    loaded = load(str(adapter))
+    loaded = load(str(adapter), dtype="auto")
     merged = loaded.model.merge_and_unload()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".merging-", dir=out.parent))  # renamed into place once complete

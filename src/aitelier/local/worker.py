@@ -36,11 +36,10 @@ def rows(tokenizer: Any, path: Path) -> list[dict[str, list[int]]]:
 
 def load_model(model: str, adapter: str | None = None) -> tuple[Any, Any]:
     """The tokenizer and the model (with ``adapter``, an earlier run's LoRA adapter, merged in)."""
-    import torch
     from huggingface_hub import constants
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from . import use_cpu_threads
+    from . import compute_dtype, use_cpu_threads
 
     # Local training sends nothing: TRL pings huggingface.co with usage facts from every trainer it creates
     # (trainer class, model architecture, peft, device) unless the Hub's telemetry is off.
@@ -50,8 +49,7 @@ def load_model(model: str, adapter: str | None = None) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    loaded = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    loaded = AutoModelForCausalLM.from_pretrained(model, dtype=compute_dtype())
     if adapter:
         from peft import PeftModel
 
@@ -75,7 +73,8 @@ def _common(hp: dict[str, Any], output: Path, has_val: bool) -> dict[str, Any]:
     """The TrainingArguments both trainers share."""
     import torch
 
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    from . import compute_dtype
+
     return {
         "output_dir": str(output),
         "num_train_epochs": hp["epochs"],
@@ -92,7 +91,7 @@ def _common(hp: dict[str, Any], output: Path, has_val: bool) -> dict[str, Any]:
         "dataloader_num_workers": 0,
         "dataloader_pin_memory": torch.cuda.is_available(),
         "lr_scheduler_type": "linear",
-        "bf16": bf16,
+        "bf16": compute_dtype() == torch.bfloat16,
         "fp16": False,
         "warmup_ratio": 0.0,
         # TRL turns it on by default: it saves accelerator memory by running every forward twice. On the CPU,
