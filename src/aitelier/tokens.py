@@ -260,27 +260,19 @@ class ConversationTokens:
     trained: list[int]  # assistant content tokens that are trained on (weight absent or 1)
 
 
-class _TextCounts(dict[str, int]):
-    """Token counts of texts; a text not counted yet is counted when first looked up, and kept."""
-
-    def __init__(self, count: Callable[[str], int]) -> None:
-        super().__init__()
-        self.count = count
-
-    def __missing__(self, text: str) -> int:
-        n = self[text] = self.count(text)
-        return n
-
-
 def count_conversations(
     conversations: Sequence[Sequence[Mapping[str, Any]]], tc: TokenCounter
 ) -> ConversationTokens:
-    """Token counts per conversation; each distinct string is tokenised once (the contents first, together, in
-    parallel when there are many)."""
-    # only strings: anything else (a list as content, say) is a validation error and counts nothing
-    texts = list({c for msgs in conversations for m in msgs if (c := m.get("content")).__class__ is str})
-    counts = _TextCounts(tc.count)  # roles and names are counted as they come (few distinct ones)
-    counts.update(zip(texts, tc.count_many(texts), strict=True))
+    """Token counts per conversation; each distinct string is tokenised once, when it first comes (where worker
+    processes can help, the contents are first tokenised together, shared out between them)."""
+    from .parallel import worker_count
+
+    counts: dict[str, int] = {}
+    if worker_count(PARALLEL_MIN_TEXTS, PARALLEL_MIN_TEXTS) > 1:  # forking can help: the contents together
+        # only strings: anything else (a list as content, say) is a validation error and counts nothing
+        texts = list({c for msgs in conversations for m in msgs if (c := m.get("content")).__class__ is str})
+        counts.update(zip(texts, tc.count_many(texts), strict=True))
+    known, count = counts.get, tc.count
     totals: list[int] = []
     trained: list[int] = []
     for msgs in conversations:
@@ -288,13 +280,27 @@ def count_conversations(
         tr = 0
         for m in msgs:
             c = m.get("content")
-            ct = counts[c] if c.__class__ is str else 0
+            if c.__class__ is str:
+                ct = known(c)
+                if ct is None:
+                    ct = counts[c] = count(c)
+            else:
+                ct = 0
             r = m.get("role")
-            total += TOKENS_PER_MESSAGE + ct + (counts[r] if r.__class__ is str else 0)
+            if r.__class__ is str:
+                rt = known(r)
+                if rt is None:
+                    rt = counts[r] = count(r)
+            else:
+                rt = 0
+            total += TOKENS_PER_MESSAGE + ct + rt
             if len(m) > 2:
                 n = m.get("name")
                 if n.__class__ is str:
-                    total += TOKENS_PER_NAME + counts[n]
+                    nt = known(n)
+                    if nt is None:
+                        nt = counts[n] = count(n)
+                    total += TOKENS_PER_NAME + nt
                 if r == "assistant" and m.get("weight", 1) != 0:
                     tr += ct
             elif r == "assistant":

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -470,7 +470,7 @@ def _fill(
     snap = project.store.read()
     excluded = 0
     unsplit: list[int] = []
-    chosen: list[tuple[int, int]] = []  # (id, row)
+    chosen: list[tuple[int, int, str]] = []  # (id, row, split)
     for row, head in enumerate(snap.heads):
         rating, split = head.rating, head.split
         if rating is None or rating < threshold:
@@ -479,7 +479,7 @@ def _fill(
         elif split is None:
             unsplit.append(head.id)
         else:
-            chosen.append((head.id, row))
+            chosen.append((head.id, row, split))
     chosen.sort()
     unsplit.sort()
     counter = tok.counter(choice.name)  # built here, before forking (a worker must not wait for a lock)
@@ -520,20 +520,9 @@ class _PlainExample(ExampleLine, kw_only=True):  # the common case: messages tha
 _PLAIN_EXAMPLE = msgspec.json.Decoder(_PlainExample)
 
 
-def _messages(snap: Snapshot, row: int, changed: bool) -> list[dict[str, Any]]:
-    """A row's messages: straight from its line (validated by the same schema, no record built or kept) when
-    they hold only role and content and no journal change is pending, else from its full record (DataError
-    with its path:line if the line does not pass)."""
-    if not changed:  # a ValidationError is a DecodeError too: the full record says what is wrong
-        with contextlib.suppress(msgspec.DecodeError):
-            plain = _PLAIN_EXAMPLE.decode(snap.raw(row)).messages
-            return cast("list[dict[str, Any]]", msgspec.to_builtins(plain))
-    return cast("list[dict[str, Any]]", snap.record(row)["messages"])
-
-
 def _format_share(
     snap: Snapshot,
-    chosen: list[tuple[int, int]],
+    chosen: list[tuple[int, int, str]],
     spec: ProviderSpec,
     weight: str,
     counter: tok.TokenCounter,
@@ -543,22 +532,34 @@ def _format_share(
     found: list[tuple[int, str | None, str, str]] = []
     provider = spec.name
     missing: list[tuple[list[dict[str, Any]], bytes, _Columns, int]] = []
-    key_of, known_counts, heads, changes = cache.key, cache.get, snap.heads, snap.changes
-    for ident, row in chosen:
-        split = heads[row].split
-        msgs, dropped = format_messages(_messages(snap, row, ident in changes), spec, weight)
+    key_of, known_counts, changes, record = cache.key, cache.get, snap.changes, snap.record
+    plain, to_builtins = _PLAIN_EXAMPLE.decode, msgspec.to_builtins
+    data, starts, ends = memoryview(snap.data if chosen else b""), snap.starts, snap.ends
+    as_is = weight == "all"  # what plain messages are written as under this policy (see format_messages)
+    for ident, row, split in chosen:
+        msgs = None
+        if ident not in changes:  # a pending journal change is in the full record only
+            # straight from the line (validated by the same schema, no record built or kept) when its messages
+            # hold only role and content; else (a ValidationError is a DecodeError too) the full record, which
+            # says what is wrong with its path:line if the line does not pass
+            try:  # noqa: SIM105 - contextlib.suppress would cost a Python call in and one out, per line
+                msgs = to_builtins(plain(data[starts[row] : ends[row]]).messages)
+            except msgspec.DecodeError:
+                pass
+        if msgs is None or not as_is:
+            msgs, dropped = format_messages(record(row)["messages"] if msgs is None else msgs, spec, weight)
+            if dropped:
+                found.extend(
+                    (ident, split, "dropped-keys", f"message key `{k}` is not written for {provider}")
+                    for k in sorted(dropped)
+                )
         line = {"messages": msgs}  # every provider aitelier writes for takes exactly this
-        if dropped:
-            found.extend(
-                (ident, split, "dropped-keys", f"message key `{k}` is not written for {provider}")
-                for k in sorted(dropped)
-            )
         errors = check_conversation(line, spec)
         if errors:
             found.extend((ident, split, rule, message) for rule, message in errors)
         enc = ENCODE(line) + b"\n"
         key = key_of(enc)
-        col = columns[split or "train"]
+        col = columns[split]
         tokens = known_counts(key)
         if tokens is None:
             missing.append((msgs, key, col, len(col[0])))
