@@ -263,51 +263,60 @@ class ConversationTokens:
 def count_conversations(
     conversations: Sequence[Sequence[Mapping[str, Any]]], tc: TokenCounter
 ) -> ConversationTokens:
-    """Token counts per conversation; each distinct string is tokenised once, when it first comes (where worker
-    processes can help, the contents are first tokenised together, shared out between them)."""
+    """Token counts per conversation (see :func:`conversation_tokens`); where worker processes can help, the
+    contents are first tokenised together, shared out between them."""
     from .parallel import worker_count
 
     counts: dict[str, int] = {}
-    if worker_count(PARALLEL_MIN_TEXTS, PARALLEL_MIN_TEXTS) > 1:  # forking can help: the contents together
+    if worker_count(PARALLEL_MIN_TEXTS, PARALLEL_MIN_TEXTS) > 1:
         # only strings: anything else (a list as content, say) is a validation error and counts nothing
         texts = list({c for msgs in conversations for m in msgs if (c := m.get("content")).__class__ is str})
         counts.update(zip(texts, tc.count_many(texts), strict=True))
-    known, count = counts.get, tc.count
     totals: list[int] = []
     trained: list[int] = []
     for msgs in conversations:
-        total = REPLY_PRIMING
-        tr = 0
-        for m in msgs:
-            c = m.get("content")
-            if c.__class__ is str:
-                ct = known(c)
-                if ct is None:
-                    ct = counts[c] = count(c)
-            else:
-                ct = 0
-            r = m.get("role")
-            if r.__class__ is str:
-                rt = known(r)
-                if rt is None:
-                    rt = counts[r] = count(r)
-            else:
-                rt = 0
-            total += TOKENS_PER_MESSAGE + ct + rt
-            if len(m) > 2:
-                n = m.get("name")
-                if n.__class__ is str:
-                    nt = known(n)
-                    if nt is None:
-                        nt = counts[n] = count(n)
-                    total += TOKENS_PER_NAME + nt
-                if r == "assistant" and m.get("weight", 1) != 0:
-                    tr += ct
-            elif r == "assistant":
-                tr += ct
+        total, tr = conversation_tokens(msgs, counts, tc.count)
         totals.append(total)
         trained.append(tr)
     return ConversationTokens(totals, trained)
+
+
+def conversation_tokens(
+    msgs: Sequence[Mapping[str, Any]], counts: dict[str, int], count: Callable[[str], int]
+) -> tuple[int, int]:
+    """One conversation's tokens, every one and those trained on: each string's count taken from ``counts``,
+    or counted with ``count`` and kept there (so each distinct string is tokenised once)."""
+    known = counts.get
+    total = REPLY_PRIMING
+    trained = 0
+    for m in msgs:
+        c = m.get("content")
+        if c.__class__ is str:
+            ct = known(c)
+            if ct is None:
+                ct = counts[c] = count(c)
+        else:
+            ct = 0
+        r = m.get("role")
+        if r.__class__ is str:
+            rt = known(r)
+            if rt is None:
+                rt = counts[r] = count(r)
+        else:
+            rt = 0
+        total += TOKENS_PER_MESSAGE + ct + rt
+        if len(m) > 2:
+            n = m.get("name")
+            if n.__class__ is str:
+                nt = known(n)
+                if nt is None:
+                    nt = counts[n] = count(n)
+                total += TOKENS_PER_NAME + nt
+            if r == "assistant" and m.get("weight", 1) != 0:
+                trained += ct
+        elif r == "assistant":
+            trained += ct
+    return total, trained
 
 
 TOKEN_CACHE = ".tokens.cache"
@@ -593,6 +602,7 @@ __all__ = [
     "TokenCounter",
     "TokenStats",
     "TrainingEstimate",
+    "conversation_tokens",
     "count_conversations",
     "TokenCache",
     "counter",

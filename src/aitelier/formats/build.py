@@ -531,11 +531,13 @@ def _format_share(
     columns: dict[str, _Columns] = {name: ([], [], [], [], [], []) for name in ("train", "val")}
     found: list[tuple[int, str | None, str, str]] = []
     provider = spec.name
-    missing: list[tuple[list[dict[str, Any]], bytes, _Columns, int]] = []
+    counted: tuple[list[bytes], list[int], list[int]] = ([], [], [])
     key_of, known_counts, changes, record = cache.key, cache.get, snap.changes, snap.record
     plain, to_builtins = _PLAIN_EXAMPLE.decode, msgspec.to_builtins
     data, starts, ends = memoryview(snap.data if chosen else b""), snap.starts, snap.ends
     as_is = weight == "all"  # what plain messages are written as under this policy (see format_messages)
+    texts: dict[str, int] = {}  # the token counts of the strings met so far
+    count, conversation_tokens = counter.count, tok.conversation_tokens
     for ident, row, split in chosen:
         msgs = None
         if ident not in changes:  # a pending journal change is in the full record only
@@ -559,21 +561,20 @@ def _format_share(
             found.extend((ident, split, rule, message) for rule, message in errors)
         enc = ENCODE(line) + b"\n"
         key = key_of(enc)
-        col = columns[split]
         tokens = known_counts(key)
-        if tokens is None:
-            missing.append((msgs, key, col, len(col[0])))
-            tokens = (0, 0)
+        if tokens is None:  # counted now, while the line is at hand (in the processor's cache)
+            tokens = conversation_tokens(msgs, texts, count)
+            counted[0].append(key)
+            counted[1].append(tokens[0])
+            counted[2].append(tokens[1])
+        col = columns[split]
         col[0].append(ident)
         col[1].append(enc)
         col[2].append(key)
         col[3].append(prompt_key(msgs))
         col[4].append(tokens[0])
         col[5].append(tokens[1])
-    counted = tok.count_conversations([m[0] for m in missing], counter)
-    for (_, _, col, pos), total, trained in zip(missing, counted.totals, counted.trained, strict=True):
-        col[4][pos], col[5][pos] = total, trained
-    return columns, found, ([m[1] for m in missing], counted.totals, counted.trained)
+    return columns, found, counted
 
 
 @dataclass
