@@ -200,11 +200,6 @@ def is_builtin(name: str) -> bool:
     return name in _providers and _providers[name].origin == "built-in"
 
 
-def plugin_errors() -> dict[str, str]:
-    _load()
-    return dict(_plugin_errors)
-
-
 def get(name: str) -> ProviderInfo:
     if not is_builtin(name):  # a built-in is known without looking at the plugins
         _load()

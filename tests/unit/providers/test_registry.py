@@ -81,8 +81,7 @@ def test_a_broken_plugin_does_not_break_the_builtins(fresh_registry, tmp_path, m
         tmp_path, monkeypatch, "def register(register):\n    raise RuntimeError('boom')\n", "broken"
     )
     assert "together" in fresh_registry.available()
-    assert "boom" in fresh_registry.plugin_errors()["broken"]
-    with pytest.raises(UsageError, match="failed to load: broken"):
+    with pytest.raises(UsageError, match=r"failed to load: broken \(RuntimeError: boom\)"):
         fresh_registry.get("broken")
 
 
