@@ -123,11 +123,6 @@ class LocalProvider(Provider):
             payload["fromAdapter"] = str(from_run.get("fineTunedModel") or "")
         return self.job_request(model, hp, training_file, validation_file, attempt_id, payload)
 
-    def resolve_hyperparameters(
-        self, hp: Hyperparameters, limits: ModelLimits | None, *, has_validation: bool
-    ) -> Hyperparameters:
-        return hp  # training.plan filled in the defaults of the run's method
-
     def create_job(self, request: JobRequest) -> Job:
         from ..local import jobs
 
