@@ -232,6 +232,10 @@ class Project:
     def val_path(self) -> Path:
         return self.data_dir / "val.jsonl"
 
+    def relative(self, path: Path) -> str:
+        """``path`` as shown to the user: relative to the project root when it lies inside."""
+        return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
+
     # -- config values ----------------------------------------------------------------------------------------
     @property
     def name(self) -> str:

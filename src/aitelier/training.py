@@ -98,13 +98,6 @@ def _hash_and_count(path: Path) -> tuple[str, int, int]:
     return h.hexdigest(), lines, size
 
 
-def _rel(project: Project, path: Path) -> str:
-    try:
-        return str(path.relative_to(project.root))
-    except ValueError:
-        return str(path)
-
-
 def preflight(
     project: Project, provider: str, model: str, *, epochs: int | None = None, method: str = "sft"
 ) -> Preflight:
@@ -116,11 +109,11 @@ def preflight(
         "rated examples" if method == "sft" else "preference pairs (`ait pairs`)"
     )
     if not train_path.exists():
-        raise NotFound(f"{_rel(project, train_path)} does not exist", hint=fix)
+        raise NotFound(f"{project.relative(train_path)} does not exist", hint=fix)
     fresh = freshness.check(project, provider, method)
     if fresh.state == "stale":
         raise ValidationFailed(
-            f"{_rel(project, train_path)} and {_rel(project, val_path)} are stale ({'; '.join(fresh.reasons)})",
+            f"{project.relative(train_path)} and {project.relative(val_path)} are stale ({'; '.join(fresh.reasons)})",
             hint=f"run `{command}` so the upload holds your latest examples, ratings and settings",
         )
     files: list[DataFile] = []
@@ -128,7 +121,7 @@ def preflight(
         if not path.exists():
             continue
         sha, count, size = _hash_and_count(path)
-        rel = _rel(project, path)
+        rel = project.relative(path)
         if size == 0 or count == 0:
             if role == "val":
                 continue  # no validation set: the job runs without one

@@ -274,8 +274,8 @@ def format_(
         from .. import formats
 
         w = formats.write(project, result)
-        written = [str(p.relative_to(project.root)) for p in w.written]
-        removed = [str(p.relative_to(project.root)) for p in w.removed]
+        written = [project.relative(p) for p in w.written]
+        removed = [project.relative(p) for p in w.removed]
     if as_json:
         echo_json(env, {**result.as_dict(), "written": written, "removed": removed})
     else:

@@ -169,7 +169,7 @@ def eval_(
     if as_json:
         echo_json(env, _brief(project, ev))
     elif no_score:
-        env.out(str(_relative(project, ev.path)))
+        env.out(project.relative(ev.path))
     else:
         _print_summary(env, ev)
 
@@ -211,19 +211,15 @@ def _score(env: Env, project: Project, ev: Eval, *, show_expected: bool) -> int 
             env.out(line)
     if not fresh.finished:
         env.out(f"Some items are not scored yet; `ait eval --resume` continues {fresh.name}.")
-    env.out(f"Saved in {_relative(project, fresh.path)}")
+    env.out(f"Saved in {project.relative(fresh.path)}")
     return stopped_by
-
-
-def _relative(project: Project, path: Path) -> Path:
-    return path.relative_to(project.root) if path.is_relative_to(project.root) else path
 
 
 def _brief(project: Project, ev: Eval) -> dict[str, Any]:
     d = ev.data
     return {
         "name": ev.name,
-        "path": str(_relative(project, ev.path)),
+        "path": project.relative(ev.path),
         "kind": ev.kind,
         "model": d.get("model"),
         "base": d.get("base"),

@@ -138,5 +138,5 @@ def pull(
         provider.close()
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)
-    runs.update(project, run, {"downloaded": {checkpoint: str(dest.relative_to(project.root))}})
+    runs.update(project, run, {"downloaded": {checkpoint: project.relative(dest)}})
     return dest
