@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,14 +50,7 @@ class Summary:
     remaining: int  # examples in the queue not reached yet
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "shown": self.shown,
-            "rated": self.rated,
-            "rewritten": self.rewritten,
-            "skipped": self.skipped,
-            "average": None if self.average is None else round(self.average, 2),
-            "remaining": self.remaining,
-        }
+        return {**asdict(self), "average": None if self.average is None else round(self.average, 2)}
 
 
 def parse_score(key: str) -> int | None:

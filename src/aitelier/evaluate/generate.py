@@ -12,7 +12,7 @@ import os
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -249,7 +249,7 @@ def generate(
         **({} if base is None else {"base": base, "seed": seed}),
         "provider": endpoint.name,
         "base_url": endpoint.base_url,
-        "settings": settings.as_dict(),
+        "settings": asdict(settings),
         "created": now_iso(),
         "val_set": {"fingerprint": fingerprint(items), "examples": len(items)},
         "judge": None,

@@ -42,9 +42,6 @@ class Settings:
     temperature: float = 0.0
     max_tokens: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
-
 
 @dataclass(frozen=True)
 class Call:
@@ -55,7 +52,7 @@ class Call:
 def call_key(endpoint: str, call: Call, settings: Settings) -> str:
     """The cache key: a hash of everything that decides the answer (``endpoint``: provider name and base URL)."""
     blob = json.dumps(
-        [endpoint, call.model, settings.as_dict(), call.messages],
+        [endpoint, call.model, dataclasses.asdict(settings), call.messages],
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
