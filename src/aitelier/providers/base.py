@@ -9,7 +9,7 @@ never seen becomes ``UNKNOWN`` with the raw string kept for display, never a sil
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -564,18 +564,22 @@ class SDKProvider(Provider):
         self._client.close()
 
 
-def loss_from_events(events: list[JobEvent]) -> list[LossPoint]:
+def loss_points(rows: Iterable[tuple[float, float | None, float | None]]) -> list[LossPoint]:
+    """(step, training loss, validation loss) rows as one point per step, by step (a later value wins)."""
     points: dict[float, LossPoint] = {}
-    for i, e in enumerate(events):
-        if e.train_loss is None and e.val_loss is None:
+    for step, train, val in rows:
+        if train is None and val is None:
             continue
-        step = float(e.step if e.step is not None else i)
-        p = points.setdefault(step, LossPoint(step))
-        if e.train_loss is not None:
-            p.train = e.train_loss
-        if e.val_loss is not None:
-            p.val = e.val_loss
+        p = points.setdefault(float(step), LossPoint(float(step)))
+        p.train = train if train is not None else p.train
+        p.val = val if val is not None else p.val
     return [points[k] for k in sorted(points)]
+
+
+def loss_from_events(events: list[JobEvent]) -> list[LossPoint]:
+    return loss_points(
+        (i if e.step is None else e.step, e.train_loss, e.val_loss) for i, e in enumerate(events)
+    )
 
 
 def field_of(obj: Any, name: str, default: Any = None) -> Any:

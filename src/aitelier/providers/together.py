@@ -33,6 +33,7 @@ from .base import (
     UploadProgress,
     field_of,
     loss_from_events,
+    loss_points,
     parse_time,
 )
 
@@ -484,15 +485,12 @@ class TogetherProvider(SDKProvider):
 
 def metrics_to_points(metrics: list[Any]) -> list[LossPoint]:
     """Together's flat metric snapshots (``train/loss``, ``eval/loss``, ``train/global_step`` ...) as points."""
-    points: dict[float, LossPoint] = {}
+    rows: list[tuple[float, float | None, float | None]] = []
     for i, m in enumerate(metrics):
         if not isinstance(m, dict):
             m = dict(getattr(m, "__dict__", {}))
-        step = None
-        for k in ("train/global_step", "global_step", "eval/global_step", "step"):
-            if isinstance(m.get(k), (int, float)):
-                step = float(m[k])
-                break
+        steps = ("train/global_step", "global_step", "eval/global_step", "step")
+        step = next((float(m[k]) for k in steps if isinstance(m.get(k), (int, float))), float(i))
         train = val = None
         for k, v in m.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -502,13 +500,8 @@ def metrics_to_points(metrics: list[Any]) -> list[LossPoint]:
                 train = float(v)
             elif name in ("eval/loss", "eval_loss", "validation/loss", "val/loss", "valid_loss", "val_loss"):
                 val = float(v)
-        if train is None and val is None:
-            continue
-        key = step if step is not None else float(i)
-        p = points.setdefault(key, LossPoint(key))
-        p.train = train if train is not None else p.train
-        p.val = val if val is not None else p.val
-    return [points[k] for k in sorted(points)]
+        rows.append((step, train, val))
+    return loss_points(rows)
 
 
 def register(register: Callable[..., Any]) -> None:
