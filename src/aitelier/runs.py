@@ -146,6 +146,11 @@ def is_active(record: dict[str, Any]) -> bool:
     return not record.get("finishedAt") and record.get("status") not in ENDED
 
 
+def latest_finished(project: Project) -> dict[str, Any] | None:
+    """The latest run whose job succeeded with a model (what `ait eval` and `ait pull` take by default)."""
+    return next((r for r in reversed(all_runs(project)) if finished(r) and model_of(r)), None)
+
+
 def find(project: Project, ref: str) -> dict[str, Any]:
     """A run by run id, job id, fine-tuned model name, or a unique prefix of one of them."""
     runs = all_runs(project)

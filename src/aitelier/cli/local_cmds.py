@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import NotFound
 from .common import get_env, open_project
 
 
@@ -24,7 +25,9 @@ def pull(ref: str | None, checkpoint: str) -> None:
 
     env = get_env()
     project = open_project()
-    record = runs.find(project, ref) if ref else models.latest_succeeded(project)
+    record = runs.find(project, ref) if ref else runs.latest_finished(project)
+    if record is None:
+        raise NotFound("no finished fine-tune yet", hint="`ait status --all` lists every run")
     path = models.pull(project, record, checkpoint, note=env.err)
     env.out(f"{checkpoint} of run {runs.run_id(record)} is in {path}")
 

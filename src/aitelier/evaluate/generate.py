@@ -186,13 +186,10 @@ def unservable(endpoint: Endpoint, model: str, e: ProviderRequestError) -> Unser
 def default_model(project: Project) -> tuple[str, str | None]:
     """The latest succeeded run's fine-tuned model and the provider that trained it; a clear error when there
     is none yet. Runs the npm tool recorded (``completed``, ``modelId``) count too."""
-    records = run_records.all_runs(project)
-    for r in reversed(records):
-        model = run_records.model_of(r)
-        if run_records.finished(r) and model:
-            provider = r.get("provider")
-            return str(model), str(provider) if provider else None
-    active = [r for r in records if run_records.is_active(r)]
+    done = run_records.latest_finished(project)
+    if done is not None:
+        return str(run_records.model_of(done)), str(done["provider"]) if done.get("provider") else None
+    active = [r for r in run_records.all_runs(project) if run_records.is_active(r)]
     if active:
         r = active[-1]
         raise UnservableModel(

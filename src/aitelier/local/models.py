@@ -17,13 +17,6 @@ from . import INSTALL, missing
 from .jobs import run_dir
 
 
-def latest_succeeded(project: Project) -> dict[str, Any]:
-    done = [r for r in runs.all_runs(project) if runs.finished(r)]
-    if not done:
-        raise NotFound("no finished fine-tune yet", hint="`ait status --all` lists every run")
-    return done[-1]
-
-
 def adapter_of(project: Project, ref: str) -> Path:
     """The adapter directory of run REF (trained here or pulled), or REF itself when it is one."""
     direct = Path(ref)
