@@ -146,6 +146,15 @@ def is_active(record: dict[str, Any]) -> bool:
     return not record.get("finishedAt") and record.get("status") not in ENDED
 
 
+def require_finished(record: dict[str, Any], why: str = "") -> None:
+    """A usage error (exit 2) unless the run's job succeeded; ``why`` ends the message ("; --from needs ...")."""
+    if not finished(record) or not record.get("jobId"):
+        raise UsageError(
+            f"run {run_id(record)} has not finished (status {shown_status(record)}){why}",
+            hint="`ait status --watch` follows it",
+        )
+
+
 def latest_finished(project: Project) -> dict[str, Any] | None:
     """The latest run whose job succeeded with a model (what `ait eval` and `ait pull` take by default)."""
     return next((r for r in reversed(all_runs(project)) if finished(r) and model_of(r)), None)

@@ -197,11 +197,7 @@ def continued_run(project: Project, provider: Provider, ref: str) -> dict[str, A
     rid = runs.run_id(record)
     if record.get("provider") != provider.name:
         raise UsageError(f"run {rid} was trained on {record.get('provider')}, not {provider.title}")
-    if not runs.finished(record) or not record.get("jobId"):
-        raise UsageError(
-            f"run {rid} has not finished ({runs.shown_status(record)}); --from needs a finished run",
-            hint="`ait status --watch` follows it",
-        )
+    runs.require_finished(record, "; --from needs a finished run")
     return record
 
 

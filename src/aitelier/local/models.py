@@ -105,11 +105,7 @@ def pull(
     run = runs.run_id(record)
     if "download" not in info.capabilities:
         raise UsageError(f"{info.title} does not offer its fine-tuned models for download")
-    if not runs.finished(record) or not record.get("jobId"):
-        raise UsageError(
-            f"run {run} has not finished (status {record.get('status')})",
-            hint="`ait status --watch` follows it",
-        )
+    runs.require_finished(record)
     dest = run_dir(project.root, run, make=True) / ("adapter" if checkpoint == "adapter" else "merged")
     if dest.exists() and any(dest.iterdir()):
         note(f"{dest} is already there; not downloading again")
