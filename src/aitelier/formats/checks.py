@@ -38,6 +38,7 @@ def _type_name(value: Any) -> str:
 
 
 PREFERENCE_KEYS = ("input", "preferred_output", "non_preferred_output")
+_ABSENT: Any = object()  # a key a message does not have
 
 
 def line_format(obj: dict[str, Any]) -> str | None:
@@ -102,33 +103,38 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
             found.append(("message-object", f"message {i} is not an object ({_type_name(m)})"))
             prev = None
             continue
-        if len(m) != 2 or "role" not in m or "content" not in m:  # the common case is exactly role+content
+        # _ABSENT, not None: a key that is there with the value null is reported differently from no key
+        role = m.get("role", _ABSENT)
+        content = m.get("content", _ABSENT)
+        if len(m) != 2 or role is _ABSENT or content is _ABSENT:  # the common case is exactly role+content
             for k in m:
                 if k not in message_keys and k not in ("role", "content"):
                     found.append(("unknown-message-key", f"message {i} has unknown key `{k}`"))
             for k in ("role", "content"):
                 if k not in m:
                     found.append(("message-keys", f"message {i} has no `{k}`"))
-        role = m.get("role")
-        if "role" in m and not (role.__class__ is str and role in roles):
-            known = ", ".join(sorted(roles))
-            found.append(("role", f"message {i} has role {role!r} (known: {known})"))
-        content = m.get("content")
+        if role.__class__ is not str or role not in roles:
+            if role is _ABSENT:
+                role = None
+            else:
+                known = ", ".join(sorted(roles))
+                found.append(("role", f"message {i} has role {role!r} (known: {known})"))
         # OpenAI's cookbook form of a function call: the call in `function_call`, content "" (or null)
         calls = "function_call" in m and "function_call" in message_keys and not content
-        if "content" in m and not calls:
-            if isinstance(content, list):
-                found.append(
-                    (
-                        "content-type",
-                        f"message {i} content is a list of content parts: aitelier handles text only, so "
-                        "content must be a string",
+        if content is not _ABSENT and not calls:
+            if content.__class__ is not str and not isinstance(content, str):
+                if isinstance(content, list):
+                    found.append(
+                        (
+                            "content-type",
+                            f"message {i} content is a list of content parts: aitelier handles text only, so "
+                            "content must be a string",
+                        )
                     )
-                )
-            elif not isinstance(content, str):
-                found.append(
-                    ("content-type", f"message {i} content must be a string, got {_type_name(content)}")
-                )
+                else:
+                    found.append(
+                        ("content-type", f"message {i} content must be a string, got {_type_name(content)}")
+                    )
             elif not content or content.isspace():
                 if role == "system":
                     found.append(("empty-system-prompt", f"message {i} is an empty system prompt"))
@@ -139,8 +145,8 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
         if role == prev and role is not None:
             found.append(("consecutive-roles", f"messages {i - 1} and {i} are both `{role}`"))
         prev = role
-        weight = m.get("weight", 1)
-        if "weight" in m and weighted:
+        weight = m.get("weight", _ABSENT)
+        if weight is not _ABSENT and weighted:
             if isinstance(weight, bool) or weight not in (0, 1) or not isinstance(weight, int):
                 found.append(("weight-value", f"message {i} has weight {_json(weight)} (must be 0 or 1)"))
             if role != "assistant":
@@ -149,7 +155,7 @@ def check_conversation(obj: dict[str, Any], spec: ProviderSpec) -> Found:
                 )
         if role == "assistant":
             assistants += 1
-            if weight != 0:
+            if weight != 0:  # no weight (_ABSENT) is trained
                 trained += 1
         elif role == "user":
             users += 1
