@@ -285,7 +285,7 @@ def conversation_tokens(
     msgs: Sequence[Mapping[str, Any]], counts: dict[str, int], count: Callable[[str], int]
 ) -> tuple[int, int]:
     """One conversation's tokens, every one and those trained on: each string's count taken from ``counts``,
-    or counted with ``count`` and kept there (so each distinct string is tokenised once)."""
+    or counted with ``count`` and kept there (a cache: the caller may empty it whenever it likes)."""
     known = counts.get
     total = REPLY_PRIMING
     trained = 0

@@ -520,6 +520,13 @@ class _PlainExample(ExampleLine, kw_only=True):  # the common case: messages tha
 _PLAIN_EXAMPLE = msgspec.json.Decoder(_PlainExample)
 
 
+# A share keeps the counts of this many strings, then starts again: a string repeated nearby (the system
+# prompt, a prompt rated with several replies) is still tokenised once, and the strings of the lines done are
+# let go, so the next lines' strings reuse their memory while it is in the processor's cache instead of
+# landing in fresh pages (one process, 50,000 lines: about 0.2 s of 2.1 s less than keeping them all).
+TEXTS_KEPT = 1024
+
+
 def _format_share(
     snap: Snapshot,
     chosen: list[tuple[int, int, str]],
@@ -536,7 +543,7 @@ def _format_share(
     plain, to_builtins = _PLAIN_EXAMPLE.decode, msgspec.to_builtins
     data, starts, ends = memoryview(snap.data if chosen else b""), snap.starts, snap.ends
     as_is = weight == "all"  # what plain messages are written as under this policy (see format_messages)
-    texts: dict[str, int] = {}  # the token counts of the strings met so far
+    texts: dict[str, int] = {}  # the token counts of the strings met lately (at most TEXTS_KEPT)
     count, conversation_tokens = counter.count, tok.conversation_tokens
     for ident, row, split in chosen:
         msgs = None
@@ -563,6 +570,8 @@ def _format_share(
         key = key_of(enc)
         tokens = known_counts(key)
         if tokens is None:  # counted now, while the line is at hand (in the processor's cache)
+            if len(texts) > TEXTS_KEPT:
+                texts.clear()
             tokens = conversation_tokens(msgs, texts, count)
             counted[0].append(key)
             counted[1].append(tokens[0])
