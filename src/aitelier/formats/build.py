@@ -22,7 +22,7 @@ from ..errors import ConfigError, UsageError, ValidationFailed
 from ..fsutil import atomic_write_bytes
 from ..parallel import fork_map, gc_paused, worker_count
 from ..store import Snapshot
-from ..store.schema import ExampleLine, Message
+from ..store.schema import ExampleHead, ExampleLine, Message
 from .checks import check_conversation, line_messages
 from .rules import FEW_EXAMPLES, Problem, Problems, ProblemSummary, ProviderSpec, spec_for
 
@@ -513,11 +513,20 @@ class _PlainMessage(Message, forbid_unknown_fields=True):  # only its role and c
     pass
 
 
-class _PlainExample(ExampleLine, kw_only=True):  # the common case: messages that are _PlainMessage
-    messages: Annotated[list[_PlainMessage], msgspec.Meta(min_length=1)]  # type: ignore[assignment]
+def _plain_body() -> Any:
+    """The common case of a line's fields other than the light view's (which the read that found the row
+    has validated already): every one as in ExampleLine, with messages that are _PlainMessage."""
+    head = {f.name for f in msgspec.structs.fields(ExampleHead)}
+    fields: list[tuple[Any, ...]] = []
+    for f in msgspec.structs.fields(ExampleLine):
+        if f.name == "messages":
+            fields.append((f.name, Annotated[list[_PlainMessage], msgspec.Meta(min_length=1)]))
+        elif f.name not in head:
+            fields.append((f.name, f.type) if f.required else (f.name, f.type, f.default))
+    return msgspec.defstruct("_PlainBody", fields, kw_only=True, gc=False)
 
 
-_PLAIN_EXAMPLE = msgspec.json.Decoder(_PlainExample)
+_PLAIN_BODY = msgspec.json.Decoder(_plain_body())
 
 
 # A share keeps the counts of this many strings, then starts again: a string repeated nearby (the system
@@ -540,7 +549,7 @@ def _format_share(
     provider = spec.name
     counted: tuple[list[bytes], list[int], list[int]] = ([], [], [])
     key_of, known_counts, changes, record = cache.key, cache.get, snap.changes, snap.record
-    plain, to_builtins = _PLAIN_EXAMPLE.decode, msgspec.to_builtins
+    plain, to_builtins = _PLAIN_BODY.decode, msgspec.to_builtins
     data, starts, ends = memoryview(snap.data if chosen else b""), snap.starts, snap.ends
     as_is = weight == "all"  # what plain messages are written as under this policy (see format_messages)
     texts: dict[str, int] = {}  # the token counts of the strings met lately (at most TEXTS_KEPT)
@@ -548,9 +557,9 @@ def _format_share(
     for ident, row, split in chosen:
         msgs = None
         if ident not in changes:  # a pending journal change is in the full record only
-            # straight from the line (validated by the same schema, no record built or kept) when its messages
-            # hold only role and content; else (a ValidationError is a DecodeError too) the full record, which
-            # says what is wrong with its path:line if the line does not pass
+            # straight from the line (no record built or kept) when its messages hold only role and content:
+            # the fields the read did not check, checked by the same schema; else (a ValidationError is a
+            # DecodeError too) the full record, which says what is wrong with its path:line if it does not pass
             try:  # noqa: SIM105 - contextlib.suppress would cost a Python call in and one out, per line
                 msgs = to_builtins(plain(data[starts[row] : ends[row]]).messages)
             except msgspec.DecodeError:

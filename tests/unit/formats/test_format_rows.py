@@ -84,3 +84,22 @@ def _json(value: object) -> bytes:
     import json
 
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    "field",
+    [b'"version":0', b'"ratedAt":"yesterday"', b'"updatedAt":5', b'"tags":[1]', b'"originalOutputTurn":0'],
+)
+def test_a_field_the_light_view_skips_that_breaks_the_schema_stops_the_build(
+    tmp_path: Path, field: bytes
+) -> None:
+    # the read that chooses the examples checks only the light view (id, rating, split, createdAt,
+    # originalOutput): every other field of a chosen line is checked when it is formatted
+    project = _project(tmp_path, [record(i, rating=9, split="train") for i in range(1, 4)])
+    bad = b'{"id":4,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],'
+    bad += b'"rating":9,"split":"train",' + field + b"}"
+    with project.examples_path.open("ab") as f:
+        f.write(bad + b"\n")
+    with pytest.raises(DataError) as e:
+        formats.build(project)
+    assert [p.line for p in e.value.problems] == [4]
