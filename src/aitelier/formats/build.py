@@ -487,9 +487,9 @@ def _fill(
     if chosen:  # the bytes read here, once (rows taken from the read cache come without them), not per worker
         _ = snap.data
 
-    # one share per process; this one's larger by 3% of all, what a worker's result costs to send and take in
+    # one share per process; this one's larger by 1% of all, about what a worker's result costs to send
     workers = worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
-    mine = 1 / workers + 0.03
+    mine = 1 / workers + 0.01
     n = len(chosen)
     cuts = [0, *(round(n * (mine + (1 - mine) * k / (workers - 1))) for k in range(workers - 1)), n]
 
