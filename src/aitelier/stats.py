@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from . import freshness, runs
 from .project import Project
-from .store.schema import ExampleHead
+from .store.schema import Head
 
 SMALL_DATASET = 50  # below this a fine-tune is usually too weak to be worth paying for
 
@@ -36,7 +36,7 @@ class Counts:
         self.split = {"train": 0, "val": 0}
         self.split_good = {"train": 0, "val": 0}  # with a split and at or above the threshold
 
-    def add_heads(self, heads: list[ExampleHead]) -> None:
+    def add_heads(self, heads: list[Head]) -> None:
         self.total += len(heads)
         threshold, distribution, split_all, split_good = (
             self.threshold,

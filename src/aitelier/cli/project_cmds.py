@@ -23,7 +23,7 @@ from .options import PROVIDER
 if TYPE_CHECKING:
     from ..project import Project
     from ..store import Example
-    from ..store.schema import ExampleHead
+    from ..store.schema import Head
 
 # What each command asks a person, and the flags that do without a terminal.
 _INIT = NoTerminal("ait init asks for the project's settings", "--name NAME --yes", "take the defaults")
@@ -502,7 +502,7 @@ def _count_line(shown: int, matched: int, total: int) -> str:
 
 
 def _matches(
-    ex: ExampleHead, rated: bool, unrated: bool, min_: int | None, max_: int | None, split: str | None
+    ex: Head, rated: bool, unrated: bool, min_: int | None, max_: int | None, split: str | None
 ) -> bool:
     r = ex.rating
     if rated and r is None or unrated and r is not None:

@@ -4,7 +4,8 @@
 conversation without building it, which is what commands that only count or choose examples need.
 :class:`ExampleLine` is the full view: the head plus the conversation and every other known field. Both are
 decoded and validated by ``msgspec`` in C. Unknown fields are allowed (and kept: the store keeps each line's
-bytes, and a changed line is re-encoded from the decoded object, unknown keys included).
+bytes, and a changed line is re-encoded from the decoded object, unknown keys included). :class:`Head` holds
+the light view's fields unchecked, for rows ait passes on itself.
 
 The JSON Schema generated from :class:`ExampleLine` ships beside this module as ``example.schema.json`` (a test
 keeps the two equal; ``python -c "from aitelier.store.schema import write_schema; write_schema()"`` refreshes it).
@@ -37,23 +38,36 @@ class Message(msgspec.Struct, gc=False):
     content: str
 
 
-class ExampleHead(msgspec.Struct, kw_only=True, gc=False):
-    """The light view: what choosing, counting, splitting and finding rewrites (DPO pairs) need.
+class Head(msgspec.Struct, kw_only=True, gc=False):
+    """A row as ait passes it on between its own processes and through its read cache: the light view's fields,
+    not checked again (they were checked as :class:`ExampleHead` when the line was read, and checking each
+    timestamp against its pattern once more would cost a worker's rows a few hundredths of a second).
 
-    ``gc=False`` (for the full view too): decoded rows never form reference cycles, so the cyclic garbage
-    collector need not walk the 100,000 of them again and again while a command works on them."""
+    ``gc=False`` (for every view): decoded rows never form reference cycles, so the cyclic garbage collector need
+    not walk the 100,000 of them again and again while a command works on them."""
 
-    id: Positive
-    rating: Rating | None = None
+    id: int
+    rating: int | None = None
     # the line's "split" (UNSET: the line has no such key, which a writer may add without rewriting the line)
-    stored_split: Split | None | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="split")
-    createdAt: Timestamp | None = None
+    stored_split: str | None | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="split")
+    createdAt: str | None = None
     originalOutput: str | None = None  # the reply before the first rewrite: its example makes a DPO pair
 
     @property
     def split(self) -> str | None:
         split = self.stored_split
         return None if split is msgspec.UNSET else split
+
+
+class ExampleHead(Head, kw_only=True):
+    """The light view, as read from a line: what choosing, counting, splitting and finding rewrites (DPO pairs)
+    need; the same fields as :class:`Head`, checked."""
+
+    id: Positive
+    rating: Rating | None = None
+    stored_split: Split | None | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="split")
+    createdAt: Timestamp | None = None
+    originalOutput: str | None = None
 
 
 class ExampleLine(ExampleHead, kw_only=True):

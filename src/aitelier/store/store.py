@@ -48,6 +48,7 @@ from .schema import (
     HEAD,
     LINE,
     ExampleHead,
+    Head,
     decode_problem,
     encode,
     head_problem,
@@ -130,7 +131,7 @@ class _Rows(msgspec.Struct, array_like=True):
     """A clean file's rows as a light read decoded them, so that reading the same file again need not decode
     it: the light views, and where each line starts and ends (native 8-byte integers)."""
 
-    heads: list[ExampleHead]
+    heads: list[Head]
     starts: bytes
     ends: bytes
 
@@ -147,14 +148,14 @@ LINES_READ_ALONE = 256  # lines of a snapshot from the cache read one by one bef
 class Snapshot:
     """Every valid example of examples.jsonl as read at one moment, in file order (one row each).
 
-    A row is the light view (:class:`ExampleHead`) even after a full read: that read validates each line against
+    A row is the light view (:class:`~.schema.Head`) even after a full read: that read validates each line against
     the whole schema but does not keep the conversations it checked (150 MB of text for 100,000 examples); a
     row's full record is decoded from its bytes when it is asked for (:meth:`record`)."""
 
     def __init__(self, path: Path, journal: Path) -> None:
         self.path = path
         self.journal_path = journal
-        self.heads: list[ExampleHead] = []  # journal applied
+        self.heads: list[Head] = []  # journal applied
         self._data: bytes | None = b""  # the file's bytes as read (a byte-order mark left out); None: not yet
         self._fd = -1  # a descriptor of the file read, while its bytes are read on demand
         self._lines_read = 0  # lines read one by one from it
@@ -908,7 +909,7 @@ class _Piece:
 
 
 _PACK = msgspec.msgpack.Encoder().encode
-_UNPACK = msgspec.msgpack.Decoder(list[ExampleHead]).decode
+_UNPACK = msgspec.msgpack.Decoder(list[Head]).decode
 
 
 def _decode_piece(buf: bytes, end: int, offset: int, full: bool, keyed: bool) -> _Piece | None:
