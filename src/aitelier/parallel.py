@@ -52,8 +52,8 @@ def map_lines(
     ``size`` (the file cut short meanwhile) give shorter pieces: the caller compares what it got with
     ``size``."""
     workers = worker_count(size >> 10, min_kb)
-    # with ``keep``, this process reads the whole file besides its piece: its piece is smaller by a fifth
-    first = size // workers * 4 // 5 if keep else size // workers
+    # with ``keep``, this process reads the whole file besides its piece: its piece is smaller by a seventh
+    first = size // workers * 6 // 7 if keep else size // workers
     near = [0, *(first + (size - first) * k // (workers - 1) for k in range(workers - 1)), size]
     kept: list[bytes] = []
 
