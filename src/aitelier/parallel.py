@@ -61,7 +61,7 @@ def map_lines(
         if k == 0 and (keep or workers == 1):
             buf = read_at(fd, 0, size)
             kept.append(buf)
-            end = size if workers == 1 else _line_start(fd, size, near[1], buf)
+            end = size if workers == 1 else _line_start(fd, size, near[1])
             return work(buf, min(end, len(buf)), 0)
         start, end = _line_start(fd, size, near[k]), _line_start(fd, size, near[k + 1])
         buf = read_at(fd, start, end)
@@ -74,14 +74,11 @@ def map_lines(
 _PROBE = 1 << 16
 
 
-def _line_start(fd: int, size: int, pos: int, buf: bytes | None = None) -> int:
+def _line_start(fd: int, size: int, pos: int) -> int:
     """Where the first line that starts at or after ``pos`` starts (``size`` if none does): just after the
-    first newline at or after ``pos - 1``; found in ``buf`` (the file's first bytes) or read in small steps."""
+    first newline at or after ``pos - 1``, read in small steps."""
     if pos <= 0 or pos >= size:
         return max(0, min(pos, size))
-    if buf is not None:
-        newline = buf.find(b"\n", pos - 1)
-        return size if newline < 0 else newline + 1
     at = pos - 1
     while at < size:
         chunk = os.pread(fd, min(_PROBE, size - at), at)

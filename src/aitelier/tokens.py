@@ -26,9 +26,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from .errors import AitelierError, MissingDependency
+from .fsutil import atomic_write_bytes
 from .pricing import Price, training_price
 
 ENCODINGS = ("cl100k_base", "o200k_base")
@@ -362,7 +364,7 @@ class TokenCache:
         self.added += len(keys)
 
     def save(self) -> None:
-        """Best effort (atomic: a temp file renamed over the old one); only when something was added."""
+        """Best effort (atomic); only when something was added."""
         if not self.added:
             return
         import msgspec
@@ -377,14 +379,8 @@ class TokenCache:
                 "trained": [self.known[k][1] for k in keys],
             }
         )
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            atomic_write_bytes(Path(self.path), data)
 
 
 @dataclass(frozen=True)

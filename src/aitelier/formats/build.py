@@ -730,14 +730,8 @@ def _memo_save(project: Project, result: Build) -> None:
             "unsplit": result.unsplit,
         }
     )
-    path = project.data_dir / MEMO
-    tmp = path.with_name(f".{MEMO}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    with contextlib.suppress(OSError):  # best effort: the next run formats again without it
+        atomic_write_bytes(project.data_dir / MEMO, data)
 
 
 __all__ = [
