@@ -48,9 +48,9 @@ def map_lines(
     the reading is shared out too. Returns the results in file order and, with ``keep``, the ``size`` bytes,
     which this process reads meanwhile (for a caller that copies from them; else it reads only its piece).
 
-    A piece starts at the first line that starts at or after its share of the bytes. Fewer bytes than
-    ``size`` (the file cut short meanwhile) give shorter pieces: the caller compares what it got with
-    ``size``."""
+    A piece starts at the first line that starts at or after its share of the bytes. The pieces are read at
+    different moments: a caller that must know they are the same bytes as the ones kept checks that the file
+    did not change meanwhile (the store compares its size and modification time)."""
     workers = worker_count(size >> 10, min_kb)
     # with ``keep``, this process reads the whole file besides its piece: its piece is smaller by a seventh
     first = size // workers * 6 // 7 if keep else size // workers
