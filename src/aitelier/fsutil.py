@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
@@ -65,12 +65,17 @@ def _raise_naming(e: OSError, path: Path, tmp: str | None = None) -> NoReturn:
 
 
 def atomic_write_bytes(
-    path: Path, data: bytes | memoryview | Iterable[bytes | memoryview], *, mode: int | None = None
+    path: Path,
+    data: bytes | memoryview | Iterable[bytes | memoryview],
+    *,
+    mode: int | None = None,
+    before_rename: Callable[[], object] | None = None,
 ) -> None:
     """Write ``data`` to ``path`` through a temp file in the same directory, fsync, then rename over it.
 
-    ``data`` may be an iterable of chunks (a generator streaming a large file works); if it raises, the temp
-    file is removed and ``path`` is left as it was. If ``path`` is a symbolic link, its target is replaced
+    ``data`` may be an iterable of chunks (a generator streaming a large file works); if it raises, or
+    ``before_rename`` (called once everything is written) does, the temp file is removed and ``path`` is left as
+    it was. If ``path`` is a symbolic link, its target is replaced
     (the temp file is made beside the target), and the link stays. The file keeps its mode; a new one gets
     the umask's.
     """
@@ -92,6 +97,8 @@ def atomic_write_bytes(
         finally:
             os.close(fd)
         os.chmod(tmp, mode)  # made 0600
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):

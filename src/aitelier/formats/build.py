@@ -505,6 +505,7 @@ def _fill(
             for have, more in zip(lists, column, strict=True):
                 have += more  # each list extended in place
         cache.add(*counted)
+    snap.verify()  # the mapped lines did not change while they were formatted
     cache.save()
     return excluded, unsplit, cache.added
 

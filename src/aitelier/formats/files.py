@@ -16,7 +16,7 @@ import msgspec
 
 from .. import tokens as tok
 from ..errors import UsageError
-from ..parallel import gc_paused, map_lines
+from ..parallel import Buffer, gc_paused, map_file, map_lines, windows
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
 from .checks import check_conversation, check_preference, check_text_line, line_format
@@ -80,16 +80,17 @@ def _read_lines(
     where = str(path)
     f = SplitFile(name, path)
 
-    def work(buf: bytes, end: int, offset: int) -> _Checked:
-        start = len(BOM) if offset == 0 and buf.startswith(BOM) else 0
-        return _check_lines(buf, start, end, spec, prompts, method)
+    def work(data: Buffer, start: int, end: int) -> _Checked:
+        if start == 0 and data[: len(BOM)] == BOM:
+            start = len(BOM)
+        return _check_lines(data, start, end, spec, prompts, method)
 
-    try:  # one piece of whole lines per worker, each read by the process that checks it
+    try:  # the file mapped, one piece of whole lines per worker
         fd = os.open(path, os.O_RDONLY)
         try:
             if os.pread(fd, len(BOM), 0) == BOM:
                 problems.add("bom", "the file starts with a UTF-8 byte-order mark", path=where, line=1)
-            pieces = map_lines(fd, os.fstat(fd).st_size, PARALLEL_MIN_KB, work)[1]
+            pieces = map_lines(map_file(fd, os.fstat(fd).st_size), PARALLEL_MIN_KB, work)
         finally:
             os.close(fd)
     except OSError as e:
@@ -122,7 +123,7 @@ def _read_lines(
 
 
 def _check_lines(
-    data: bytes, start: int, end: int, spec: ProviderSpec, prompts: bool, method: str
+    data: Buffer, start: int, end: int, spec: ProviderSpec, prompts: bool, method: str
 ) -> _Checked:
     """Decode and check the lines of ``data[start:end]`` (see :data:`_Checked`)."""
     events: list[tuple[int, str | None, str]] = []
@@ -130,58 +131,60 @@ def _check_lines(
     keys: list[int | None] = []
     problem = events.append
     allowed = spec.file_formats if method == "sft" else ("preference",)
-    decode, find, view = _DECODE, data.find, memoryview(data)
+    decode = _DECODE
     n = 0
-    while start < end:
-        n += 1
-        stop = find(b"\n", start, end)
-        if stop < 0:
-            stop = end
-        raw, start = view[start:stop], stop + 1
-        if raw[-1:] == b"\r":
-            problem((n, "crlf", "CRLF line ending"))
-            raw = raw[:-1]
-        try:
-            obj = decode(raw)
-        except msgspec.DecodeError as e:
-            if not bytes(raw).strip():
-                problem((n, "blank-line", "blank line"))
+    for chunk, _at in windows(data, start, end):  # copies of a few MB: quick to search, and in the cache
+        find, view, pos, size = chunk.find, memoryview(chunk), 0, len(chunk)
+        while pos < size:
+            n += 1
+            stop = find(b"\n", pos)
+            if stop < 0:
+                stop = size
+            raw, pos = view[pos:stop], stop + 1
+            if raw[-1:] == b"\r":
+                problem((n, "crlf", "CRLF line ending"))
+                raw = raw[:-1]
+            try:
+                obj = decode(raw)
+            except msgspec.DecodeError as e:
+                if not bytes(raw).strip():
+                    problem((n, "blank-line", "blank line"))
+                else:
+                    message = decode_problem(bytes(raw), e)
+                    rule = "utf8" if "UTF-8" in message or "surrogate" in message else "json-line"
+                    problem((n, rule, message))
+                continue
+            if not isinstance(obj, dict):
+                problem((n, "json-line", f"expected a JSON object, got {type(obj).__name__}"))
+                continue
+            fmt = line_format(obj)
+            if fmt is None or fmt not in allowed:
+                kinds = " or ".join(
+                    {
+                        "conversation": "`messages`",
+                        "instruction": "`prompt`+`completion`",
+                        "general": "`text`",
+                        "preference": "`input`+`preferred_output`+`non_preferred_output` (--method dpo)",
+                    }[k]
+                    for k in allowed
+                )
+                names = ", ".join(f"`{k}`" for k in obj) or "none"
+                more = "; a preference (DPO) line: check it with --method dpo" if fmt == "preference" else ""
+                problem((n, "line-format", f"expected {kinds} (keys found: {names}){more}"))
+                continue
+            problem((n, None, fmt))  # compared with the first usable line's format by the caller
+            if fmt == "conversation":
+                found = check_conversation(obj, spec)
+            elif fmt == "preference":
+                found = check_preference(obj, spec)
             else:
-                message = decode_problem(bytes(raw), e)
-                rule = "utf8" if "UTF-8" in message or "surrogate" in message else "json-line"
+                found = check_text_line(obj, fmt)
+            for rule, message in found:
                 problem((n, rule, message))
-            continue
-        if not isinstance(obj, dict):
-            problem((n, "json-line", f"expected a JSON object, got {type(obj).__name__}"))
-            continue
-        fmt = line_format(obj)
-        if fmt is None or fmt not in allowed:
-            kinds = " or ".join(
-                {
-                    "conversation": "`messages`",
-                    "instruction": "`prompt`+`completion`",
-                    "general": "`text`",
-                    "preference": "`input`+`preferred_output`+`non_preferred_output` (--method dpo)",
-                }[k]
-                for k in allowed
-            )
-            names = ", ".join(f"`{k}`" for k in obj) or "none"
-            more = "; a preference (DPO) line: check it with --method dpo" if fmt == "preference" else ""
-            problem((n, "line-format", f"expected {kinds} (keys found: {names}){more}"))
-            continue
-        problem((n, None, fmt))  # compared with the first usable line's format by the caller
-        if fmt == "conversation":
-            found = check_conversation(obj, spec)
-        elif fmt == "preference":
-            found = check_preference(obj, spec)
-        else:
-            found = check_text_line(obj, fmt)
-        for rule, message in found:
-            problem((n, rule, message))
-        # the compact form, so the same conversation written with other spacing still matches
-        encoded.append(ENCODE(obj) + b"\n")
-        if prompts:
-            keys.append(prompt_key(_prompt_messages(obj, fmt)))
+            # the compact form, so the same conversation written with other spacing still matches
+            encoded.append(ENCODE(obj) + b"\n")
+            if prompts:
+                keys.append(prompt_key(_prompt_messages(obj, fmt)))
     return events, encoded, keys, n
 
 

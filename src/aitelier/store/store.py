@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,7 +40,7 @@ import msgspec
 
 from ..errors import DataError, DataProblem, LockTimeout, NotFound
 from ..fsutil import atomic_write_bytes, durable_append, now_iso, refuse_symlink
-from ..parallel import gc_paused, map_lines, read_at
+from ..parallel import Buffer, gc_paused, map_file, map_lines, read_at, windows
 from .jsonl import BOM, NO_NEWLINE, ORPHAN_PATCH, TORN_TAIL, is_blocking
 from .lock import project_lock
 from .records import UNSET, Example, dumps, new_record, normalise_messages
@@ -142,6 +143,7 @@ _ROWS = msgspec.msgpack.Decoder(_Rows)
 _C = TypeVar("_C", bound=_CacheFacts)
 
 
+CHANGED = "changed by another program while being read"
 LINES_READ_ALONE = 256  # lines of a snapshot from the cache read one by one before the whole file is read
 
 
@@ -156,8 +158,11 @@ class Snapshot:
         self.path = path
         self.journal_path = journal
         self.heads: list[Head] = []  # journal applied
-        self._data: bytes | None = b""  # the file's bytes as read (a byte-order mark left out); None: not yet
-        self._fd = -1  # a descriptor of the file read, while its bytes are read on demand
+        self._data: Buffer | None = (
+            b""  # the file's bytes as read or mapped (a byte-order mark left out); None: not yet
+        )
+        self._fd = -1  # a descriptor of the file read, while its bytes are read on demand or mapped
+        self._verified = 0.0  # when the mapped bytes were last checked unchanged (time.monotonic)
         self._lines_read = 0  # lines read one by one from it
         self._close: Callable[[], Any] = _nothing
         self.starts: list[int] = []  # where each row's line starts in ``data``
@@ -207,16 +212,18 @@ class Snapshot:
 
     # -- the bytes --------------------------------------------------------------------------------------------
     @property
-    def data(self) -> bytes:
-        """The file's bytes as read (a byte-order mark left out), read now if the rows came from the cache."""
+    def data(self) -> Buffer:
+        """The file's bytes as read or mapped (a byte-order mark left out), read now if the rows came from the
+        cache."""
         if self._data is None:
             assert self.key is not None
             self._data = self._pread(0, self.key[2])
             self._close()
+            self._fd = -1
         return self._data
 
     @data.setter
-    def data(self, value: bytes) -> None:
+    def data(self, value: Buffer) -> None:
         self._data = value
 
     def read_later(self, fd: int) -> None:
@@ -225,25 +232,47 @@ class Snapshot:
         self._data, self._fd, self._lines_read = None, fd, 0
         self._close = weakref.finalize(self, os.close, fd)
 
-    def _pread(self, start: int, end: int) -> bytes:
+    def mapped(self, fd: int) -> None:
+        """The bytes are mapped from the file ``fd`` is open on: :meth:`verify` checks it against ``key``."""
+        self._fd = fd
+        self._close = weakref.finalize(self, os.close, fd)
+
+    def verify(self, *, replaced: bool = False) -> None:
+        """Raise DataError if the file whose bytes are mapped here was changed in place since it was read, or,
+        with ``replaced``, if the path now names another file or a changed one (a writer's last check)."""
         key = self.key
+        if key is None:
+            return
+        self._verified = time.monotonic()
+        if self._fd >= 0 and self._data is not None and not self._unchanged(os.fstat(self._fd)):
+            raise DataError([DataProblem(str(self.path), None, CHANGED)], hint="run the command again")
+        if replaced and _file_key(os.stat(self.path))[:4] != key[:4]:
+            raise DataError([DataProblem(str(self.path), None, CHANGED)], hint="run the command again")
+
+    def _unchanged(self, st: os.stat_result) -> bool:
+        """Whether the file read is as it was, or only longer: an append (by ait or another program) leaves the
+        bytes read as they were; a change in place (not by ait, which replaces files whole) moves the size or
+        the modification time. (Not the change time: replacing the file, as every rewrite does, changes the old
+        one's link count and so its ctime.)"""
+        key, now = self.key, _file_key(st)
         assert key is not None
+        return now[:2] == key[:2] and (now[2:4] == key[2:4] or now[2] > key[2])
+
+    def _pread(self, start: int, end: int) -> bytes:
         data = read_at(self._fd, start, end)
-        # written in place meanwhile (not by ait): the size or the modification time moved. (Not the change
-        # time: replacing the file, as every rewrite does, changes the old one's link count and so its ctime.)
-        if len(data) != end - start or _file_key(os.fstat(self._fd))[:4] != key[:4]:
-            raise DataError(
-                [DataProblem(str(self.path), None, "changed by another program while being read")],
-                hint="run the command again",
-            )
+        if len(data) != end - start or not self._unchanged(os.fstat(self._fd)):
+            raise DataError([DataProblem(str(self.path), None, CHANGED)], hint="run the command again")
         return data
 
     # -- one example ----------------------------------------------------------------------------------------
     def raw(self, row: int) -> bytes:
-        """The row's line as read, without its ending."""
+        """The row's line as read, without its ending (from mapped bytes, checked unchanged at most every
+        tenth of a second: a snapshot may be kept for a long rating session)."""
         if self._data is None and self._lines_read < LINES_READ_ALONE:
             self._lines_read += 1
             return self._pread(self.starts[row], self.ends[row])
+        if self._fd >= 0 and time.monotonic() - self._verified > 0.1:
+            self.verify()
         return self.data[self.starts[row] : self.ends[row]]
 
     def row_of(self, ident: int) -> int | None:
@@ -262,18 +291,28 @@ class Snapshot:
         rec = self.records.get(row)
         if rec is None:
             raw, n = self.raw(row), self.lines[row]
+            obj: Any = None
             try:
-                rec = ANY.decode(raw)
+                obj = ANY.decode(raw)
+                err = record_problem(obj)
             except msgspec.DecodeError as e:
-                raise DataError([DataProblem(str(self.path), n, decode_problem(raw, e))]) from None
-            err = record_problem(rec)
+                err = decode_problem(raw, e)
+            if err is None and obj["id"] != self.heads[row].id:
+                err = f"id {obj['id']} where the read found {self.heads[row].id}"
             if err:
+                if self._moved():
+                    err = CHANGED  # it grew, but not by an append: the bytes read moved under the mapping
                 raise DataError([DataProblem(str(self.path), n, err)])
-            change = self.changes.get(rec["id"])
-            if change:
-                rec = _changed(rec, change)
-            self.records[row] = rec
+            change = self.changes.get(obj["id"])
+            rec = self.records[row] = _changed(obj, change) if change else obj
         return rec
+
+    def _moved(self) -> bool:
+        """Whether the file whose bytes are mapped here is not as it was read (even if only longer)."""
+        key = self.key
+        if key is None or self._fd < 0 or self._data is None:
+            return False
+        return _file_key(os.fstat(self._fd))[:4] != key[:4]
 
     def example(self, row: int) -> Example:
         rec = self.record(row)
@@ -649,7 +688,8 @@ class Store:
             add(b"\n")
         elif n:
             add(view[kept:])
-        atomic_write_bytes(self.path, out)
+        # the bytes copied are the ones read (mapped bytes follow the file), and the file is still the one read
+        atomic_write_bytes(self.path, out, before_rename=lambda: snap.verify(replaced=True))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal_path)
         keys = self._cached_keys(snap)
@@ -799,31 +839,33 @@ class Store:
 
 # -- decoding -----------------------------------------------------------------------------------------------------
 def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> None:
-    """Read the file's first ``size`` bytes and decode them into the snapshot's rows; every line that does not
-    pass is a problem. The common case runs at C speed: a large file is read and decoded in pieces of whole
-    lines, one per core, in forked processes (:func:`~aitelier.parallel.map_lines`); a piece with odd bytes or
-    a line that does not pass, or a duplicate id, sends the whole file to the careful loop."""
+    """Map the file's first ``size`` bytes and decode them into the snapshot's rows; every line that does not
+    pass is a problem. The common case runs at C speed: a large file is decoded in pieces of whole lines, one
+    per core, in forked processes (:func:`~aitelier.parallel.map_lines`); a piece with odd bytes or a line
+    that does not pass, or a duplicate id, sends the whole file to the careful loop.
+
+    A file with an append still in progress (no identity in ``snap.key``) is read into memory instead: its size
+    moves, so a change in place could not be told from the append."""
     where = str(snap.path)
     keyed = snap.content_keys is not None
 
-    def work(buf: bytes, end: int, offset: int) -> _Piece | None:
-        return _decode_piece(buf, end, offset, full, keyed)
+    def work(data: Buffer, start: int, end: int) -> _Piece | None:
+        return _decode_piece(data, start, end, full, keyed)
 
-    before = _file_key(os.fstat(fd))[:4]
-    data, pieces = map_lines(fd, size, PARALLEL_MIN_KB, work, keep=True)
-    assert data is not None
-    if len(pieces) > 1 and _file_key(os.fstat(fd))[:4] != before:
-        # written in place meanwhile (not by ait): the pieces may not be the bytes read here; decode those alone
-        snap.key = None
-        pieces = [work(data, len(data), 0)]
-    if data.startswith(BOM):
+    data = map_file(fd, size) if snap.key is not None else read_at(fd, 0, size)
+    if not isinstance(data, bytes):
+        snap.mapped(os.dup(fd))
+    pieces = map_lines(data, PARALLEL_MIN_KB, work)
+    snap.verify()  # the mapped bytes did not change while they were decoded
+    if data[: len(BOM)] == BOM:
         snap.problems.append(DataProblem(where, 1, "file starts with a UTF-8 byte-order mark", fixable=True))
-        data = data[len(BOM) :]
+        data = data[len(BOM) :]  # a copy: the careful loop counts offsets from after the mark
+        pieces = [None]
     snap.data = data
     if not _take_pieces(snap, pieces):
         _decode_lines(snap, data, *_line_bounds(data, 0, len(data)), full)
-    if data and not data.endswith(b"\n"):
-        snap.problems.append(DataProblem(where, data.count(b"\n") + 1, NO_NEWLINE, fixable=True))
+    if data and data[-1:] != b"\n":
+        snap.problems.append(DataProblem(where, data[:].count(b"\n") + 1, NO_NEWLINE, fixable=True))
 
 
 def _pack_rows(snap: Snapshot) -> bytes:
@@ -854,14 +896,25 @@ def _rows_from_cache(snap: Snapshot, size: int, cached: _CacheFile) -> bool:
     return True
 
 
-def _line_bounds(data: bytes, pos: int, size: int) -> tuple[list[int], list[int]]:
+def _line_bounds(data: Buffer, pos: int, size: int) -> tuple[list[int], list[int]]:
     """Where each line of ``data[pos:size]`` starts and ends (its newline excluded); a last line without a
     newline counts."""
     starts: list[int] = []
     ends: list[int] = []
-    find, add_start, add_end = data.find, starts.append, ends.append
+    for chunk, at in windows(data, pos, size):
+        a, b = _bounds(chunk)
+        starts += [x + at for x in a] if at else a
+        ends += [x + at for x in b] if at else b
+    return starts, ends
+
+
+def _bounds(chunk: bytes) -> tuple[list[int], list[int]]:
+    starts: list[int] = []
+    ends: list[int] = []
+    find, add_start, add_end = chunk.find, starts.append, ends.append
+    pos, size = 0, len(chunk)
     while pos < size:
-        end = find(b"\n", pos, size)
+        end = find(b"\n", pos)
         if end < 0:
             end = size
         add_start(pos)
@@ -912,44 +965,42 @@ _PACK = msgspec.msgpack.Encoder().encode
 _UNPACK = msgspec.msgpack.Decoder(list[Head]).decode
 
 
-def _decode_piece(buf: bytes, end: int, offset: int, full: bool, keyed: bool) -> _Piece | None:
-    """Every line of ``buf[:end]`` (whose first byte is at ``offset`` in the file) decoded, validated against
-    the whole schema when ``full``; None if a line does not pass or the piece holds a CR, or (for the light
-    view, which skips strings) bytes that are not UTF-8. A line of a full read keeps its light view only: its
-    conversation is let go as soon as it is checked (and its content key taken, when ``keyed``), so the text is
-    never all in memory at once."""
-    if buf.find(b"\r", 0, end) >= 0:
-        return None
-    if not full:
-        text = buf if end == len(buf) else buf[:end]
-        if not (text.isascii() or _utf8(text)):
-            return None
-    starts, ends = _line_bounds(buf, 0, end)
-    view = memoryview(buf)
+def _decode_piece(data: Buffer, start: int, end: int, full: bool, keyed: bool) -> _Piece | None:
+    """Every line of ``data[start:end]`` decoded, validated against the whole schema when ``full``; None if a
+    line does not pass or the piece holds a CR, or (for the light view, which skips strings) bytes that are not
+    UTF-8. A line of a full read keeps its light view only: its conversation is let go as soon as it is checked
+    (and its content key taken, when ``keyed``), so the text is never all in memory at once."""
     heads: list[Any] = []
     keys: list[bytes] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    add, add_key = heads.append, keys.append
+    sha = hashlib.sha256
     try:
-        if not full:
-            decode = HEAD.decode
-            heads = [decode(view[a:b]) for a, b in zip(starts, ends, strict=True)]
-        else:
-            decode, sha = LINE.decode, hashlib.sha256
-            add, add_key = heads.append, keys.append
-            for a, b in zip(starts, ends, strict=True):  # a blank line fails too
-                row = decode(view[a:b])
-                if keyed:
-                    add_key(sha(encode(row.messages)).digest()[:KEY_SIZE])
-                row.messages = _RELEASED
-                add(row)
+        for chunk, at in windows(data, start, end):
+            if chunk.find(b"\r") >= 0 or not (full or chunk.isascii() or _utf8(chunk)):
+                return None
+            a, b = _bounds(chunk)
+            view = memoryview(chunk)
+            if not full:
+                decode = HEAD.decode
+                heads += [decode(view[x:y]) for x, y in zip(a, b, strict=True)]
+            else:
+                decode = LINE.decode
+                for x, y in zip(a, b, strict=True):  # a blank line fails too
+                    row = decode(view[x:y])
+                    if keyed:
+                        add_key(sha(encode(row.messages)).digest()[:KEY_SIZE])
+                    row.messages = _RELEASED
+                    add(row)
+            starts += [x + at for x in a]
+            ends += [y + at for y in b]
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if offset:
-        starts = [a + offset for a in starts]
-        ends = [b + offset for b in ends]
     return _Piece(heads, starts, ends, keys)
 
 
-def _decode_lines(snap: Snapshot, data: bytes, starts: list[int], ends: list[int], full: bool) -> None:
+def _decode_lines(snap: Snapshot, data: Buffer, starts: list[int], ends: list[int], full: bool) -> None:
     """The careful loop: one line at a time, each problem worded with its line number."""
     where = str(snap.path)
     problems = snap.problems

@@ -7,6 +7,7 @@ same file in one process. Each test also checks literal expectations, not only t
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,18 @@ def test_odd_bytes_in_a_later_piece_send_the_file_to_the_careful_loop(
     assert raws[398] == lines[398]  # type: ignore[index]
 
 
-def test_a_file_written_in_place_while_read_is_decoded_from_the_bytes_read_here(
+def _rewrite_in_place(path: Path, lines: list[bytes]) -> None:
+    """What another program (not ait) may do: write the file over in place, the same size, a shorter first
+    line (so every later line starts elsewhere), its modification time moved on (a coarse clock may not)."""
+    with open(path, "r+b") as f:
+        shorter = line(1, rating=8)
+        padded = lines[-1] + b" " * (len(lines[0]) - len(shorter))
+        f.write(b"".join(x + b"\n" for x in [shorter, *lines[1:-1], padded]))
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
+def test_a_file_written_in_place_while_read_stops_the_read(
     tmp_path: Path, in_pieces: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aitelier import parallel
@@ -114,30 +126,62 @@ def test_a_file_written_in_place_while_read_is_decoded_from_the_bytes_read_here(
     lines = [line(i, rating=8) for i in range(1, 401)]
     lines[0] = line(1, rating=8, tags=["a-tag"])
     store = store_of(tmp_path, lines)
-    real_read = parallel.read_at
-    reads: list[int] = []
-
-    def read_then_rewrite(fd: int, start: int, end: int) -> bytes:
-        got = real_read(fd, start, end)
-        if not reads:  # after the first read (this process's, of the whole file), another program (not ait)
-            # rewrites the file in place with a shorter first line: every later line is whole, but earlier
-            with open(store.path, "r+b") as f:
-                shorter = line(1, rating=8)  # and as many spaces after the last line's object: the same size
-                padded = lines[-1] + b" " * (len(lines[0]) - len(shorter))
-                f.write(b"".join(x + b"\n" for x in [shorter, *lines[1:-1], padded]))
-                f.truncate()
-            st = os.stat(store.path)
-            os.utime(store.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a coarse clock: move it
-        reads.append(start)
-        return got
 
     def in_turn(work: Any, n_items: int, workers: int) -> list[Any]:  # the pieces one after another, here
-        return [work(k, k + 1) for k in range(workers)]
+        done = [work(0, 1)]
+        _rewrite_in_place(store.path, lines)  # after the first piece: the later ones see the new bytes
+        return done + [work(k, k + 1) for k in range(1, workers)]
 
-    monkeypatch.setattr(parallel, "read_at", read_then_rewrite)
     monkeypatch.setattr(parallel, "fork_map", in_turn)
-    snap = store.read(strict=False)
-    assert len(reads) >= 2  # the later pieces were read after the rewrite
-    assert snap.problems == []
-    assert snap.ids == list(range(1, 401))
-    assert [snap.data[snap.starts[r] : snap.ends[r]] for r in range(len(snap))] == lines
+    with pytest.raises(DataError) as e:
+        store.read(strict=False)
+    assert str(e.value.problems[0]).endswith("changed by another program while being read")
+    monkeypatch.undo()
+    snap = store.read()  # read again, it is the new file
+    assert snap.ids == list(range(1, 401)) and snap.raw(0) == line(1, rating=8)
+
+
+def test_a_snapshot_notices_its_file_written_in_place_later(tmp_path: Path) -> None:
+    lines = [line(i, rating=8) for i in range(1, 401)]
+    lines[0] = line(1, rating=8, tags=["a-tag"])
+    store = store_of(tmp_path, lines)
+    snap = store.read()  # decoded now (no read cache yet): its bytes are the mapped file
+    assert snap.get(2).raw == lines[1]
+    _rewrite_in_place(store.path, lines)
+    with pytest.raises(DataError, match="changed by another program"):
+        snap.verify()
+    time.sleep(0.15)  # a row's line is checked unchanged at most ten times a second
+    with pytest.raises(DataError, match="changed by another program"):
+        snap.get(3)
+
+
+def test_a_snapshot_reads_on_after_an_append_but_not_after_a_longer_file_written_in_place(
+    tmp_path: Path,
+) -> None:
+    lines = [line(i, rating=8) for i in range(1, 401)]
+    store = store_of(tmp_path, lines)
+    snap = store.read()
+    store.append([{"messages": record(999)["messages"]}], check_duplicates=False)
+    time.sleep(0.15)
+    assert snap.get(3).raw == lines[2]  # the bytes read are still there, as they were
+    with open(store.path, "r+b") as f:  # another program writes a longer first line in place
+        f.write(line(1, rating=8, tags=["a-longer-first-line"]) + b"\n")
+        f.write(b"".join(x + b"\n" for x in lines[1:]))
+    time.sleep(0.15)
+    with pytest.raises(DataError, match="changed by another program"):
+        snap.get(9)
+
+
+def test_a_rewrite_is_not_renamed_over_a_file_another_program_changed_meanwhile(tmp_path: Path) -> None:
+    lines = [line(i, rating=8) for i in range(1, 401)]
+    lines[0] = line(1, rating=8, tags=["a-tag"])
+    store = store_of(tmp_path, lines)
+
+    def plan(snap: Any) -> dict[int, None]:
+        _rewrite_in_place(store.path, lines)  # while ait holds its lock: not every program asks for it
+        return {5: None}
+
+    with pytest.raises(DataError, match="changed by another program"):
+        store.rewrite(plan)
+    assert store.path.read_bytes().startswith(line(1, rating=8) + b"\n")  # the other program's file, kept
+    assert not [n for n in os.listdir(store.path.parent) if n.endswith(".tmp")]  # no temp file left behind
