@@ -14,7 +14,7 @@ import gc
 import mmap
 import os
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Buffer = bytes | mmap.mmap  # the bytes of a file, read or mapped
 
@@ -119,8 +119,6 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
     bounds = [n_items * i // workers for i in range(workers + 1)]
     if workers < 2:
         return [work(0, n_items)]
-    import pickle  # here: most commands never fork, and start-up time counts
-
     _mapping = True
     # Objects the garbage collector never visits are not copied into a worker just because a collection
     # there touched their headers (which would copy most of a large heap, page by page).
@@ -136,9 +134,7 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
                     global _in_worker
                     _in_worker = True
                     gc.disable()
-                    view = memoryview(pickle.dumps(work(bounds[w], bounds[w + 1]), pickle.HIGHEST_PROTOCOL))
-                    while view:
-                        view = view[os.write(fd, view) :]
+                    _send(fd, work(bounds[w], bounds[w + 1]))
                     status = 0
                 finally:
                     os._exit(status)
@@ -152,8 +148,7 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
             try:
                 if status != 0:
                     raise ValueError("worker failed")
-                with mmap.mmap(fd, os.fstat(fd).st_size, access=mmap.ACCESS_READ) as data:
-                    result = pickle.loads(data)
+                result = _receive(fd)
             except Exception:  # redo the share here: the answer must not depend on a worker
                 result = work(bounds[w], bounds[w + 1])
             finally:
@@ -169,6 +164,38 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
             with contextlib.suppress(OSError, ChildProcessError):
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
+
+
+def _send(fd: int, result: object) -> None:
+    """Leave ``result`` in the file ``fd``: its pickle, then the bytes of every ``pickle.PickleBuffer`` in it
+    apart (out of band: a large buffer is written once, not copied into the pickle first)."""
+    import pickle
+
+    buffers: list[pickle.PickleBuffer] = []
+    stream = pickle.dumps(result, 5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    head = [len(stream), len(raws), *(len(r) for r in raws)]
+    parts: list[bytes | memoryview] = [b"".join(n.to_bytes(8, "little") for n in head), stream, *raws]
+    for part in parts:
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int) -> Any:
+    """What :func:`_send` left in ``fd``; each out-of-band buffer comes back as a memoryview of the file mapped
+    (no copy: the mapping lives as long as the views)."""
+    import pickle
+
+    data = memoryview(mmap.mmap(fd, os.fstat(fd).st_size, access=mmap.ACCESS_READ))
+    stream_size, count = (int.from_bytes(data[i : i + 8], "little") for i in (0, 8))
+    sizes = [int.from_bytes(data[16 + 8 * i : 24 + 8 * i], "little") for i in range(count)]
+    at = 16 + 8 * count + stream_size
+    buffers = []
+    for size in sizes:
+        buffers.append(data[at : at + size])
+        at += size
+    return pickle.loads(data[16 + 8 * count : 16 + 8 * count + stream_size], buffers=buffers)
 
 
 def _scratch_file() -> int:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from pickle import PickleBuffer
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 WEIGHT_POLICIES = ("all", "last")
 ENCODE = msgspec.json.Encoder().encode  # the compact form of JavaScript's JSON.stringify
+_ENCODE_INTO = msgspec.json.Encoder().encode_into
 MAX_TOKENS_KEY = "maxTokens"
 EPOCHS_KEY = "epochs"
 
@@ -86,7 +88,7 @@ class SplitFile:
     name: str  # train or val
     path: Path
     ids: list[int] = field(default_factory=list)
-    _encoded: list[bytes] | None = field(default_factory=list, repr=False)
+    _encoded: list[bytes | memoryview] | None = field(default_factory=list, repr=False)
     # each line's prompt (see prompt_key); left empty where no other file is checked against this one
     prompts: list[int | None] = field(default_factory=list)
     _keys: list[bytes] = field(default_factory=list, repr=False)
@@ -94,9 +96,9 @@ class SplitFile:
     token_trained: list[int] = field(default_factory=list)
 
     @property
-    def encoded(self) -> list[bytes]:
+    def encoded(self) -> list[bytes | memoryview]:
         """Each line serialised, newline included (read from the file it was written to, for a build that
-        found the files already current: see :func:`build`)."""
+        found the files already current: see :func:`build`). A line may be a view of a buffer many lines share."""
         if self._encoded is None:
             data = self.path.read_bytes() if self.count else b""
             self._encoded = [line + b"\n" for line in data.split(b"\n")[:-1]]
@@ -443,11 +445,15 @@ def build(
 PARALLEL_MIN_EXAMPLES = 2_000  # below this `ait format` formats, checks and counts in one process
 
 # One share of the examples going into the files, formatted, checked and counted in a worker process: per split
-# the ids, lines as written, their keys (SplitFile.keys), prompt keys, token totals and trained tokens; the
-# problems found (id, split, rule, message); and the lines whose tokens it counted (keys, totals, trained).
-_Columns = tuple[list[Any], ...]  # as SplitFile's: ids, encoded, keys, prompts, token_totals, token_trained
+# the lines as written, one after another in one buffer (sent back from a worker without a copy into the pickle),
+# and the ids, where each line ends in the buffer, their keys (SplitFile.keys), prompt keys, token totals and
+# trained tokens; the problems found (id, split, rule, message); and the lines whose tokens it counted (keys,
+# totals, trained).
+_Columns = tuple[list[Any], ...]  # ids, ends, keys, prompts, token_totals, token_trained
 _Share = tuple[
-    dict[str, _Columns], list[tuple[int, str | None, str, str]], tuple[list[bytes], list[int], list[int]]
+    dict[str, tuple[Any, _Columns]],
+    list[tuple[int, str | None, str, str]],
+    tuple[list[bytes], list[int], list[int]],
 ]
 
 
@@ -499,10 +505,12 @@ def _fill(
     for columns, found, counted in fork_map(work, workers, workers):
         for ident, split, rule, message in found:
             problems.add(rule, message, example_id=ident, split=split)
-        for name, column in columns.items():
+        for name, (blob, column) in columns.items():
             f = files[name]
-            lists: list[list[Any]] = [f.ids, f.encoded, f._keys, f.prompts, f.token_totals, f.token_trained]
-            for have, more in zip(lists, column, strict=True):
+            view, ends = memoryview(blob), column[1]
+            f.encoded.extend(map(view.__getitem__, map(slice, [0, *ends], ends)))
+            lists: list[list[Any]] = [f.ids, f._keys, f.prompts, f.token_totals, f.token_trained]
+            for have, more in zip(lists, [column[0], *column[2:]], strict=True):
                 have += more  # each list extended in place
         cache.add(*counted)
     snap.verify()  # the mapped lines did not change while they were formatted
@@ -546,11 +554,12 @@ def _format_share(
     cache: tok.TokenCache,
 ) -> _Share:
     columns: dict[str, _Columns] = {name: ([], [], [], [], [], []) for name in ("train", "val")}
+    blobs = {name: bytearray() for name in columns}
     found: list[tuple[int, str | None, str, str]] = []
     provider = spec.name
     counted: tuple[list[bytes], list[int], list[int]] = ([], [], [])
     key_of, known_counts, changes, record = cache.key, cache.get, snap.changes, snap.record
-    plain, to_builtins = _PLAIN_BODY.decode, msgspec.to_builtins
+    plain, to_builtins, encode_into = _PLAIN_BODY.decode, msgspec.to_builtins, _ENCODE_INTO
     data, starts, ends = memoryview(snap.data if chosen else b""), snap.starts, snap.ends
     as_is = weight == "all"  # what plain messages are written as under this policy (see format_messages)
     texts: dict[str, int] = {}  # the token counts of the strings met lately (at most TEXTS_KEPT)
@@ -576,8 +585,11 @@ def _format_share(
         errors = check_conversation(line, spec)
         if errors:
             found.extend((ident, split, rule, message) for rule, message in errors)
-        enc = ENCODE(line) + b"\n"
-        key = key_of(enc)
+        blob = blobs[split]
+        start = len(blob)
+        encode_into(line, blob, -1)
+        blob.append(10)  # the newline
+        key = key_of(memoryview(blob)[start:])  # the view let go at once: the buffer can grow again
         tokens = known_counts(key)
         if tokens is None:  # counted now, while the line is at hand (in the processor's cache)
             if len(texts) > TEXTS_KEPT:
@@ -588,12 +600,12 @@ def _format_share(
             counted[2].append(tokens[1])
         col = columns[split]
         col[0].append(ident)
-        col[1].append(enc)
+        col[1].append(len(blob))
         col[2].append(key)
         col[3].append(prompt_key(msgs))
         col[4].append(tokens[0])
         col[5].append(tokens[1])
-    return columns, found, counted
+    return {name: (PickleBuffer(blobs[name]), col) for name, col in columns.items()}, found, counted
 
 
 @dataclass
