@@ -12,7 +12,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from pickle import PickleBuffer
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -605,6 +604,8 @@ def _format_share(
         col[3].append(prompt_key(msgs))
         col[4].append(tokens[0])
         col[5].append(tokens[1])
+    from pickle import PickleBuffer  # here: not every command that imports this module forks
+
     return {name: (PickleBuffer(blobs[name]), col) for name, col in columns.items()}, found, counted
 
 
