@@ -144,6 +144,12 @@ _C = TypeVar("_C", bound=_CacheFacts)
 
 
 CHANGED = "changed by another program while being read"
+
+
+def _changed_error(path: Path) -> DataError:
+    return DataError([DataProblem(str(path), None, CHANGED)], hint="run the command again")
+
+
 LINES_READ_ALONE = 256  # lines of a snapshot from the cache read one by one before the whole file is read
 
 
@@ -159,7 +165,7 @@ class Snapshot:
         self.journal_path = journal
         self.heads: list[Head] = []  # journal applied
         self._data: Buffer | None = (
-            b""  # the file's bytes as read or mapped (a byte-order mark left out); None: not yet
+            b""  # the file's bytes, read or mapped (no byte-order mark); None: not yet
         )
         self._fd = -1  # a descriptor of the file read, while its bytes are read on demand or mapped
         self._verified = 0.0  # when the mapped bytes were last checked unchanged (time.monotonic)
@@ -240,28 +246,25 @@ class Snapshot:
     def verify(self, *, replaced: bool = False) -> None:
         """Raise DataError if the file whose bytes are mapped here was changed in place since it was read, or,
         with ``replaced``, if the path now names another file or a changed one (a writer's last check)."""
-        key = self.key
-        if key is None:
-            return
         self._verified = time.monotonic()
-        if self._fd >= 0 and self._data is not None and not self._unchanged(os.fstat(self._fd)):
-            raise DataError([DataProblem(str(self.path), None, CHANGED)], hint="run the command again")
-        if replaced and _file_key(os.stat(self.path))[:4] != key[:4]:
-            raise DataError([DataProblem(str(self.path), None, CHANGED)], hint="run the command again")
+        if self._changed() or (replaced and self.key and _file_key(os.stat(self.path))[:4] != self.key[:4]):
+            raise _changed_error(self.path)
 
-    def _unchanged(self, st: os.stat_result) -> bool:
-        """Whether the file read is as it was, or only longer: an append (by ait or another program) leaves the
-        bytes read as they were; a change in place (not by ait, which replaces files whole) moves the size or
-        the modification time. (Not the change time: replacing the file, as every rewrite does, changes the old
-        one's link count and so its ctime.)"""
-        key, now = self.key, _file_key(st)
-        assert key is not None
-        return now[:2] == key[:2] and (now[2:4] == key[2:4] or now[2] > key[2])
+    def _changed(self, *, grown: bool = True) -> bool:
+        """Whether the file open here is not as it was read; ``grown``: unless it only grew, as an append (by
+        ait or another program) leaves the bytes read as they were, while a change in place (never ait's: it
+        replaces files whole) moves the size or the modification time. (Not the change time: replacing the
+        file, as every rewrite does, changes the old one's link count and so its ctime.)"""
+        key = self.key
+        if key is None or self._fd < 0:
+            return False
+        now = _file_key(os.fstat(self._fd))
+        return now[:4] != key[:4] and not (grown and now[:2] == key[:2] and now[2] > key[2])
 
     def _pread(self, start: int, end: int) -> bytes:
         data = read_at(self._fd, start, end)
-        if len(data) != end - start or not self._unchanged(os.fstat(self._fd)):
-            raise DataError([DataProblem(str(self.path), None, CHANGED)], hint="run the command again")
+        if len(data) != end - start or self._changed():
+            raise _changed_error(self.path)
         return data
 
     # -- one example ----------------------------------------------------------------------------------------
@@ -300,19 +303,12 @@ class Snapshot:
             if err is None and obj["id"] != self.heads[row].id:
                 err = f"id {obj['id']} where the read found {self.heads[row].id}"
             if err:
-                if self._moved():
+                if self._changed(grown=False):
                     err = CHANGED  # it grew, but not by an append: the bytes read moved under the mapping
                 raise DataError([DataProblem(str(self.path), n, err)])
             change = self.changes.get(obj["id"])
             rec = self.records[row] = _changed(obj, change) if change else obj
         return rec
-
-    def _moved(self) -> bool:
-        """Whether the file whose bytes are mapped here is not as it was read (even if only longer)."""
-        key = self.key
-        if key is None or self._fd < 0 or self._data is None:
-            return False
-        return _file_key(os.fstat(self._fd))[:4] != key[:4]
 
     def example(self, row: int) -> Example:
         rec = self.record(row)
