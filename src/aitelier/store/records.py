@@ -168,10 +168,6 @@ class Example:
                 data[k] = v
         return Example(data, None, self.line)
 
-    def content_key(self) -> str:
-        """What makes two examples exact duplicates: the same conversation."""
-        return dumps(normalise_messages(self.data["messages"]))
-
     def __repr__(self) -> str:
         return f"Example(id={self.data.get('id')!r}, rating={self.rating!r})"
 

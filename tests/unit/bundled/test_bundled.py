@@ -54,7 +54,8 @@ def test_examples_are_varied_enough_for_the_demo(bundled):
     assert low >= 3 and ratings[None] >= 3
     assert sum(1 for ex in examples if len(ex.assistant_indexes()) > 1) >= 3  # multi-turn
     assert any(ex.original_output for ex in examples)  # some were rewritten
-    assert len({ex.content_key() for ex in examples}) == len(examples)  # no duplicates
+    conversations = {dumps([[m["role"], m["content"]] for m in ex.messages]) for ex in examples}
+    assert len(conversations) == len(examples)  # no duplicates
     assert all(ex.split is None for ex in examples)  # `ait split` assigns them
 
 

@@ -159,7 +159,6 @@ def test_example_accessors() -> None:
     assert (ex.id, ex.rating, ex.version) == (3, 8, 1)
     assert (ex.last_user, ex.output, ex.assistant_indexes()) == ("u2", "a2", [2, 4])
     assert ex.data["ratedAt"] == "t"
-    assert ex.content_key() == dumps(msgs)
 
 
 @settings(max_examples=300)
