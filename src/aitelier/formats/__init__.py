@@ -16,28 +16,19 @@ Rules live in :mod:`aitelier.formats.rules` (``RULES``: name -> severity and sum
 
 from __future__ import annotations
 
-from .build import WEIGHT_POLICIES, Build, SplitFile, WriteResult, build, format_messages, write
+from .build import Build, build, write
 from .checks import check_conversation, check_preference
 from .files import FileReport, validate_file
-from .rules import ERROR, OFF, RULES, WARNING, Problem, ProviderSpec, Rule, spec_for
+from .rules import RULES, Problem, spec_for
 
 __all__ = [
-    "ERROR",
-    "OFF",
     "RULES",
-    "WARNING",
-    "WEIGHT_POLICIES",
     "Build",
     "FileReport",
     "Problem",
-    "ProviderSpec",
-    "Rule",
-    "SplitFile",
-    "WriteResult",
     "build",
     "check_conversation",
     "check_preference",
-    "format_messages",
     "spec_for",
     "validate_file",
     "write",
