@@ -5,6 +5,7 @@ Heavy modules (the tokenizer, rich) are imported inside the commands, so `ait --
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -215,19 +216,31 @@ def _shared_options(fn: Any) -> Any:
     return fn
 
 
+def _ratings_options(prefix: str = "") -> Callable[[Any], Any]:
+    """`--from-ratings` and `--min-gap`, for `ait pairs` and (their help after ``prefix``) `ait format`."""
+
+    def text(help: str) -> str:
+        return prefix + help if prefix else help[0].upper() + help[1:]
+
+    def decorate(fn: Any) -> Any:
+        fn = click.option(
+            "--min-gap",
+            type=click.IntRange(min=1),
+            default=None,
+            help=text("how far apart two ratings must be (default 3); implies --from-ratings."),
+        )(fn)
+        return click.option(
+            "--from-ratings",
+            is_flag=True,
+            help=text("also pair examples with the same input whose ratings differ by --min-gap or more."),
+        )(fn)
+
+    return decorate
+
+
 @click.command("format")
 @_shared_options
-@click.option(
-    "--from-ratings",
-    is_flag=True,
-    help="--method dpo: also pair examples with the same input whose ratings differ by --min-gap or more.",
-)
-@click.option(
-    "--min-gap",
-    type=click.IntRange(min=1),
-    default=None,
-    help="--method dpo: how far apart two ratings must be (default 3); implies --from-ratings.",
-)
+@_ratings_options("--method dpo: ")
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
@@ -435,20 +448,6 @@ def validate(
 
 
 # -- ait pairs ---------------------------------------------------------------------------------------------------
-def _ratings_options(fn: Any) -> Any:
-    fn = click.option(
-        "--min-gap",
-        type=click.IntRange(min=1),
-        default=None,
-        help="With --from-ratings: how far apart two ratings must be (default 3); implies --from-ratings.",
-    )(fn)
-    return click.option(
-        "--from-ratings",
-        is_flag=True,
-        help="Also pair examples with the same input whose ratings differ by --min-gap or more.",
-    )(fn)
-
-
 def min_gap_of(from_ratings: bool, min_gap: int | None) -> int | None:
     from ..pairs import DEFAULT_MIN_GAP
 
@@ -458,7 +457,7 @@ def min_gap_of(from_ratings: bool, min_gap: int | None) -> int | None:
 
 
 @click.command("pairs")
-@_ratings_options
+@_ratings_options()
 @click.option("--json", "as_json", is_flag=True, help="Print every pair (with its line) as JSON.")
 def pairs(from_ratings: bool, min_gap: int | None, as_json: bool) -> None:
     """List the preference pairs (DPO) the examples make, with where each came from.
