@@ -492,9 +492,10 @@ def _fill(
     if chosen:  # the bytes read here, once (rows taken from the read cache come without them), not per worker
         _ = snap.data
 
-    # one share per process; this one's larger by 1% of all, about what a worker's result costs to send
+    # one share per process; this one's larger by 2% of all: a worker goes through its rows a few % slower
+    # (its first touch of every page it shares with this process costs a fault) and then sends its result
     workers = worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
-    mine = 1 / workers + 0.01
+    mine = 1 / workers + 0.02
     n = len(chosen)
     cuts = [0, *(round(n * (mine + (1 - mine) * k / (workers - 1))) for k in range(workers - 1)), n]
 
