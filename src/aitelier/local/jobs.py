@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,6 @@ def _last_log_line(d: Path) -> str:
 @dataclass
 class State:
     status: str  # pending | running | succeeded | failed | cancelled
-    events: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     step: int | None = None
     total_steps: int | None = None
@@ -141,7 +140,7 @@ class State:
 
 def state(d: Path) -> State:
     events = read_events(d)
-    st = State("pending", events, started=events[0]["time"] if events else None)
+    st = State("pending", started=events[0]["time"] if events else None)
     first_step: dict[str, Any] | None = None
     for e in events:
         if e.get("status"):
