@@ -67,6 +67,10 @@ class EncodingChoice:
             return f"counted with {self.name}"
         return f"estimated with {self.name}; the model's own tokenizer may count differently"
 
+    def as_dict(self) -> dict[str, Any]:
+        """How the counts in a JSON report were made (``encoding``, ``exact``, ``note``)."""
+        return {"encoding": self.name, "exact": self.exact, "note": self.note}
+
 
 def encoding_for(provider: str, model: str) -> EncodingChoice:
     """The encoding that counts ``model``'s tokens, as its provider registered it (and whether it is exact)."""
@@ -545,9 +549,7 @@ class TokenCollector:
         return {
             "tokens": {
                 "counted": True,
-                "encoding": self.choice.name,
-                "exact": self.choice.exact,
-                "note": self.choice.note,
+                **self.choice.as_dict(),
                 "train": train.as_dict(),
                 "val": TokenStats.of(self.totals["val"], self.trained["val"]).as_dict(),
                 "estimate": est.as_dict(),

@@ -187,9 +187,7 @@ class Build(ProblemSummary):
             "tokens": None
             if self.encoding is None
             else {
-                "encoding": self.encoding.name,
-                "exact": self.encoding.exact,
-                "note": self.encoding.note,
+                **self.encoding.as_dict(),
                 "maxTokens": self.max_tokens,
                 "train": self.train.stats().as_dict(),
                 "val": self.val.stats().as_dict(),

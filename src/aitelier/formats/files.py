@@ -47,9 +47,7 @@ class FileReport(ProblemSummary):
             "tokens": None
             if self.encoding is None
             else {
-                "encoding": self.encoding.name,
-                "exact": self.encoding.exact,
-                "note": self.encoding.note,
+                **self.encoding.as_dict(),
                 "maxTokens": self.max_tokens,
                 **{name: s.as_dict() for name, s in self.stats.items()},
             },
