@@ -17,12 +17,12 @@ import msgspec
 from .. import tokens as tok
 from ..errors import UsageError
 from ..parallel import Buffer, gc_paused, map_file, map_lines, windows
+from ..store.jsonl import BOM
 from ..store.schema import decode_problem
 from .build import ENCODE, SplitFile, check_context, check_split_files, count_tokens, prompt_key
 from .checks import check_conversation, check_preference, check_text_line, line_format
 from .rules import Problem, Problems, ProblemSummary, ProviderSpec, spec_for
 
-BOM = b"\xef\xbb\xbf"
 _DECODE = msgspec.json.Decoder().decode
 
 
