@@ -86,24 +86,10 @@ def plan_columns(
     ratio: float,
     seed: int,
     reshuffle: bool = False,
-) -> Plan:
-    """What to change so every eligible example has a split (see the module notes for the rules), from
-    columns of ids, ratings and splits (a snapshot's)."""
-    return _plan(ids, ratings, splits, threshold=threshold, ratio=ratio, seed=seed, reshuffle=reshuffle)[0]
-
-
-def _plan(
-    ids: Sequence[int],
-    ratings: Sequence[Any],
-    splits: Sequence[Any],
-    *,
-    threshold: int,
-    ratio: float,
-    seed: int,
-    reshuffle: bool = False,
 ) -> tuple[Plan, dict[int, str | None]]:
-    """The plan, and what it changes by row: {row: new split, None for a cleared one} for the rows whose split
-    changes.
+    """What to change so every eligible example has a split (see the module notes for the rules), from columns
+    of ids, ratings and splits (a snapshot's): the plan, and what it changes by row: {row: new split, None for a
+    cleared one} for the rows whose split changes.
 
     Written with comprehensions and counters rather than one loop with branches: it runs over 100,000 rows
     in the benchmark. Eligible means an int rating (not a bool) at or above the threshold.
@@ -290,7 +276,7 @@ def preview(
             ratio=ratio,
             seed=seed,
             reshuffle=reshuffle,
-        ),
+        )[0],
         ratio,
         seed,
     )
@@ -312,7 +298,7 @@ def split_project(
 
     def assign(snap: Snapshot) -> dict[int, Change | None]:
         ratings, splits = snap.ratings, snap.splits
-        plan, changes = _plan(
+        plan, changes = plan_columns(
             snap.ids, ratings, splits, threshold=threshold, ratio=ratio, seed=seed, reshuffle=reshuffle
         )
         made.append((plan, changes, ratings, splits))

@@ -28,7 +28,7 @@ def plan_split(records: list[dict], **kw) -> Plan:
         [r.get("rating") for r in records],
         [r.get("split") for r in records],
         **kw,
-    )
+    )[0]
 
 
 def summarize(records: list[dict], *, threshold: int) -> Summary:
