@@ -263,23 +263,19 @@ class SplitResult:
 
 def preview(
     project: Project, *, ratio: float | None = None, seed: int | None = None, reshuffle: bool = False
-) -> tuple[Plan, float, int]:
+) -> Plan:
     """The plan a run would apply now (nothing is written); used to ask before a reshuffle."""
     ratio, seed = project_settings(project, ratio, seed)
     snap = project.store.read()
-    return (
-        plan_columns(
-            snap.ids,
-            snap.ratings,
-            snap.splits,
-            threshold=project.threshold,
-            ratio=ratio,
-            seed=seed,
-            reshuffle=reshuffle,
-        )[0],
-        ratio,
-        seed,
-    )
+    return plan_columns(
+        snap.ids,
+        snap.ratings,
+        snap.splits,
+        threshold=project.threshold,
+        ratio=ratio,
+        seed=seed,
+        reshuffle=reshuffle,
+    )[0]
 
 
 def split_project(

@@ -114,8 +114,8 @@ def split(ratio: float | None, seed: int | None, reshuffle: bool, yes: bool, as_
         splitting.check_ratio(ratio)
     old_ratio = splitting.project_settings(project, None, None)[0]
     if reshuffle:
-        plan, _, _ = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
-        first, _, _ = splitting.preview(project, ratio=ratio, seed=seed)
+        plan = splitting.preview(project, ratio=ratio, seed=seed, reshuffle=True)
+        first = splitting.preview(project, ratio=ratio, seed=seed)
         if not plan.clear and len(first.assign) == len(plan.assign):  # every eligible example is new
             env.err("Nothing to reshuffle: no example has a split yet, so this is a first split.")
             reshuffle = yes = False
