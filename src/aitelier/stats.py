@@ -3,9 +3,8 @@
 ``compute_stats(project)`` returns a plain dict (what ``ait stats --json`` prints); the CLI only renders it.
 The pass keeps a few counters, never the examples, so a 100,000-example project costs well under 100 MB.
 
-Adding a section (for example token counts): write a collector with ``add(record)`` and ``result() -> dict``
-and pass it in ``collectors``; its result is merged into the stats dict, and the CLI gets a renderer for the
-new keys.
+Adding a section (like the token counts, :class:`TokenSection`): write a collector whose ``result() -> dict``
+is merged into the stats dict, pass it in ``collectors``, and give the CLI a renderer for the new keys.
 """
 
 from __future__ import annotations
@@ -20,10 +19,46 @@ from .store.schema import Head
 SMALL_DATASET = 50  # below this a fine-tune is usually too weak to be worth paying for
 
 
-class Collector(Protocol):
-    def add(self, record: dict[str, Any]) -> None: ...
+STATS_AUTO_MAX_BYTES = 25_000_000  # `ait stats` counts tokens by itself up to this examples.jsonl size
 
+
+class Collector(Protocol):
     def result(self) -> dict[str, Any]: ...
+
+
+class TokenSection:
+    """The token counts of the examples that go into the training files, as `ait format` makes them (its build:
+    the same numbers, from its token cache where it counted them before). Counted always with ``wanted`` True,
+    never with False, and by default only while examples.jsonl is at most :data:`STATS_AUTO_MAX_BYTES`
+    (counting 100,000 examples for the first time costs about a second, more than the rest of `ait stats`)."""
+
+    def __init__(self, project: Project, wanted: bool | None = None) -> None:
+        self.project, self.wanted = project, wanted
+
+    def result(self) -> dict[str, Any]:
+        path = self.project.examples_path
+        size = path.stat().st_size if path.exists() else 0
+        if self.wanted is False or (self.wanted is None and size > STATS_AUTO_MAX_BYTES):
+            reason = "--no-tokens" if self.wanted is False else "size"
+            return {"tokens": {"counted": False, "examplesBytes": size, "reason": reason}}
+        from .formats import build
+
+        self.project.store.read(
+            full=True
+        )  # every line checked in full (as counting every conversation would)
+        made = build(self.project)
+        assert made.encoding is not None and made.estimate is not None  # a conversation build counts
+        train, val = made.train.stats().as_dict(), made.val.stats().as_dict()
+        estimate = made.estimate.as_dict()
+        return {
+            "tokens": {
+                "counted": True,
+                **made.encoding.as_dict(),
+                "train": train,
+                "val": val,
+                "estimate": estimate,
+            }
+        }
 
 
 class Counts:
@@ -85,16 +120,8 @@ def _pct(part: int, whole: int) -> float:
 def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dict[str, Any]:
     """Stats of the project's examples (journal applied). Raises DataError (exit 3) on malformed data."""
     counts = Counts(project.threshold)
-    extra = list(collectors)
-    # the light view: the conversations are read only for a collector that wants them
-    snap = project.store.read()
+    snap = project.store.read()  # the light view: no conversation is decoded
     counts.add_heads(snap.heads)
-    wanting = [c for c in extra if getattr(c, "wants_records", True)]
-    if wanting:
-        for row in range(len(snap)):
-            record = snap.record(row)
-            for c in wanting:
-                c.add(record)
     problems = snap.problems
     stats: dict[str, Any] = {
         "project": project.name,
@@ -102,7 +129,7 @@ def compute_stats(project: Project, collectors: Iterable[Collector] = ()) -> dic
         "model": project.model,
         **counts.result(),
     }
-    for c in extra:
+    for c in collectors:
         stats.update(c.result())
     from .pairs import build_pairs
 

@@ -505,98 +505,10 @@ def estimate_training(
     )
 
 
-# -- for `ait stats` -----------------------------------------------------------------------------------------------
-STATS_AUTO_MAX_BYTES = 25_000_000  # `ait stats` counts tokens by itself up to this examples.jsonl size
-
-
-class TokenCollector:
-    """Token counts of the examples that go into the training files, gathered one record at a time (for
-    `ait stats`) and counted together by :func:`count_conversations`, as `ait format` counts them.
-
-    Only examples rated at or above the threshold with a split count (with stored weights, i.e. `--weight all`).
-    """
-
-    def __init__(
-        self, provider: str, model: str, threshold: int, config: Mapping[str, Any] | None = None
-    ) -> None:
-        self.provider = provider
-        self.model = model
-        self.threshold = threshold
-        self.config = dict(config or {})
-        self.choice = encoding_for(provider, model)
-        warm_up(self.choice.name)
-        self.conversations: dict[str, list[list[Mapping[str, Any]]]] = {"train": [], "val": []}
-        self.totals: dict[str, list[int]] = {"train": [], "val": []}
-        self.trained: dict[str, list[int]] = {"train": [], "val": []}
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        split = record.get("split")
-        rating = record.get("rating")
-        if split not in ("train", "val") or not isinstance(rating, int) or rating < self.threshold:
-            return
-        self.conversations[split].append(list(record.get("messages") or ()))
-
-    def count(self) -> None:
-        tc = counter(self.choice.name)
-        for split, convs in self.conversations.items():
-            counted = count_conversations(convs, tc)
-            self.totals[split], self.trained[split] = counted.totals, counted.trained
-
-    def result(self) -> dict[str, Any]:
-        self.count()
-        train = TokenStats.of(self.totals["train"], self.trained["train"])
-        est = estimate_training(self.provider, self.model, self.totals["train"], config=self.config)
-        return {
-            "tokens": {
-                "counted": True,
-                **self.choice.as_dict(),
-                "train": train.as_dict(),
-                "val": TokenStats.of(self.totals["val"], self.trained["val"]).as_dict(),
-                "estimate": est.as_dict(),
-            }
-        }
-
-
-class SkippedTokens:
-    """Stands in for :class:`TokenCollector` when counting was not asked for on a large project."""
-
-    wants_records = False  # so `ait stats` does not read the conversations for it
-
-    def __init__(self, size: int, reason: str = "size") -> None:
-        self.size = size
-        self.reason = reason  # "size" (too large to count by default) or "--no-tokens"
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        pass
-
-    def result(self) -> dict[str, Any]:
-        return {"tokens": {"counted": False, "examplesBytes": self.size, "reason": self.reason}}
-
-
-def stats_collector(
-    provider: str,
-    model: str,
-    threshold: int,
-    config: Mapping[str, Any],
-    examples_bytes: int,
-    wanted: bool | None = None,
-) -> TokenCollector | SkippedTokens:
-    """The token collector `ait stats` runs: always with --tokens, never with --no-tokens, and by default
-    only while examples.jsonl is at most :data:`STATS_AUTO_MAX_BYTES` (counting 100k examples costs about a
-    second, more than the rest of `ait stats`)."""
-    if wanted is False:
-        return SkippedTokens(examples_bytes, "--no-tokens")
-    if wanted is None and examples_bytes > STATS_AUTO_MAX_BYTES:
-        return SkippedTokens(examples_bytes, "size")
-    return TokenCollector(provider, model, threshold, config)
-
-
 __all__ = [
     "ENCODINGS",
     "ConversationTokens",
     "EncodingChoice",
-    "SkippedTokens",
-    "TokenCollector",
     "TokenCounter",
     "TokenStats",
     "TrainingEstimate",
@@ -607,6 +519,5 @@ __all__ = [
     "default_epochs",
     "encoding_for",
     "estimate_training",
-    "stats_collector",
     "tiktoken_encoding",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aitelier import Project, tokens
+from aitelier import Project, stats
 
 
 def test_stats_tokens_match_format(ait, rated_project: Project) -> None:
@@ -33,12 +33,12 @@ def test_stats_before_any_split(ait, rated_project: Project) -> None:
 
 def test_stats_skips_tokens_on_a_large_project_unless_asked(ait, rated_project: Project, monkeypatch) -> None:
     ait("split", cwd=rated_project.root)
-    monkeypatch.setattr(tokens, "STATS_AUTO_MAX_BYTES", 100)
+    monkeypatch.setattr(stats, "STATS_AUTO_MAX_BYTES", 100)
     r = ait("stats", cwd=rated_project.root)
     assert "not counted for a project this size" in r.stdout and "`ait stats --tokens`" in r.stdout
     assert json.loads(ait("stats", "--json", cwd=rated_project.root).stdout)["tokens"]["counted"] is False
     assert json.loads(ait("stats", "--json", "--tokens", cwd=rated_project.root).stdout)["tokens"]["counted"]
-    monkeypatch.setattr(tokens, "STATS_AUTO_MAX_BYTES", 10**9)
+    monkeypatch.setattr(stats, "STATS_AUTO_MAX_BYTES", 10**9)
     assert not json.loads(ait("stats", "--json", "--no-tokens", cwd=rated_project.root).stdout)["tokens"][
         "counted"
     ]

@@ -85,7 +85,7 @@ def _pairs_section(stats: dict[str, Any], env: Env) -> list[str]:
 
 
 def _tokens_section(stats: dict[str, Any], env: Env) -> list[str]:
-    """Counted by tokens.TokenCollector (or skipped: SkippedTokens); the table is the one `ait format` prints."""
+    """Counted by stats.TokenSection (or skipped); the table is the one `ait format` prints."""
     t = stats.get("tokens")
     if not t:
         return []
@@ -162,16 +162,11 @@ def stats(as_json: bool, tokens: bool | None) -> None:
     Reads every example strictly: a malformed line stops it with path:line and exit status 3
     (`ait doctor` lists every problem).
     """
-    from ..stats import compute_stats
-    from ..tokens import stats_collector
+    from ..stats import TokenSection, compute_stats
 
     env = get_env()
     project = open_project()
-    size = project.examples_path.stat().st_size if project.examples_path.exists() else 0
-    counter = stats_collector(
-        project.provider, project.model, project.threshold, project.config, size, tokens
-    )
-    result = compute_stats(project, [counter])
+    result = compute_stats(project, [TokenSection(project, tokens)])
     for notice in result["notices"]:
         env.warn(f"{notice} (`ait doctor --fix` repairs it)")
     if as_json:

@@ -116,14 +116,9 @@ def test_advice_is_a_pure_function_of_the_stats() -> None:
 
 def test_extra_collectors_add_their_keys(filled10: Project) -> None:
     class Longest:
-        def __init__(self) -> None:
-            self.n = 0
-
-        def add(self, record: dict[str, Any]) -> None:
-            self.n = max(self.n, len(record["messages"]))
-
         def result(self) -> dict[str, Any]:
-            return {"longest_conversation": self.n}
+            snap = filled10.store.read()
+            return {"longest_conversation": max(len(snap.record(r)["messages"]) for r in range(len(snap)))}
 
     assert compute_stats(filled10, [Longest()])["longest_conversation"] == 2
 
