@@ -392,3 +392,39 @@ def test_the_input_ending_at_a_question_is_a_no(ait, project):
     assert r.exit_code == 1
     assert r.stderr == "no answer (the input ended); nothing was changed\n"
     assert project.examples_path.read_bytes() == b""
+
+
+# -- leaving the process ------------------------------------------------------------------------------------------
+_RUN = """
+import atexit, pathlib, sys, threading, time
+from aitelier.cli.main import run
+mark = pathlib.Path(sys.argv[1])
+atexit.register(lambda: mark.write_text(mark.read_text() + "exit handler\\n"))
+atexit.register(lambda: sys.stdout.write("bye"))  # written on the way out, never flushed by hand
+if sys.argv[2] == "thread":  # a thread that is not a daemon: the exit waits for it
+    def late():
+        time.sleep(0.3)
+        mark.write_text(mark.read_text() + "thread\\n")
+    threading.Thread(target=late).start()
+sys.argv = ["ait", *sys.argv[3:]]
+print("before", flush=False)  # buffered: flushed on the way out
+run()
+"""
+
+
+@pytest.mark.parametrize("thread", ["none", "thread"])
+@pytest.mark.parametrize(("argv", "status"), [(["--version"], 0), (["no-such-command"], 2)])
+def test_run_leaves_with_the_status_after_the_exit_handlers_and_flushed_output(
+    tmp_path: Path, thread: str, argv: list[str], status: int
+) -> None:
+    import subprocess
+
+    mark = tmp_path / "mark"
+    mark.write_text("")
+    p = subprocess.run(
+        [sys.executable, "-c", _RUN, str(mark), thread, *argv], capture_output=True, text=True, timeout=60
+    )
+    assert p.returncode == status, p.stderr
+    assert p.stdout.startswith("before\n") and p.stdout.endswith("bye")
+    assert (f"version {__version__}" in p.stdout) == (status == 0)
+    assert mark.read_text() == ("thread\nexit handler\n" if thread == "thread" else "exit handler\n")
