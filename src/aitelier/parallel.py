@@ -167,16 +167,15 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
 
 
 def _send(fd: int, result: object) -> None:
-    """Leave ``result`` in the file ``fd``: its pickle, then the bytes of every ``pickle.PickleBuffer`` in it
-    apart (out of band: a large buffer is written once, not copied into the pickle first)."""
+    """Leave ``result`` in the file ``fd``: how many parts and their sizes, its pickle, then the bytes of every
+    ``pickle.PickleBuffer`` in it apart (out of band: a large buffer is written once, not copied into the pickle)."""
     import pickle
 
     buffers: list[pickle.PickleBuffer] = []
-    stream = pickle.dumps(result, 5, buffer_callback=buffers.append)
-    raws = [b.raw() for b in buffers]
-    head = [len(stream), len(raws), *(len(r) for r in raws)]
-    parts: list[bytes | memoryview] = [b"".join(n.to_bytes(8, "little") for n in head), stream, *raws]
-    for part in parts:
+    parts: list[bytes | memoryview] = [pickle.dumps(result, 5, buffer_callback=buffers.append)]
+    parts += (b.raw() for b in buffers)
+    head = b"".join(n.to_bytes(8, "little") for n in (len(parts), *map(len, parts)))
+    for part in (head, *parts):
         view = memoryview(part)
         while view:
             view = view[os.write(fd, view) :]
@@ -186,16 +185,14 @@ def _receive(fd: int) -> Any:
     """What :func:`_send` left in ``fd``; each out-of-band buffer comes back as a memoryview of the file mapped
     (no copy: the mapping lives as long as the views)."""
     import pickle
+    from itertools import accumulate
 
     data = memoryview(mmap.mmap(fd, os.fstat(fd).st_size, access=mmap.ACCESS_READ))
-    stream_size, count = (int.from_bytes(data[i : i + 8], "little") for i in (0, 8))
-    sizes = [int.from_bytes(data[16 + 8 * i : 24 + 8 * i], "little") for i in range(count)]
-    at = 16 + 8 * count + stream_size
-    buffers = []
-    for size in sizes:
-        buffers.append(data[at : at + size])
-        at += size
-    return pickle.loads(data[16 + 8 * count : 16 + 8 * count + stream_size], buffers=buffers)
+    n = int.from_bytes(data[:8], "little")
+    sizes = (int.from_bytes(data[8 * i : 8 * i + 8], "little") for i in range(1, n + 1))
+    ends = list(accumulate(sizes, initial=8 * n + 8))
+    parts = [data[a:b] for a, b in zip(ends, ends[1:], strict=False)]
+    return pickle.loads(parts[0], buffers=parts[1:])
 
 
 def _scratch_file() -> int:

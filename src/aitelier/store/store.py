@@ -205,13 +205,9 @@ class Snapshot:
     def created(self) -> list[str | None]:
         return [h.createdAt for h in self.heads]
 
-    @property
-    def blocking(self) -> list[DataProblem]:
-        return [p for p in self.problems if is_blocking(p)]
-
     def check(self) -> Snapshot:
         """Raise DataError listing every problem that must stop a command; the snapshot otherwise."""
-        blocking = self.blocking
+        blocking = [p for p in self.problems if is_blocking(p)]
         if blocking:
             raise DataError(blocking)
         return self
@@ -228,20 +224,15 @@ class Snapshot:
             self._fd = -1
         return self._data
 
-    @data.setter
-    def data(self, value: Buffer) -> None:
-        self._data = value
-
     def read_later(self, fd: int) -> None:
         """Read the bytes from ``fd`` (a descriptor of the file whose rows these are) when they are needed: a
         few lines one by one (opening `ait rate`, `ait show`), the whole file once more are asked for."""
-        self._data, self._fd, self._lines_read = None, fd, 0
-        self._close = weakref.finalize(self, os.close, fd)
+        self.mapped(fd)
+        self._data, self._lines_read = None, 0
 
     def mapped(self, fd: int) -> None:
         """The bytes are mapped from the file ``fd`` is open on: :meth:`verify` checks it against ``key``."""
-        self._fd = fd
-        self._close = weakref.finalize(self, os.close, fd)
+        self._fd, self._close = fd, weakref.finalize(self, os.close, fd)
 
     def verify(self, *, replaced: bool = False) -> None:
         """Raise DataError if the file whose bytes are mapped here was changed in place since it was read, or,
@@ -857,7 +848,7 @@ def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> None:
         snap.problems.append(DataProblem(where, 1, "file starts with a UTF-8 byte-order mark", fixable=True))
         data = data[len(BOM) :]  # a copy: the careful loop counts offsets from after the mark
         pieces = [None]
-    snap.data = data
+    snap._data = data
     if not _take_pieces(snap, pieces):
         _decode_lines(snap, data, *_line_bounds(data, 0, len(data)), full)
     if data and data[-1:] != b"\n":
