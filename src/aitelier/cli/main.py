@@ -128,7 +128,7 @@ def run() -> NoReturn:
     status = int(main())
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(status)
-    atexit._run_exitfuncs()  # what Python's own exit runs first (CPython's; the module documents the behaviour)
+    atexit._run_exitfuncs()  # the handlers Python's own exit runs after joining threads (a private CPython call)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
