@@ -43,9 +43,8 @@ class TokenSection:
             return {"tokens": {"counted": False, "examplesBytes": size, "reason": reason}}
         from .formats import build
 
-        self.project.store.read(
-            full=True
-        )  # every line checked in full (as counting every conversation would)
+        # every line checked in full first, as counting every conversation would
+        self.project.store.read(full=True)
         made = build(self.project)
         assert made.encoding is not None and made.estimate is not None  # a conversation build counts
         train, val = made.train.stats().as_dict(), made.val.stats().as_dict()

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from ..project import Project
 
 WEIGHT_POLICIES = ("all", "last")
-ENCODE = msgspec.json.Encoder().encode  # the compact form of JavaScript's JSON.stringify
-_ENCODE_INTO = msgspec.json.Encoder().encode_into
+_ENCODER = msgspec.json.Encoder()  # the compact form of JavaScript's JSON.stringify
+ENCODE, _ENCODE_INTO = _ENCODER.encode, _ENCODER.encode_into
 MAX_TOKENS_KEY = "maxTokens"
 EPOCHS_KEY = "epochs"
 
