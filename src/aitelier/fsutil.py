@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
@@ -64,9 +64,12 @@ def _raise_naming(e: OSError, path: Path, tmp: str | None = None) -> NoReturn:
     raise OSError(e.errno, e.strerror, str(path)) from e  # OSError(errno, ...) builds the matching subclass
 
 
+Data = bytes | memoryview | Iterable[bytes | memoryview]  # a file's bytes, whole or in parts
+
+
 def atomic_write_bytes(
     path: Path,
-    data: bytes | memoryview | Iterable[bytes | memoryview],
+    data: Data,
     *,
     mode: int | None = None,
     before_rename: Callable[[], object] | None = None,
@@ -146,6 +149,31 @@ def _writev(fd: int, batch: list[bytes | memoryview], size: int) -> None:
         rest = memoryview(b"".join(batch))[written:]
         while rest:
             rest = rest[os.write(fd, rest) :]
+
+
+def atomic_write_files(files: Sequence[tuple[Path, Data]]) -> None:
+    """:func:`atomic_write_bytes` for each ``(path, data)``, at once: all but the first in threads of their own
+    (copying into the page cache and fsync release the GIL, so the cores write several files together). The
+    first failure is raised when all have ended; each other file is then written whole or left as it was."""
+    import threading
+
+    failed: list[BaseException] = []
+
+    def write(path: Path, data: Data) -> None:
+        try:
+            atomic_write_bytes(path, data)
+        except BaseException as e:  # raised below, in the caller's thread
+            failed.append(e)
+
+    threads = [threading.Thread(target=write, args=item, daemon=True) for item in files[1:]]
+    for t in threads:
+        t.start()
+    for item in files[:1]:
+        write(*item)
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aitelier.errors import SymlinkRefused
-from aitelier.fsutil import atomic_write_bytes, durable_append
+from aitelier.fsutil import atomic_write_bytes, atomic_write_files, durable_append
 
 
 @pytest.fixture
@@ -41,6 +41,22 @@ def test_new_files_get_the_umasks_mode(tmp_path: Path, umask: None, mask: int, e
 def test_a_new_file_is_0644_under_umask_022(tmp_path: Path, umask: None) -> None:
     atomic_write_bytes(tmp_path / "new.jsonl", b"{}\n")
     assert mode(tmp_path / "new.jsonl") == 0o644
+
+
+def test_files_written_at_once_each_end_whole_and_a_failure_is_raised_once_all_have_ended(
+    tmp_path: Path,
+) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    atomic_write_files([(a, [b"1\n", b"2\n"]), (b, b"3\n")])
+    assert (a.read_bytes(), b.read_bytes()) == (b"1\n2\n", b"3\n")
+    (tmp_path / "file").write_bytes(b"")
+    unwritable = tmp_path / "file" / "c.jsonl"  # its directory is a file
+    with pytest.raises(OSError):  # failing in the thread
+        atomic_write_files([(a, b"new a\n"), (unwritable, b"x\n")])
+    with pytest.raises(OSError):  # failing here, while the thread writes
+        atomic_write_files([(unwritable, b"x\n"), (b, b"new b\n")])
+    assert (a.read_bytes(), b.read_bytes()) == (b"new a\n", b"new b\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "file"]  # no temp file left
 
 
 class Spy:
