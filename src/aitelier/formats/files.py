@@ -131,7 +131,7 @@ def _check_lines(
     allowed = spec.file_formats if method == "sft" else ("preference",)
     decode = _DECODE
     n = 0
-    for chunk, _at in windows(data, start, end):  # copies of a few MB: quick to search, and in the cache
+    for chunk, _at in windows(data, start, end):  # copies of 256 KB: quick to search, and in the cache
         find, view, pos, size = chunk.find, memoryview(chunk), 0, len(chunk)
         while pos < size:
             n += 1

@@ -1,5 +1,5 @@
 """map_lines cuts a file's bytes into pieces of whole lines, one per worker; windows goes through a piece a few
-megabytes (here: a few bytes) at a time, whole lines each."""
+hundred kilobytes (here: a few bytes) at a time, whole lines each."""
 
 from __future__ import annotations
 
