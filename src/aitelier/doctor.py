@@ -10,17 +10,19 @@ touched, only reported, so the user decides.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from .errors import DataProblem
 from .fsutil import atomic_write_bytes
 from .project import CONFIG_NAME, Project
 from .store.jsonl import BOM
+from .store.schema import ANY, decode_problem
 from .store.store import content_key
 
 LEFTOVER_TEMP = "leftover temp file from an interrupted write (the real file is intact)"
@@ -129,17 +131,13 @@ def _unreadable_lines(path: Path) -> Iterator[DataProblem]:
             if not line.strip():
                 yield DataProblem(where, n, "blank line")
                 continue
-            try:
-                obj = json.loads(line.decode("utf-8"))
-            except UnicodeDecodeError as e:
-                yield DataProblem(where, n, f"invalid UTF-8 at byte {e.start + 1}")
-            except json.JSONDecodeError as e:
-                yield DataProblem(where, n, f"invalid JSON: {e.msg} (column {e.colno})")
-            except RecursionError:
-                yield DataProblem(where, n, "invalid JSON: nested too deeply")
-            else:
-                if not isinstance(obj, dict):
-                    yield DataProblem(where, n, f"expected a JSON object, got {type(obj).__name__}")
+            try:  # the decoder and the wording of `ait validate FILE`
+                obj = ANY.decode(line)
+            except msgspec.DecodeError as e:
+                yield DataProblem(where, n, decode_problem(line, e))
+                continue
+            if not isinstance(obj, dict):
+                yield DataProblem(where, n, f"expected a JSON object, got {type(obj).__name__}")
 
 
 def _count_lines(path: Path) -> int:

@@ -606,7 +606,9 @@ def watch(
     last: tuple[Any, ...] | None = None
     while True:
         try:
-            snap = _poll(project, provider, record, seen)
+            snap = refresh(project, provider, record, events=False)
+            if snap.job is not None:  # only the events not seen yet (a provider may stop paging at one)
+                snap.events = provider.list_events(snap.job.id, known=seen)
             failures = 0
         except ProviderRequestError as e:
             failures += 1
@@ -631,13 +633,6 @@ def watch(
         wait = interval if state != last else min(wait * 1.5, max_interval)
         last = state
         sleep(wait)
-
-
-def _poll(project: Project, provider: Provider, record: dict[str, Any], seen: set[str]) -> Snapshot:
-    snap = refresh(project, provider, record, events=False)
-    if snap.job is not None:
-        snap.events = provider.list_events(snap.job.id, known=seen)
-    return snap
 
 
 def outcome(snap: Snapshot) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependency
 from ..formats.rules import ERROR, WARNING, ProviderSpec
+from ..pricing import base_model
 from .base import (
     FineTuningClosed,
     Hyperparameter,
@@ -310,7 +311,7 @@ _CL100K_PREFIXES = ("gpt-3.5", "gpt-4", "gpt-35")
 
 def encoding(model: str) -> tuple[str, bool]:
     """o200k_base for the gpt-4o/4.1 family and newer, cl100k_base for older models; unknown: o200k, estimated."""
-    name = model[3:].split(":", 1)[0] if model.startswith("ft:") else model
+    name = base_model(model)
     if name.startswith(_O200K_PREFIXES):
         return "o200k_base", True
     if name.startswith(_CL100K_PREFIXES):

@@ -494,17 +494,11 @@ class Store:
             return False
 
     # -- appending ------------------------------------------------------------------------------------------
-    def append(
-        self,
-        conversations: list[dict[str, Any]],
-        *,
-        check_duplicates: bool = True,
-        skip_duplicates: bool = False,
-    ) -> AppendResult:
+    def append(self, conversations: list[dict[str, Any]], *, check_duplicates: bool = True) -> AppendResult:
         """Append new examples in one durable write. Each item: ``messages``, optional ``rating`` and extras.
 
-        Ids are assigned under the lock, so concurrent appends never collide. With ``skip_duplicates`` an exact
-        duplicate of an existing example (or of an earlier item) is left out instead of only being reported.
+        Ids are assigned under the lock, so concurrent appends never collide. An exact duplicate of an earlier
+        item, or (unless ``check_duplicates`` is False) of an existing example, is added and reported.
         """
         created = now_iso()
         with self.locked():
@@ -523,9 +517,6 @@ class Store:
                 if dup is None and check_duplicates:
                     dup = existing.get(key)
                 if dup is not None:
-                    if skip_duplicates:
-                        dups.append((0, dup))
-                        continue
                     dups.append((next_id, dup))
                 extra = {k: v for k, v in conv.items() if k not in ("messages", "rating")}
                 rec = new_record(

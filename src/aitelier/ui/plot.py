@@ -34,13 +34,9 @@ def _interp(points: Sequence[tuple[float, float]], x: float) -> float | None:
 
 
 def line_plot(
-    series: Mapping[str, Sequence[tuple[float, float]]],
-    *,
-    width: int = 60,
-    height: int = 12,
-    x_label: str = "step",
+    series: Mapping[str, Sequence[tuple[float, float]]], *, width: int = 60, height: int = 12
 ) -> list[str]:
-    """Lines of text drawing each series (name -> (x, y) points) with its own marker, axes and a legend.
+    """Lines of text drawing each series (name -> (step, y) points) with its own marker, axes and a legend.
 
     A series with one point is drawn as that point. Empty input gives an empty list.
     """
@@ -83,7 +79,7 @@ def line_plot(
     out = [f"{labels.get(r, ''):>{pad}} |{''.join(row).rstrip()}" for r, row in enumerate(grid)]
     out.append(" " * pad + " +" + "-" * width)
     left, right = _fmt(x0) if x0 != int(x0) else str(int(x0)), _fmt(x1) if x1 != int(x1) else str(int(x1))
-    middle = x_label
+    middle = "step"
     gap = width - len(left) - len(right) - len(middle)
     axis = f"{left}{' ' * max(1, gap // 2)}{middle}{' ' * max(1, gap - gap // 2)}{right}"
     out.append(" " * (pad + 2) + axis)
@@ -95,12 +91,10 @@ def line_plot(
 
 
 def loss_plot(points: Sequence[LossPoint], *, width: int = 60, height: int = 12) -> list[str]:
-    """The training and validation loss of :class:`~aitelier.providers.base.LossPoint` items."""
-    train = [(p.step, p.train) for p in points if p.train is not None]
-    val = [(p.step, p.val) for p in points if p.val is not None]
-    series: dict[str, list[tuple[float, float]]] = {}
-    if train:
-        series["training loss"] = train
-    if val:
-        series["validation loss"] = val
+    """The training and validation loss of :class:`~aitelier.providers.base.LossPoint` items (a series with no
+    point is left out by :func:`line_plot`)."""
+    series = {
+        "training loss": [(p.step, p.train) for p in points if p.train is not None],
+        "validation loss": [(p.step, p.val) for p in points if p.val is not None],
+    }
     return line_plot(series, width=width, height=height)

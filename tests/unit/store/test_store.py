@@ -32,13 +32,11 @@ def test_append_assigns_ids_and_writes_canonical_lines(project: Project, store_c
     assert second["rating"] == 9 and second["ratedAt"] == second["createdAt"] and second["source"] == "import"
 
 
-def test_duplicates_are_reported_or_skipped(project: Project, store_conv) -> None:
+def test_duplicates_are_added_and_reported(project: Project, store_conv) -> None:
     project.store.append([store_conv(1)])
     result = project.store.append([store_conv(1), store_conv(2), store_conv(2)])
     assert result.ids == [2, 3, 4]
     assert result.duplicates == [(2, 1), (4, 3)]
-    skipped = project.store.append([store_conv(1), store_conv(5)], skip_duplicates=True)
-    assert skipped.ids == [5] and skipped.duplicates == [(0, 1)]
     known = project.store.known_conversations()
     assert known[content_key(store_conv(2)["messages"])] == 3
     assert content_key(store_conv(99)["messages"]) not in known
