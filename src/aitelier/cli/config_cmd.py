@@ -7,7 +7,6 @@ The values are checked like the rest of the config, and written atomically under
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
@@ -31,10 +30,6 @@ def config() -> None:
     """
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else value if isinstance(value, str) else json.dumps(value)
-
-
 @config.command("get")
 @click.argument("key", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the value(s) as JSON.")
@@ -53,7 +48,7 @@ def get(key: str | None, as_json: bool) -> None:
         if as_json:
             echo_json(env, value)
         elif value is not None:
-            env.out(_text(value))
+            env.out(value if isinstance(value, str) else json.dumps(value))
         return
     values = {name: project.config.get(name) for name in SETTINGS}
     if as_json:

@@ -128,9 +128,7 @@ def init(
         if provider is None:
             provider = env.prompt("Provider", _INIT, choices=registry.names(), default=registry.DEFAULT)
         if model is None:
-            model = env.prompt(
-                "Base model", _INIT, default=registry.get(provider or registry.DEFAULT).default_model
-            )
+            model = env.prompt("Base model", _INIT, default=registry.get(provider).default_model)
         if system_prompt is None:
             system_prompt = env.prompt(
                 "System prompt (put first in every example; Enter for none)",

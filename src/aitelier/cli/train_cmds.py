@@ -300,14 +300,8 @@ def _print_dry_run(env: Env, project: Project, plan: Plan, *, as_json: bool) -> 
     import json
 
     env.out("Dry run: nothing was uploaded and no job was created.")
-    env.out(
-        f"  provider  {plan.provider.title}"
-        + (
-            f" ({scrub(plan.provider.settings.credentials.base_url)})"
-            if plan.provider.settings.credentials.base_url
-            else ""
-        )
-    )
+    url = plan.provider.settings.credentials.base_url
+    env.out(f"  provider  {plan.provider.title}" + (f" ({scrub(url)})" if url else ""))
     env.out(f"  model     {plan.model}")
     env.out(f"  method    {_method_text(plan)}")
     for role, f in files.items():

@@ -253,16 +253,13 @@ def generate(
         "summary": {},
         "items": rows,
     }
-    # no model name in a comparison's file name: it is shown while the person chooses
-    return _create(project, f"{_stamp()}-score-{slug(model)}" if base is None else f"{_stamp()}-compare", doc)
-
-
-def _create(project: Project, stem: str, doc: dict[str, Any]) -> Eval:
     directory = evals_dir(project.root)
     history, _ = load_all(directory)
-    ev = Eval(directory / "unsaved.json", doc)
-    doc["summary"] = summarize(ev, history)
-    return create(directory, stem, doc)
+    doc["summary"] = summarize(Eval(directory / "unsaved.json", doc), history)
+    # no model name in a comparison's file name: it is shown while the person chooses
+    return create(
+        directory, f"{_stamp()}-score-{slug(model)}" if base is None else f"{_stamp()}-compare", doc
+    )
 
 
 # -- the judge ---------------------------------------------------------------------------------------------------

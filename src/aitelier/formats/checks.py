@@ -235,11 +235,8 @@ def line_messages(obj: Any) -> list[Any]:
         msgs = obj["messages"]
         return msgs if isinstance(msgs, list) else []
     inp = obj.get("input")
-    out = (
-        list(inp.get("messages") or [])
-        if isinstance(inp, dict) and isinstance(inp.get("messages"), list)
-        else []
-    )
+    messages = inp.get("messages") if isinstance(inp, dict) else None
+    out = list(messages) if isinstance(messages, list) else []
     for key in PREFERENCE_KEYS[1:]:
         value = obj.get(key)
         if isinstance(value, list):

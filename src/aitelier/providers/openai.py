@@ -259,10 +259,10 @@ class OpenAIProvider(SDKProvider):
     def list_events(self, job_id: str, *, known: Collection[str] = ()) -> list[JobEvent]:
         """Newest first from the API, paged until an event we already have; returned oldest first."""
         out: list[JobEvent] = []
-        page = self._call(
-            f"fetching the events of {job_id}", self._client.fine_tuning.jobs.list_events, job_id, limit=100
-        )
+        fetch = self._client.fine_tuning.jobs.list_events
+        after: dict[str, str] = {}  # the page after the oldest event so far
         while True:
+            page = self._call(f"fetching the events of {job_id}", fetch, job_id, limit=100, **after)
             stop = False
             for e in field_of(page, "data", []) or []:
                 key = str(field_of(e, "id", ""))
@@ -290,13 +290,7 @@ class OpenAIProvider(SDKProvider):
                 )
             if stop or not field_of(page, "has_more") or not out:
                 break
-            page = self._call(
-                f"fetching the events of {job_id}",
-                self._client.fine_tuning.jobs.list_events,
-                job_id,
-                limit=100,
-                after=out[-1].key,
-            )
+            after = {"after": out[-1].key}
         out.reverse()
         return out
 

@@ -160,9 +160,5 @@ def json_schema() -> dict[str, Any]:
 SCHEMA_PATH = Path(__file__).with_name("example.schema.json")
 
 
-def schema_text() -> str:
-    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
-
-
 def write_schema() -> None:  # pragma: no cover - the maintainer's way to refresh the shipped file
-    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
+    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -670,7 +670,8 @@ class Store:
         atomic_write_bytes(self.path, out, before_rename=lambda: snap.verify(replaced=True))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal_path)
-        keys = self._cached_keys(snap)
+        cached = self._cached(snap.key) if snap.key is not None else None
+        keys = cached.keys if cached is not None else None
         if keys is not None and _touches_messages([*changes.values(), *edits.values()]):
             keys = None  # a conversation changed: the duplicate keys are rebuilt by the next full read
         if removed:
@@ -772,12 +773,6 @@ class Store:
                 return None
             keys = Keys(cache.digests, cache.ids)
         return _Facts(cache.maxId, cache.malformed, keys)
-
-    def _cached_keys(self, snap: Snapshot) -> Keys | None:
-        if snap.key is None:
-            return None
-        facts = self._cached(snap.key)
-        return None if facts is None else facts.keys
 
     def _remember_read(self, snap: Snapshot, cached: _CacheFacts | None, rows: bytes | None) -> None:
         """After a whole read: remember its facts (and the rows it decoded), keeping what the cache already
