@@ -382,9 +382,7 @@ def start(
         if old.get("status") in runs.WORKING and runs.abandoned(old):
             runs.update(project, runs.run_id(old), {"status": "abandoned", "pid": runs.REMOVE})
 
-    files = {"train": p.data.train.to_record()}
-    if p.data.val:
-        files["val"] = p.data.val.to_record()
+    files = {data.role: data.to_record() for data in (p.data.train, p.data.val) if data is not None}
     record = runs.add(
         project,
         {

@@ -38,9 +38,7 @@ def _histogram_section(stats: dict[str, Any], env: Env) -> list[str]:
     lines = ["", "Ratings"]
     for r in range(10, 0, -1):
         count = dist[str(r)]
-        bar = block * (round(BAR_WIDTH * count / peak) if count else 0)
-        if count and not bar:
-            bar = block  # a rating that occurs gets at least one block
+        bar = block * (max(1, round(BAR_WIDTH * count / peak)) if count else 0)  # one block at least if any
         mark = "  <- threshold" if r == threshold else ""
         lines.append(f"  {r:>2} {bar:<{BAR_WIDTH}} {count}{mark}")
     share = 100.0 * stats["above_threshold"] / stats["rated"]

@@ -260,7 +260,7 @@ def _print_dry_run(env: Env, project: Project, plan: Plan, *, as_json: bool) -> 
     from ..ui.jobs import settings_text
 
     data = plan.data
-    files = {"train": data.train.to_record(), **({"val": data.val.to_record()} if data.val else {})}
+    files = {f.role: f.to_record() for f in (data.train, data.val) if f is not None}
     lim = plan.limits
     limits: dict[str, Any] | None = None
     if lim is not None:  # the bounds the model publishes, by their camelCase names (maxEpochs ...)

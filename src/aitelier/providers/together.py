@@ -183,28 +183,21 @@ class TogetherProvider(SDKProvider):
     def _file(self, resp: Any, name: str = "") -> UploadedFile:
         status = field_of(resp, "processing_status")
         report = field_of(resp, "validation_report")
-        processed: bool | None
-        failed = False
-        message = None
+        processed: bool | None = None  # the provider does not say
+        failed = report is not None and field_of(report, "valid") is False
         if status is not None:
             status = str(status)
             processed = status == "COMPLETED"
-            failed = status in ("INVALID_FORMAT", "FAILED")
+            failed = failed or status in ("INVALID_FORMAT", "FAILED")
         elif field_of(resp, "Processed") is not None:  # the spec's older shape
             processed = bool(field_of(resp, "Processed"))
-        else:
-            processed = None
-        if report is not None and field_of(report, "valid") is False:
-            failed = True
-        if failed:
-            message = field_of(report, "error")
         return UploadedFile(
             id=str(field_of(resp, "id")),
             filename=str(field_of(resp, "filename", name)),
             bytes=field_of(resp, "bytes"),
             processed=processed,
             failed=failed,
-            report=message,
+            report=field_of(report, "error") if failed else None,
             raw_status=status,
         )
 
@@ -340,9 +333,8 @@ class TogetherProvider(SDKProvider):
             "training_method": p.get("training_method"),
             "training_type": p.get("training_type"),
         }
-        if p.get("validation_file"):
-            kwargs["validation_file"] = p["validation_file"]
-        for key in ("model", "from_checkpoint"):  # a continued job names its checkpoint instead of a model
+        # a continued job names its checkpoint instead of a model
+        for key in ("validation_file", "model", "from_checkpoint"):
             if p.get(key):
                 kwargs[key] = p[key]
         est = self._call("estimating the price", self._client.fine_tuning.estimate_price, **kwargs)
