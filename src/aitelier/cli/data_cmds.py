@@ -5,6 +5,7 @@ Heavy modules (the tokenizer, rich) are imported inside the commands, so `ait --
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +28,10 @@ def _render_problems(env: Env, problems: list[Problem]) -> None:
     """Every problem on stderr (errors first), then a count per rule so a long list stays readable."""
     if not problems:
         return
-    errors = [p for p in problems if p.is_error]
-    warnings = [p for p in problems if not p.is_error]
-    for p in errors:
-        env.err(f"error: {p}")
-    for p in warnings:
-        env.err(f"warning: {p}")
+    for p in sorted(problems, key=lambda p: not p.is_error):  # stable: each kind keeps its order
+        env.err(f"{p.severity}: {p}")
     if len(problems) > 10:
-        by_rule: dict[tuple[str, str], int] = {}
-        for p in problems:
-            by_rule[(p.severity, p.rule)] = by_rule.get((p.severity, p.rule), 0) + 1
+        by_rule = Counter((p.severity, p.rule) for p in problems)
         parts = ", ".join(f"{n} {rule} ({sev})" for (sev, rule), n in sorted(by_rule.items()))
         env.err(f"in all: {parts}")
 

@@ -163,22 +163,17 @@ class OpenAIProvider(SDKProvider):
         from_run: dict[str, Any] | None = None,
     ) -> JobRequest:
         hp = self.with_defaults(hp, method)
+        names = {"batch_size": "batch_size", "lr_multiplier": "learning_rate_multiplier"}  # ours -> OpenAI's
+        if method == "dpo":
+            names["dpo_beta"] = "beta"
         hyper: dict[str, Any] = {"n_epochs": hp["epochs"]}
-        if "batch_size" in hp:
-            hyper["batch_size"] = hp["batch_size"]
-        if "lr_multiplier" in hp:
-            hyper["learning_rate_multiplier"] = hp["lr_multiplier"]
-        if method == "dpo" and "dpo_beta" in hp:
-            hyper["beta"] = hp["dpo_beta"]
+        hyper.update({theirs: hp[ours] for ours, theirs in names.items() if ours in hp})
         if from_run is not None:  # fine-tune the earlier run's model further
             model = str(from_run.get("fineTunedModel") or from_run.get("modelId"))
         payload: dict[str, Any] = {"model": model, "training_file": training_file}
         if validation_file:
             payload["validation_file"] = validation_file
-        if "suffix" in hp:
-            payload["suffix"] = hp["suffix"]
-        if "seed" in hp:
-            payload["seed"] = hp["seed"]
+        payload.update({k: hp[k] for k in ("suffix", "seed") if k in hp})
         kind = "supervised" if method == "sft" else method  # FineTuneMethod: supervised, dpo, ...
         payload["method"] = {"type": kind, kind: {"hyperparameters": hyper}}
         payload["metadata"] = {ATTEMPT_KEY: attempt_id}

@@ -26,12 +26,10 @@ def bar(fraction: float, width: int = 24) -> str:
 
 
 def progress_fraction(progress: dict[str, Any]) -> float | None:
-    step, total = progress.get("step"), progress.get("totalSteps")
-    if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
-        return min(step / total, 1.0)
-    epoch, epochs = progress.get("epoch"), progress.get("totalEpochs")
-    if isinstance(epoch, (int, float)) and isinstance(epochs, (int, float)) and epochs > 0:
-        return min(epoch / epochs, 1.0)
+    for done, total in (("step", "totalSteps"), ("epoch", "totalEpochs")):  # steps say more when known
+        n, of = progress.get(done), progress.get(total)
+        if isinstance(n, (int, float)) and isinstance(of, (int, float)) and of > 0:
+            return min(n / of, 1.0)
     return None
 
 
@@ -152,8 +150,7 @@ def middle(text: str, width: int) -> str:
 
 
 def settings_text(hyper: dict[str, Any]) -> str:
-    names = {
-        "epochs": "epochs",
+    names = {  # a name not here is shown as it is recorded (epochs, suffix, seed ...)
         "batchSize": "batch size",
         "learningRate": "learning rate",
         "lrMultiplier": "lr multiplier",
@@ -162,8 +159,6 @@ def settings_text(hyper: dict[str, Any]) -> str:
         "loraDropout": "LoRA dropout",
         "nEvals": "evals",
         "maxLength": "max length",
-        "suffix": "suffix",
-        "seed": "seed",
     }
     return ", ".join(
         f"{names.get(k, k)} {v:g}" if isinstance(v, float) else f"{names.get(k, k)} {v}"
