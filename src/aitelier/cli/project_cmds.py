@@ -509,11 +509,7 @@ def _matches(
         return False
     if max_ is not None and (r is None or r > max_):
         return False
-    if split is not None:
-        want = None if split == "none" else split
-        if ex.split != want:
-            return False
-    return True
+    return split is None or ex.split == (None if split == "none" else split)
 
 
 def _row(ex: Example) -> tuple[str, str, str, str, str, str]:

@@ -31,10 +31,8 @@ def evals_dir(project_root: Path) -> Path:
 
 
 def winner_of(item: dict[str, Any], choice: str | None) -> str | None:
-    if choice is None:
-        return None
-    if choice == "tie":
-        return "tie"
+    if choice is None or choice == "tie":
+        return choice
     return str(item[f"{choice}_model"])
 
 

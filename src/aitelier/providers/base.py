@@ -596,9 +596,7 @@ def field_of(obj: Any, name: str, default: Any = None) -> Any:
 
 
 def parse_time(value: Any) -> float | None:
-    """Unix seconds from an int/float timestamp, an ISO-8601 string or a datetime; None when unparseable."""
-    if value is None:
-        return None
+    """Unix seconds from an int/float timestamp, an ISO-8601 string or a datetime; None for anything else."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if hasattr(value, "timestamp"):
