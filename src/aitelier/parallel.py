@@ -77,8 +77,10 @@ WINDOW = 1 << 18
 def windows(data: Buffer, start: int, end: int) -> Iterator[tuple[bytes, int]]:
     """``data[start:end]`` (whole lines) as copies of about 256 KB each, whole lines too, with where each starts in
     ``data``: quick to search (a mapping's own ``find`` is a byte-by-byte loop before Python 3.12), in the
-    processor's cache, and small enough that the allocator gives one's memory to the next (copies of 4 MB came
-    from fresh pages each time: 11,000 page faults for half of a 152 MB file, a third of the time it took)."""
+    processor's cache, and small enough that the allocator gives one's memory to the next. (4 MB copies took fresh
+    pages each time: splitting half of a 152 MB file into lines, and nothing else, cost 11,000 page faults and
+    0.12-0.25 s against 0.07 s; in a whole read, which does much more per line, 3,000 faults and no measurable time.)
+    """
     while start < end:
         stop = min(start + WINDOW, end)
         chunk = data[start:stop]
