@@ -354,7 +354,7 @@ class TokenCache:
             self.known = {}
 
     @staticmethod
-    def key(line: bytes | memoryview) -> bytes:
+    def key(line: bytes | bytearray | memoryview) -> bytes:
         """What a provider line's counts are saved under (computed once per line, in the worker that formats
         it, and used both to look it up and to add it)."""
         return hashlib.sha256(line).digest()[:16]
