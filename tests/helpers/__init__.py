@@ -115,7 +115,7 @@ def snapshot_facts(store: Any, *, full: bool = False) -> tuple[Any, ...]:
         snap.ratings,
         snap.splits,
         snap.created,
-        snap.lines,
+        list(snap.lines),
         [snap.raw(r) for r in range(len(snap))],
         [(p.line, p.message) for p in snap.problems],
     )

@@ -30,7 +30,7 @@ import os
 import time
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,9 +171,9 @@ class Snapshot:
         self._verified = 0.0  # when the mapped bytes were last checked unchanged (time.monotonic)
         self._lines_read = 0  # lines read one by one from it
         self._close: Callable[[], Any] = _nothing
-        self.starts: list[int] = []  # where each row's line starts in ``data``
-        self.ends: list[int] = []  # and ends (its newline, or a CR before it, is not part of it)
-        self.lines: list[int] = []
+        self.starts = array("q")  # where each row's line starts in ``data``
+        self.ends = array("q")  # and ends (its newline, or a CR before it, is not part of it)
+        self.lines: Sequence[int] = range(1, 1)  # each row's line number
         self.problems: list[DataProblem] = []
         self.changes: dict[int, dict[str, Any]] = {}  # pending journal changes by id
         self.patches = 0  # how many journal patches they fold
@@ -843,7 +843,7 @@ def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> None:
 
 def _pack_rows(snap: Snapshot) -> bytes:
     """The rows of a clean light read (before the journal is applied), for :func:`_rows_from_cache`."""
-    return _PACK(_Rows(snap.heads, array("q", snap.starts).tobytes(), array("q", snap.ends).tobytes()))
+    return _PACK(_Rows(snap.heads, snap.starts.tobytes(), snap.ends.tobytes()))
 
 
 def _rows_from_cache(snap: Snapshot, size: int, cached: _CacheFile) -> bool:
@@ -864,8 +864,7 @@ def _rows_from_cache(snap: Snapshot, size: int, cached: _CacheFile) -> bool:
     n = len(rows.heads)
     if len(starts) != n or len(ends) != n or (n and ends[-1] >= size):
         return False
-    snap.heads, snap.starts, snap.ends = rows.heads, starts.tolist(), ends.tolist()
-    snap.lines = list(range(1, n + 1))
+    snap.heads, snap.starts, snap.ends, snap.lines = rows.heads, starts, ends, range(1, n + 1)
     return True
 
 
@@ -915,7 +914,7 @@ def _take_pieces(snap: Snapshot, pieces: list[_Piece | None]) -> bool:
         if snap.content_keys is not None:
             snap.content_keys += piece.keys
     snap.heads = heads
-    snap.lines = list(range(1, len(heads) + 1))
+    snap.lines = range(1, len(heads) + 1)
     return True
 
 
@@ -923,14 +922,14 @@ class _Piece:
     """The rows decoded from one piece of the file. Sent back from a worker process as msgpack (a few ms for
     50,000 rows, against a quarter of a second to pickle them)."""
 
-    def __init__(self, heads: list[Any], starts: list[int], ends: list[int], keys: list[bytes]) -> None:
+    def __init__(self, heads: list[Any], starts: array[int], ends: array[int], keys: list[bytes]) -> None:
         self.heads, self.starts, self.ends, self.keys = heads, starts, ends, keys
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _Piece.unpack, (_PACK(self.heads), self.starts, self.ends, self.keys)
 
     @staticmethod
-    def unpack(heads: bytes, starts: list[int], ends: list[int], keys: list[bytes]) -> _Piece:
+    def unpack(heads: bytes, starts: array[int], ends: array[int], keys: list[bytes]) -> _Piece:
         return _Piece(_UNPACK(heads), starts, ends, keys)
 
 
@@ -945,8 +944,7 @@ def _decode_piece(data: Buffer, start: int, end: int, full: bool, keyed: bool) -
     (and its content key taken, when ``keyed``), so the text is never all in memory at once."""
     heads: list[Any] = []
     keys: list[bytes] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    starts, ends = array("q"), array("q")
     add, add_key = heads.append, keys.append
     sha = hashlib.sha256
     try:
@@ -966,8 +964,8 @@ def _decode_piece(data: Buffer, start: int, end: int, full: bool, keyed: bool) -
                         add_key(sha(encode(row.messages)).digest()[:KEY_SIZE])
                     row.messages = _RELEASED
                     add(row)
-            starts += [x + at for x in a]
-            ends += [y + at for y in b]
+            starts.fromlist([x + at for x in a])
+            ends.fromlist([y + at for y in b])
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     return _Piece(heads, starts, ends, keys)
@@ -978,6 +976,8 @@ def _decode_lines(snap: Snapshot, data: Buffer, starts: list[int], ends: list[in
     where = str(snap.path)
     problems = snap.problems
     seen: dict[int, int] = {}
+    lines: list[int] = []
+    snap.lines = lines
     for n, (start, end) in enumerate(zip(starts, ends, strict=True), 1):
         if end > start and data[end - 1] == 13:  # CR
             problems.append(DataProblem(where, n, "CRLF line ending", fixable=True))
@@ -1009,7 +1009,7 @@ def _decode_lines(snap: Snapshot, data: Buffer, starts: list[int], ends: list[in
             snap.content_keys.append(content_key(obj["messages"]))
         snap.starts.append(start)
         snap.ends.append(end)
-        snap.lines.append(n)
+        lines.append(n)
 
 
 def _utf8(data: bytes) -> bool:
@@ -1061,8 +1061,8 @@ def _apply_journal(snap: Snapshot) -> None:
         records = snap.records
         snap.records = {new: records[old] for new, old in enumerate(keep) if old in records}
         snap.heads = [snap.heads[r] for r in keep]
-        snap.starts = [snap.starts[r] for r in keep]
-        snap.ends = [snap.ends[r] for r in keep]
+        snap.starts = array("q", [snap.starts[r] for r in keep])
+        snap.ends = array("q", [snap.ends[r] for r in keep])
         snap.lines = [snap.lines[r] for r in keep]
         if snap.content_keys is not None:
             snap.content_keys = [snap.content_keys[r] for r in keep]
