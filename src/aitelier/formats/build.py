@@ -490,17 +490,12 @@ def _fill(
     if chosen:  # the bytes read here, once (rows taken from the read cache come without them), not per worker
         _ = snap.data
 
-    # one share per process; this one's larger by 2% of all: a worker goes through its rows a few % slower
-    # (its first touch of every page it shares with this process costs a fault) and then sends its result
-    workers = worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
-    mine = 1 / workers + 0.02
-    n = len(chosen)
-    cuts = [0, *(round(n * (mine + (1 - mine) * k / (workers - 1))) for k in range(workers - 1)), n]
+    def work(start: int, end: int) -> _Share:
+        return _format_share(snap, chosen[start:end], spec, weight, counter, cache)
 
-    def work(first: int, last: int) -> _Share:
-        return _format_share(snap, chosen[cuts[first] : cuts[last]], spec, weight, counter, cache)
-
-    for columns, found, counted in fork_map(work, workers, workers):
+    for columns, found, counted in fork_map(
+        work, len(chosen), worker_count(len(chosen), PARALLEL_MIN_EXAMPLES)
+    ):
         for ident, split, rule, message in found:
             problems.add(rule, message, example_id=ident, split=split)
         for name, (blob, column) in columns.items():

@@ -43,3 +43,13 @@ def test_a_worker_that_fails_has_its_share_done_here(forking: None) -> None:
 
     results = parallel.fork_map(work, 2, 2)
     assert [(s, bytes(memoryview(b))) for s, b in results] == [(0, b"x"), (1, b"xx")]
+
+
+def test_the_slices_cover_everything_in_order_and_this_process_takes_the_larger(forking: None) -> None:
+    for n, workers in ((1000, 2), (1000, 3), (7, 4), (1, 2), (0, 2)):
+        slices = parallel.fork_map(lambda start, end: (start, end), n, workers)
+        assert len(slices) == workers and slices[0][0] == 0 and slices[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(slices, slices[1:], strict=False))
+        assert all(start <= end for start, end in slices)
+    [(a, b), (c, d)] = parallel.fork_map(lambda start, end: (start, end), 1000, 2)
+    assert (b - a) - (d - c) == round(2 * 1000 * parallel.PARENT_EXTRA)  # 520 here, 480 in the worker
