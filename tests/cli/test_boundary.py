@@ -28,6 +28,7 @@ from aitelier.errors import (
     ProviderError,
     ValidationFailed,
 )
+from helpers import record, write_records
 
 
 @pytest.fixture
@@ -246,6 +247,21 @@ def test_main_returns_the_status_and_touches_no_sys_stream(capsys):
     status = main(["no-such-command"], Env(stdin=io.StringIO(), stdout=out, stderr=err))
     assert status == 2 and "No such command" in err.getvalue()
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_format_leaves_what_it_built_and_read_to_the_env_to_hold_until_the_process_exits(project):
+    write_records(
+        project.examples_path,
+        [record(i, rating=9, split="val" if i % 5 == 0 else "train") for i in range(1, 21)],
+    )
+    env = Env(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(), project_dir=str(project.root))
+    assert main(["format"], env) == 0
+    [build] = env.kept
+    assert (build.train.count, build.val.count) == (16, 4) and len(build.examples) == 20
+    env = Env(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(), project_dir=str(project.root))
+    assert main(["format"], env) == 0  # nothing changed: nothing was read
+    [build] = env.kept
+    assert build.reused and build.examples is None
 
 
 # -- the contract: every status is listed in --help and in the manual ---------------------------------------------

@@ -274,6 +274,7 @@ def format_(
         epochs=epochs,
         price_per_1m=price_per_1m,
     )
+    env.keep(result)
     _nothing_to_format(result)
     _render_problems(env, result.problems)
     written: list[str] = []

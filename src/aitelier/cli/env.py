@@ -61,6 +61,13 @@ class Env:
         self.project_dir = project_dir or self.environ.get("AITELIER_PROJECT") or None
         self.traceback = self.environ.get("AITELIER_TRACEBACK", "") not in ("", "0")
         self._console: Any = None
+        self.kept: list[object] = []  # see keep()
+
+    def keep(self, *results: object) -> None:
+        """Hold large results a command is done with for as long as this Env: ``ait`` exits holding it, so they
+        are never freed object by object (the system takes the memory back whole; after formatting 100,000
+        examples, 0.02 s saved)."""
+        self.kept += results
 
     @property
     def interactive(self) -> bool:

@@ -121,11 +121,13 @@ def cli(ctx: click.Context, project_dir: str | None, traceback: bool) -> None:
 def run() -> NoReturn:
     """The console scripts and `python -m aitelier`: the one place where the process exits. After the exit
     handlers and a flush of the streams it leaves without freeing every object one by one (0.03 s after a large
-    `ait format`), unless a non-daemon thread runs or a stream cannot be flushed: then Python's exit does it all."""
+    `ait format`), what the command left to its Env (:meth:`Env.keep`) included, unless a non-daemon thread runs or
+    a stream cannot be flushed: then Python's exit does it all."""
     import atexit
     import threading
 
-    status = int(main())
+    env = Env()  # held to the end: see Env.keep
+    status = int(main(None, env))
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(status)
     atexit._run_exitfuncs()  # the handlers Python's own exit runs after joining threads (a private CPython call)

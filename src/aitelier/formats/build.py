@@ -166,6 +166,9 @@ class Build(ProblemSummary):
     counted: int = 0  # lines whose tokens were counted (the others came from data/.tokens.cache)
     method: str = "sft"  # or "dpo": preference pairs (data/train.dpo.jsonl), see aitelier.formats.dpo
     pairs: Any = None  # dpo: the aitelier.pairs.PairSet the lines came from
+    # the examples read (None: the build reused the files): held so that `ait` can let them go with the process
+    # (see Env.keep) instead of one by one when the build's work is done
+    examples: Snapshot | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -397,6 +400,7 @@ def build(
     memo = _memo_key(project, spec, weight, limit, model, choice, threshold)  # before reading, like `inputs`
     known = _memo_load(project, memo)
     counted = 0
+    examples = None
     if known is not None:  # nothing changed since the files were written: reuse what that run found
         train, val, excluded, unsplit, found = known
     else:
@@ -406,7 +410,9 @@ def build(
         val = SplitFile("val", project.val_path)
         files = {"train": train, "val": val}
         with gc_paused():  # 100,000 examples: nothing built here forms a cycle
-            excluded, unsplit, counted = _fill(project, files, problems, spec, weight, threshold, choice)
+            excluded, unsplit, counted, examples = _fill(
+                project, files, problems, spec, weight, threshold, choice
+            )
         if unsplit:
             problems.add(
                 "unsplit",
@@ -436,6 +442,7 @@ def build(
         memo=memo,
         reused=known is not None,
         counted=counted,
+        examples=examples,
     )
 
 
@@ -462,9 +469,9 @@ def _fill(
     weight: str,
     threshold: int,
     choice: tok.EncodingChoice,
-) -> tuple[int, list[int], int]:
+) -> tuple[int, list[int], int, Snapshot]:
     """Format, check and count every example that goes into a file, in id order; returns (excluded, unsplit,
-    how many lines had their tokens counted).
+    how many lines had their tokens counted, the examples read).
 
     The examples are read as strictly as every command reads them (a malformed examples.jsonl raises
     DataError listing every problem) and shared out between forked worker processes. Token counts come from the
@@ -508,7 +515,7 @@ def _fill(
         cache.add(*counted)
     snap.verify()  # the mapped lines did not change while they were formatted
     cache.save()
-    return excluded, unsplit, cache.added
+    return excluded, unsplit, cache.added, snap
 
 
 class _PlainMessage(Message, forbid_unknown_fields=True):  # only its role and content
