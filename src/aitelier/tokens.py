@@ -23,7 +23,7 @@ import hashlib
 import math
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -339,6 +339,9 @@ class TokenCache:
         self.path = os.path.join(data_dir, TOKEN_CACHE)
         self.encoding = encoding
         self.known: dict[bytes, tuple[int, int]] = {}
+        # counted in this run (keys, totals, trained): kept in lists until saved, not put into `known`, which
+        # costs more than the rest of saving (0.02 s for 52,000 lines); get() answers from what was saved before
+        self._new: tuple[list[bytes], list[int], list[int]] = ([], [], [])
         self.added = 0
         try:
             import msgspec
@@ -360,11 +363,16 @@ class TokenCache:
         return hashlib.sha256(line).digest()[:16]
 
     def get(self, key: bytes) -> tuple[int, int] | None:
+        """The counts saved for ``key`` before (those added since are not looked up)."""
         return self.known.get(key) if self.known else None
 
-    def add(self, keys: Sequence[bytes], totals: Iterable[int], trained: Iterable[int]) -> None:
-        """The counts of lines just counted, by their keys."""
-        self.known.update(zip(keys, zip(totals, trained, strict=True), strict=True))
+    def add(self, keys: Sequence[bytes], totals: Sequence[int], trained: Sequence[int]) -> None:
+        """The counts of lines just counted, by their keys (written by :meth:`save`)."""
+        if not len(keys) == len(totals) == len(trained):
+            raise ValueError("one total and one trained count per key")
+        self._new[0].extend(keys)
+        self._new[1].extend(totals)
+        self._new[2].extend(trained)
         self.added += len(keys)
 
     def save(self) -> None:
@@ -373,14 +381,14 @@ class TokenCache:
             return
         import msgspec
 
-        keys = list(self.known)
+        old = self.known.values()
         data = msgspec.msgpack.encode(
             {
                 "version": self.VERSION,
                 "encoding": self.encoding,
-                "keys": b"".join(keys),
-                "totals": [self.known[k][0] for k in keys],
-                "trained": [self.known[k][1] for k in keys],
+                "keys": b"".join([*self.known, *self._new[0]]),
+                "totals": [t for t, _ in old] + self._new[1],
+                "trained": [t for _, t in old] + self._new[2],
             }
         )
         with contextlib.suppress(OSError):

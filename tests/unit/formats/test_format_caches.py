@@ -80,6 +80,9 @@ def test_token_counts_come_from_the_cache_and_a_broken_cache_only_costs_time(ait
     )
     changed = formats.build(Project.find(project.root))
     assert changed.counted == 1 and changed.train.token_totals[0] > first.train.token_totals[0]
+    # what the cache held and what was just counted were saved together
+    again = formats.build(Project.find(project.root))
+    assert again.counted == 0 and again.train.token_totals == changed.train.token_totals
 
 
 def test_lines_written_any_way_format_to_the_same_files(tmp_path: Path) -> None:
