@@ -122,15 +122,16 @@ class _CacheFacts(msgspec.Struct, omit_defaults=True):
 
 
 class _CacheFile(_CacheFacts, omit_defaults=True):
-    """The facts and the file's rows as a light read decoded them (:class:`_Rows` as msgpack, base64); the
-    commands that need only the facts decode :class:`_CacheFacts`, which skips the rows."""
+    """The facts and the file's rows as a light read decoded them (each piece's :class:`_Rows` as msgpack,
+    base64); the commands that need only the facts decode :class:`_CacheFacts`, which skips the rows."""
 
-    rows: bytes | None = None
+    rows: list[bytes] | None = None
 
 
 class _Rows(msgspec.Struct, array_like=True):
-    """A clean file's rows as a light read decoded them, so that reading the same file again need not decode
-    it: the light views, and where each line starts and ends (native 8-byte integers)."""
+    """The rows of one piece of a clean file as a light read decoded them, so that reading the same file again
+    need not decode it: the light views, and where each line starts and ends in the file (native 8-byte
+    integers). A worker's piece travels to the parent in this form too."""
 
     heads: list[Head]
     starts: bytes
@@ -375,7 +376,7 @@ class Store:
         self._recover(wait=False)
         snap = Snapshot(self.path, self.journal_path)
         self._read_journal(snap)  # before the file: a fold in between then only applies patches twice
-        rows: bytes | None = None  # the rows decoded here, for the cache
+        rows: list[bytes] | None = None  # the rows decoded here, for the cache
         with gc_paused():  # 100,000 rows: nothing built here forms a cycle
             if full and keyed:
                 snap.content_keys = []
@@ -383,11 +384,11 @@ class Store:
             if source is not None:
                 problems = len(snap.problems)  # the journal's
                 try:
-                    _decode(snap, *source, full)
+                    packed = _decode(snap, *source, full)
                 finally:
                     os.close(source[0])
                 if not full and snap.key is not None and len(snap.problems) == problems:
-                    rows = _pack_rows(snap)
+                    rows = packed
             _apply_journal(snap)
         if snap.key is not None and (cached is None or rows is not None):  # new facts, or rows it lacked
             self._remember_read(snap, cached, rows)
@@ -774,7 +775,7 @@ class Store:
             keys = Keys(cache.digests, cache.ids)
         return _Facts(cache.maxId, cache.malformed, keys)
 
-    def _remember_read(self, snap: Snapshot, cached: _CacheFacts | None, rows: bytes | None) -> None:
+    def _remember_read(self, snap: Snapshot, cached: _CacheFacts | None, rows: list[bytes] | None) -> None:
         """After a whole read: remember its facts (and the rows it decoded), keeping what the cache already
         knew about the same file."""
         assert snap.key is not None
@@ -783,7 +784,7 @@ class Store:
             facts.keys = Keys(cached.digests, cached.ids) if cached.digests and cached.ids else None
         self._remember(facts, snap.key, rows)
 
-    def _remember(self, facts: _Facts, key: list[int] | None = None, rows: bytes | None = None) -> None:
+    def _remember(self, facts: _Facts, key: list[int] | None = None, rows: list[bytes] | None = None) -> None:
         """Best effort: a cache that cannot be written only costs the next command a read."""
         if key is None:
             try:
@@ -811,11 +812,12 @@ class Store:
 
 
 # -- decoding -----------------------------------------------------------------------------------------------------
-def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> None:
+def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> list[bytes] | None:
     """Map the file's first ``size`` bytes and decode them into the snapshot's rows; every line that does not
     pass is a problem. The common case runs at C speed: a large file is decoded in pieces of whole lines, one
     per core, in forked processes (:func:`~aitelier.parallel.map_lines`); a piece with odd bytes or a line
-    that does not pass, or a duplicate id, sends the whole file to the careful loop.
+    that does not pass, or a duplicate id, sends the whole file to the careful loop. Returns each piece's rows
+    packed for the read cache (by the process that decoded it) after a light read that took the pieces.
 
     A file with an append still in progress (no identity in ``snap.key``) is read into memory instead: its size
     moves, so a change in place could not be told from the append."""
@@ -823,7 +825,10 @@ def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> None:
     keyed = snap.content_keys is not None
 
     def work(data: Buffer, start: int, end: int) -> _Piece | None:
-        return _decode_piece(data, start, end, full, keyed)
+        piece = _decode_piece(data, start, end, full, keyed)
+        if piece is not None and not full:
+            piece.pack()  # here, while the other processes still decode theirs
+        return piece
 
     data = map_file(fd, size) if snap.key is not None else read_at(fd, 0, size)
     if not isinstance(data, bytes):
@@ -835,15 +840,14 @@ def _decode(snap: Snapshot, fd: int, size: int, full: bool) -> None:
         data = data[len(BOM) :]  # a copy: the careful loop counts offsets from after the mark
         pieces = [None]
     snap._data = data
-    if not _take_pieces(snap, pieces):
+    packed: list[bytes] | None = None
+    if _take_pieces(snap, pieces):
+        packed = [piece.packed for piece in cast("list[_Piece]", pieces) if piece.packed is not None]
+    else:
         _decode_lines(snap, data, *_line_bounds(data, 0, len(data)), full)
     if data and data[-1:] != b"\n":
         snap.problems.append(DataProblem(where, data[:].count(b"\n") + 1, NO_NEWLINE, fixable=True))
-
-
-def _pack_rows(snap: Snapshot) -> bytes:
-    """The rows of a clean light read (before the journal is applied), for :func:`_rows_from_cache`."""
-    return _PACK(_Rows(snap.heads, snap.starts.tobytes(), snap.ends.tobytes()))
+    return packed if not full else None
 
 
 def _rows_from_cache(snap: Snapshot, size: int, cached: _CacheFile) -> bool:
@@ -852,19 +856,24 @@ def _rows_from_cache(snap: Snapshot, size: int, cached: _CacheFile) -> bool:
     if cached.rows is None:
         return False
     try:
-        rows = _ROWS.decode(cached.rows)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        pieces = [_Piece.unpack(packed) for packed in cached.rows]
+    except (msgspec.DecodeError, ValueError):  # ValueError: not a whole number of integers
         return False
     starts, ends = array("q"), array("q")
-    try:
-        starts.frombytes(rows.starts)
-        ends.frombytes(rows.ends)
-    except ValueError:  # not a whole number of integers
+    for piece in pieces:  # whole, in order, and within the file
+        n = len(piece.heads)
+        if (
+            len(piece.starts) != n
+            or len(piece.ends) != n
+            or (n and piece.starts[0] <= (ends[-1] if ends else -1))
+        ):
+            return False
+        starts += piece.starts
+        ends += piece.ends
+    if ends and ends[-1] >= size:
         return False
-    n = len(rows.heads)
-    if len(starts) != n or len(ends) != n or (n and ends[-1] >= size):
-        return False
-    snap.heads, snap.starts, snap.ends, snap.lines = rows.heads, starts, ends, range(1, n + 1)
+    heads = [h for piece in pieces for h in piece.heads]
+    snap.heads, snap.starts, snap.ends, snap.lines = heads, starts, ends, range(1, len(heads) + 1)
     return True
 
 
@@ -919,22 +928,39 @@ def _take_pieces(snap: Snapshot, pieces: list[_Piece | None]) -> bool:
 
 
 class _Piece:
-    """The rows decoded from one piece of the file. Sent back from a worker process as msgpack (a few ms for
-    50,000 rows, against a quarter of a second to pickle them)."""
+    """The rows decoded from one piece of the file. Sent back from a worker process packed (:class:`_Rows` as
+    msgpack: a few ms for 50,000 rows, against a quarter of a second to pickle them), which is also how the
+    read cache keeps them."""
 
-    def __init__(self, heads: list[Any], starts: array[int], ends: array[int], keys: list[bytes]) -> None:
-        self.heads, self.starts, self.ends, self.keys = heads, starts, ends, keys
+    def __init__(
+        self,
+        heads: list[Any],
+        starts: array[int],
+        ends: array[int],
+        keys: list[bytes],
+        packed: bytes | None = None,
+    ) -> None:
+        self.heads, self.starts, self.ends, self.keys, self.packed = heads, starts, ends, keys, packed
+
+    def pack(self) -> bytes:
+        if self.packed is None:
+            self.packed = _PACK(_Rows(self.heads, self.starts.tobytes(), self.ends.tobytes()))
+        return self.packed
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _Piece.unpack, (_PACK(self.heads), self.starts, self.ends, self.keys)
+        return _Piece.unpack, (self.pack(), self.keys)
 
     @staticmethod
-    def unpack(heads: bytes, starts: array[int], ends: array[int], keys: list[bytes]) -> _Piece:
-        return _Piece(_UNPACK(heads), starts, ends, keys)
+    def unpack(packed: bytes, keys: list[bytes] | None = None) -> _Piece:
+        """The piece :meth:`pack` made (ValueError: its bounds are not whole 8-byte integers; DecodeError)."""
+        rows = _ROWS.decode(packed)
+        starts, ends = array("q"), array("q")
+        starts.frombytes(rows.starts)
+        ends.frombytes(rows.ends)
+        return _Piece(rows.heads, starts, ends, keys or [], packed)
 
 
 _PACK = msgspec.msgpack.Encoder().encode
-_UNPACK = msgspec.msgpack.Decoder(list[Head]).decode
 
 
 def _decode_piece(data: Buffer, start: int, end: int, full: bool, keyed: bool) -> _Piece | None:

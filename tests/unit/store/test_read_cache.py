@@ -3,6 +3,7 @@ the file's identity. Whatever the cache holds, a read must give what decoding th
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -59,9 +60,30 @@ def test_a_broken_cache_is_ignored(tmp_path: Path) -> None:
     store = store_of(tmp_path, LINES)
     expected = snapshot_facts(store)
     cache = _cache(store)
-    for rows in ("AAAA", "not base64!", 12):
+    [piece] = cache["rows"]
+    packed = store_module._ROWS.decode(base64.b64decode(piece))
+    odd = store_module._PACK(store_module._Rows(packed.heads, packed.starts[:-1], packed.ends))
+    fewer = store_module._PACK(store_module._Rows(packed.heads[1:], packed.starts, packed.ends))
+    for rows in ("AAAA", "not base64!", 12, ["AAAA"], [_b64(odd)], [_b64(fewer)], [piece, piece]):
         store.cache_path.write_text(json.dumps({**cache, "rows": rows}))
         assert snapshot_facts(store) == expected
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_a_file_read_in_pieces_is_cached_a_piece_each_as_each_process_packed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "PARALLEL_MIN_KB", 1)
+    monkeypatch.delenv("AITELIER_NO_FORK", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    lines = [line(i, rating=i % 10 + 1, split=("val" if i % 4 == 0 else None)) for i in range(1, 301)]
+    store = store_of(tmp_path, lines)
+    first = snapshot_facts(store)
+    assert len(_cache(store)["rows"]) == 3
+    assert snapshot_facts(store) == first and first[0] == list(range(1, 301)) and first[5] == lines
 
 
 def test_rows_of_a_file_with_problems_are_not_cached(tmp_path: Path) -> None:
