@@ -129,11 +129,8 @@ def fork_map(work: Callable[[int, int], T], n_items: int, workers: int) -> list[
     if workers < 2:
         return [work(0, n_items)]
     mine = 1 / workers + PARENT_EXTRA
-    bounds = [
-        0,
-        *(round(n_items * (mine + (1 - mine) * k / (workers - 1))) for k in range(workers - 1)),
-        n_items,
-    ]
+    step = (1 - mine) / (workers - 1)
+    bounds = [0, *(round(n_items * (mine + step * k)) for k in range(workers - 1)), n_items]
     _mapping = True
     # Objects the garbage collector never visits are not copied into a worker just because a collection
     # there touched their headers (which would copy most of a large heap, page by page).
